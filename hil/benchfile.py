@@ -1,0 +1,108 @@
+"""The bench file: which instrument plays which role, at which address, and which meters sit at which position.
+
+A lab swaps a simulated bench for a real one by pointing ``--bench`` at another file; test code only ever asks
+the bench for a role. Loaded with :func:`instruments.yamlconfig.load_yaml_model`, so every error names the file,
+the line and the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from instruments.yamlconfig import load_yaml_model
+
+RoleName = Literal["source", "reference", "error_calculator", "chamber", "simulation"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Calibration(_Model):
+    certificate: str
+    due: dt.date | None = None  # None: not subject to calibration (e.g. a simulated instrument)
+
+
+class RoleBinding(_Model):
+    """One instrument bound to a role."""
+
+    driver: str
+    resource: str  # VISA resource string, e.g. TCPIP0::10.0.0.5::5025::SOCKET
+    idn: str | None = None  # fnmatch pattern the *IDN? reply must match
+    calibration: Calibration | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class BenchLimits(_Model):
+    """The bench's own ratings: setpoints beyond them are refused before anything is sent."""
+
+    phases: Literal[1, 3] = 3
+    max_voltage_v: float = Field(gt=0)
+    max_current_a: float = Field(gt=0)
+
+
+class MeterSpec(_Model):
+    """The meter under test at one position, as on its nameplate."""
+
+    serial: str
+    type: str = ""
+    meter_class: str = Field(alias="class")
+    standard: str = ""
+    constant_imp_per_kwh: float = Field(gt=0)
+    connection: Literal["1P2W", "3P4W"]
+    un_v: float = Field(gt=0)
+    ist_a: float | None = Field(default=None, gt=0)
+    imin_a: float | None = Field(default=None, gt=0)
+    itr_a: float | None = Field(default=None, gt=0)
+    iref_a: float | None = Field(default=None, gt=0)
+    ib_a: float | None = Field(default=None, gt=0)
+    imax_a: float = Field(gt=0)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class PortBinding(_Model):
+    driver: str = "iec62056-21"
+    resource: str
+    address: str | None = None  # IEC 62056-21 device address; None: the meter's serial number
+    password: str | None = None
+
+
+class Position(_Model):
+    position: int = Field(ge=1)
+    meter: MeterSpec
+    port: PortBinding | None = None
+
+
+class BenchFile(_Model):
+    name: str
+    limits: BenchLimits
+    roles: dict[RoleName, RoleBinding]
+    positions: list[Position] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> BenchFile:
+        seen_pos: set[int] = set()
+        seen_serial: set[str] = set()
+        for p in self.positions:
+            if p.position in seen_pos:
+                raise ValueError(f"position {p.position} is defined twice")
+            if p.meter.serial in seen_serial:
+                raise ValueError(f"serial {p.meter.serial!r} appears at more than one position")
+            seen_pos.add(p.position)
+            seen_serial.add(p.meter.serial)
+        return self
+
+
+def load_bench_file(path: str | Path) -> BenchFile:
+    return load_yaml_model(path, BenchFile)
+
+
+def dump_bench_file(bench: BenchFile, path: str | Path) -> None:
+    data = bench.model_dump(mode="json", by_alias=True, exclude_none=True)
+    Path(path).write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

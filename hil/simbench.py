@@ -1,0 +1,60 @@
+"""Bridge from a running simulated bench to a bench file, so any run attaches to it exactly as to hardware."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hil.benchfile import BenchFile, BenchLimits, Calibration, MeterSpec, PortBinding, Position, RoleBinding
+from instruments.simulators.bench import SimulatedBench
+
+#: driver names the bench file binds each simulated endpoint to, and the *IDN? pattern to expect
+_ROLE_DRIVERS: dict[str, tuple[str, str | None]] = {
+    "source": ("fluke6105a", "FLUKE,6105A,*"),
+    "reference": ("yokogawa-wt", "YOKOGAWA,WT5000,*"),
+    "error_calculator": ("meterhil-ecal", "MeterHIL,ErrorCalculator,*"),
+    "simulation": ("meterhil-simctl", "MeterHIL,SimControl,*"),
+}
+_CHAMBER_DRIVERS = {"simserv": "simserv", "espec": "espec"}
+
+
+def _resource(rec: dict[str, Any]) -> str:
+    return str(rec.get("resource") or f"TCPIP0::{rec['host']}::{rec['port']}::SOCKET")
+
+
+def bench_file_for(sim: SimulatedBench) -> BenchFile:
+    """The bench file pointing at ``sim``'s endpoints (call after they are listening)."""
+    roles: dict[str, RoleBinding] = {}
+    positions: list[Position] = []
+    sim_cal = Calibration(certificate=f"SIMULATED-{sim.config.name}", due=None)
+    for ep in sim.endpoints:
+        rec = ep.describe()
+        if ep.role in _ROLE_DRIVERS:
+            driver, idn = _ROLE_DRIVERS[ep.role]
+            roles[ep.role] = RoleBinding(driver=driver, resource=_resource(rec), idn=idn, calibration=sim_cal)
+        elif ep.role == "chamber":
+            roles["chamber"] = RoleBinding(driver=_CHAMBER_DRIVERS[ep.protocol], resource=_resource(rec))
+        elif ep.role == "meter_port":
+            meter = sim.world.meters[int(rec["position"])]
+            spec = MeterSpec.model_validate(
+                {
+                    "serial": meter.serial,
+                    "type": getattr(meter, "type_name", ""),
+                    "class": meter.meter_class,
+                    "standard": getattr(meter, "standard", ""),
+                    "constant_imp_per_kwh": meter.constant,
+                    "connection": meter.connection,
+                    "un_v": meter.un,
+                    "ist_a": getattr(meter, "ist", None),
+                    "imin_a": meter.imin,
+                    "itr_a": meter.itr,
+                    "iref_a": meter.iref,
+                    "imax_a": meter.imax,
+                }
+            )
+            port = PortBinding(resource=_resource(rec), address=meter.serial, password=meter.password)
+            positions.append(Position(position=int(rec["position"]), meter=spec, port=port))
+    src = sim.world.source
+    limits = BenchLimits(phases=src.phases, max_voltage_v=src.max_voltage, max_current_a=src.max_current)
+    return BenchFile.model_validate(
+        {"name": sim.config.name, "limits": limits, "roles": roles, "positions": positions}
+    )

@@ -1,0 +1,113 @@
+"""Control endpoint of the simulation itself: virtual time, true state, fault injection.
+
+An SCPI-1999 tree of our own (documented in docs/simulation-control.md), so the framework's clock driver and the
+tests reach it through pyvisa exactly as they reach the instruments.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from instruments.scpi import Num, ScpiDevice, ScpiError, Str, scpi
+
+if TYPE_CHECKING:
+    from instruments.simulators.bench import SimulatedBench
+
+#: fault kinds and whether they take a numeric argument
+FAULT_KINDS = {
+    "DROP": "close every open connection of the endpoint now",
+    "HANG": "stop answering (input is swallowed) until cleared",
+    "GARBLE": "corrupt the next N replies (argument N, default 1)",
+    "REFUSE": "close new connections at once until cleared",
+    "ERROR": "push an SCPI error onto the instrument's queue (argument: code, default -300)",
+    "RESET": "power loss: the instrument returns to its power-on state, connections drop",
+    "NOPULSES": "meter endpoint: the meter's pulse output stops",
+    "FAIL": "meter endpoint: the meter dies now (no pulses, port silent)",
+    "ALARM": "chamber endpoint: raise an alarm (argument: alarm code, default 1)",
+}
+
+
+class SimulationControl(ScpiDevice):
+    """``*IDN?`` → ``MeterHIL,SimControl,<bench>,<version>``."""
+
+    def __init__(self, bench: SimulatedBench) -> None:
+        super().__init__()
+        self.bench = bench
+        from hil import __version__
+
+        self.idn = ("MeterHIL", "SimControl", bench.config.name, __version__)
+
+    # -- virtual clock --------------------------------------------------------------------------
+    @scpi("CLOCk:TIME?")
+    def time_q(self) -> float:
+        """Virtual seconds since the epoch."""
+        return self.bench.world.clock.now
+
+    @scpi("CLOCk:DATE?")
+    def date_q(self) -> str:
+        """Virtual UTC date and time, ISO 8601."""
+        return self.bench.world.clock.datetime().isoformat()
+
+    @scpi("CLOCk:EPOCh?")
+    def epoch_q(self) -> str:
+        return self.bench.world.clock.epoch.isoformat()
+
+    @scpi("CLOCk:ADVance", Num(unit="S", minimum=0, maximum=1e9))
+    def advance(self, seconds: float) -> None:
+        self.bench.advance(seconds)
+
+    @scpi("CLOCk:ADVance:IDLE?", Num(unit="S", minimum=0, maximum=1e9))
+    def advance_idle_q(self, max_seconds: float) -> float:
+        """Advance until every started error calculator has finished (or ``max_seconds``); reply: seconds."""
+        return self.bench.advance_until_idle(max_seconds)
+
+    @scpi("CLOCk:SPEed", Num(minimum=0, maximum=1e7))
+    def speed(self, factor: float) -> None:
+        """Free-running mode: virtual seconds per wall second; 0 = time moves only on request."""
+        self.bench.set_speed(factor)
+
+    @scpi("CLOCk:SPEed?")
+    def speed_q(self) -> float:
+        return self.bench.speed
+
+    # -- truth ----------------------------------------------------------------------------------
+    @scpi("SIMulation:SEED?")
+    def seed_q(self) -> int:
+        return self.bench.seed
+
+    @scpi("SIMulation:TRUTh?")
+    def truth_q(self) -> str:
+        """The world's true state as one line of JSON."""
+        return json.dumps(self.bench.world.truth(), separators=(",", ":"), sort_keys=True)
+
+    @scpi("SIMulation:ENDPoints?")
+    def endpoints_q(self) -> str:
+        return json.dumps([ep.describe() for ep in self.bench.endpoints], separators=(",", ":"))
+
+    # -- faults ---------------------------------------------------------------------------------
+    @scpi("FAULt:INJect", Str(), Str(), Num(optional=True))
+    def inject(self, endpoint: str, kind: str, arg: float | None) -> None:
+        kind = kind.upper()
+        if kind not in FAULT_KINDS:
+            raise ScpiError(-224, f"Illegal parameter value;unknown fault {kind!r}")
+        try:
+            self.bench.inject_fault(endpoint, kind, arg)
+        except KeyError as exc:
+            raise ScpiError(-224, f"Illegal parameter value;{exc.args[0]}") from exc
+
+    @scpi("FAULt:CLEar", Str())
+    def clear(self, endpoint: str) -> None:
+        try:
+            self.bench.clear_faults(endpoint)
+        except KeyError as exc:
+            raise ScpiError(-224, f"Illegal parameter value;{exc.args[0]}") from exc
+
+    @scpi("FAULt:CLEar:ALL")
+    def clear_all(self) -> None:
+        for ep in self.bench.endpoints:
+            self.bench.clear_faults(ep.name)
+
+    @scpi("FAULt:CATalog?")
+    def catalog_q(self) -> str:
+        return ",".join(FAULT_KINDS)

@@ -1,0 +1,357 @@
+"""Meter-test source simulator: the Fluke 6100B/6105A SCPI subset over the world's :class:`Source`.
+
+Syntax follows the "6100B/6105A Users Manual", chapter 5 (SCPI command set). The subset and its deviations are
+listed in docs/scpi-engine.md; setpoints go to the physics (instruments/simulators/world/source.py), which owns
+settling and the unit's own setting error. Ranges come from the source's rating: a value beyond it is refused
+with -222 before the physics is touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
+
+from instruments.scpi import Bool, Choice, Int, Num, ScpiDevice, ScpiError, scpi
+
+if TYPE_CHECKING:
+    from instruments.simulators.clock import VirtualClock
+    from instruments.simulators.world.source import Source
+
+#: meter-constant units of the ENERgy subsystem (manual §5-95, §5-102, §5-107; no short forms)
+CONSTANT_UNITS = ("IPWH", "IPKWH", "IPMWH", "WHPI", "KWHPI", "MWHPI")
+#: MUT pulse sources (manual §5-97) and reference pulse sources (§5-103)
+MUT_SOURCES = ("CH1", "CH1TO2", "CH1TO3", "CH1TO4", "CH1TO5", "CH1TO6", "SUM123")
+REFERENCE_SOURCES = ("CH6", "SUM456", "MEAN456", "MEAN56", "MMUT", "MAIN")
+
+#: STATus:OPERation bit 1 SETTling (SCPI-1999 Vol. 2 §20.1.1: OPERation status register)
+OPER_SETTLING = 1 << 1
+#: STB bit 7: OPERation status summary (SCPI-1999 Vol. 2 §20.1)
+_STB_OPER = 1 << 7
+
+_PHASE = "[SOURce]:PHASe#{1..3}"
+_HARMONIC = "MHARmonics:HARMonic#{2..100}"
+_QUANTITY: dict[str, Literal["U", "I"]] = {"VOLTAGE": "U", "CURRENT": "I"}
+
+# defaults after *RST / power-on (ours: the manual leaves them to the instrument's stored setup)
+_DEFAULT_CONSTANT = 1000.0
+_DEFAULT_UNIT = "IPKWH"
+_DEFAULT_MUT_SOURCE = "CH1"
+_DEFAULT_REFERENCE_SOURCE = "MAIN"
+
+
+def imp_per_kwh(value: float, unit: str) -> float:
+    """A meter constant in ``unit`` (one of :data:`CONSTANT_UNITS`) as impulses per kWh."""
+    per_kwh = {"IPWH": 1e3, "IPKWH": 1.0, "IPMWH": 1e-3}
+    if unit in per_kwh:
+        return value * per_kwh[unit]
+    kwh_per_unit = {"WHPI": 1e-3, "KWHPI": 1.0, "MWHPI": 1e3}
+    return 1.0 / (value * kwh_per_unit[unit])
+
+
+def _rated(attr: str) -> Callable[[Any], float]:
+    """A range bound read from the source's rating at the time of the command."""
+
+    def bound(device: Any) -> float:
+        return float(getattr(device.source, attr))
+
+    return bound
+
+
+class Fluke6105A(ScpiDevice):
+    """``*IDN?`` → ``FLUKE,6105A,SIM0001,MeterHIL-sim 0.1``."""
+
+    idn = ("FLUKE", "6105A", "SIM0001", "MeterHIL-sim 0.1")
+
+    def __init__(self, source: Source) -> None:
+        super().__init__()
+        self.source = source
+        self._unsubscribe: Callable[[], None] | None = None
+        self._defaults()
+
+    def _defaults(self) -> None:
+        self.output_constant = _DEFAULT_CONSTANT
+        self.output_unit = _DEFAULT_UNIT
+        self.reference_constant = _DEFAULT_CONSTANT
+        self.reference_unit = _DEFAULT_UNIT
+        self.mut_constant = _DEFAULT_CONSTANT
+        self.mut_unit = _DEFAULT_UNIT
+        self.mut_source = _DEFAULT_MUT_SOURCE
+        self.reference_source = _DEFAULT_REFERENCE_SOURCE
+        self.oper_event = 0
+        self.oper_enable = 0
+
+    # -- engine hooks ---------------------------------------------------------------------------
+    def attach_clock(self, clock: VirtualClock) -> Callable[[], None]:
+        """Re-check settling after every clock advance (releases *OPC? / *WAI); returns the unsubscriber."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._unsubscribe = clock.subscribe(self.operations_changed)
+        return self._unsubscribe
+
+    def operations_pending(self) -> bool:
+        """The outputs are still settling towards the last setpoint."""
+        return not self.source.settled
+
+    def reset(self) -> None:
+        """*RST / power loss: the source's defaults (output off), energy settings to ours."""
+        super().reset()
+        self.source.reset()
+        self._defaults()
+
+    def clear_status(self) -> None:
+        super().clear_status()
+        self.oper_event = 0
+
+    def summary_bits(self) -> int:
+        self._latch()
+        return _STB_OPER if self.oper_event & self.oper_enable else 0
+
+    def _latch(self) -> None:
+        if not self.source.settled:
+            self.oper_event |= OPER_SETTLING
+
+    def _changed(self) -> None:
+        """After a setting: latch the SETTling event; release waiters at once when nothing settles."""
+        self._latch()
+        self.operations_changed()
+
+    def _phase(self, phase: int) -> int:
+        if phase > self.source.phases:
+            raise ScpiError(-241, f"Hardware missing;phase {phase} is not fitted")
+        return phase
+
+    # -- amplitudes and angles (manual §5-49 .. §5-52) ------------------------------------------
+    @scpi(f"{_PHASE}:VOLTage[:LEVel][:IMMediate][:AMPLitude]", Num("V", 0, _rated("max_voltage")))
+    def voltage(self, phase: int, volts: float) -> None:
+        self.source.set_voltage(self._phase(phase), volts)
+        self._changed()
+
+    @scpi(f"{_PHASE}:VOLTage[:LEVel][:IMMediate][:AMPLitude]?")
+    def voltage_q(self, phase: int) -> float:
+        return self.source.setpoint(self._phase(phase)).voltage
+
+    @scpi(f"{_PHASE}:CURRent[:LEVel][:IMMediate][:AMPLitude]", Num("A", 0, _rated("max_current")))
+    def current(self, phase: int, amps: float) -> None:
+        self.source.set_current(self._phase(phase), amps)
+        self._changed()
+
+    @scpi(f"{_PHASE}:CURRent[:LEVel][:IMMediate][:AMPLitude]?")
+    def current_q(self, phase: int) -> float:
+        return self.source.setpoint(self._phase(phase)).current
+
+    @scpi(f"{_PHASE}:VOLTage:PANGle", Num("DEG", -360, 360))
+    def voltage_angle(self, phase: int, degrees: float) -> None:
+        """Absolute phase angle of the voltage; phase 1 voltage is the 0° reference."""
+        self.source.set_voltage_angle(self._phase(phase), degrees)
+        self._changed()
+
+    @scpi(f"{_PHASE}:VOLTage:PANGle?")
+    def voltage_angle_q(self, phase: int) -> float:
+        return self.source.setpoint(self._phase(phase)).voltage_angle
+
+    @scpi(f"{_PHASE}:CURRent:PANGle", Num("DEG", -360, 360))
+    def current_angle(self, phase: int, degrees: float) -> None:
+        """Absolute phase angle of the current (lagging: below the voltage's angle)."""
+        self.source.set_current_angle(self._phase(phase), degrees)
+        self._changed()
+
+    @scpi(f"{_PHASE}:CURRent:PANGle?")
+    def current_angle_q(self, phase: int) -> float:
+        return self.source.setpoint(self._phase(phase)).current_angle
+
+    # -- harmonics (manual §5-55, §5-69: MHARmonics) --------------------------------------------
+    def _set_harmonic(self, phase: int, quantity: str, order: int, percent: float, degrees: float) -> None:
+        if order > self.source.max_harmonic_order:
+            raise ScpiError(-114, f"Header suffix out of range;harmonic order 2..{self.source.max_harmonic_order}")
+        self.source.set_harmonic(self._phase(phase), _QUANTITY[quantity], order, percent, degrees)
+        self._changed()
+
+    def _harmonic(self, phase: int, quantity: str, order: int) -> tuple[float, float]:
+        sp = self.source.setpoint(self._phase(phase))
+        table = sp.voltage_harmonics if quantity == "VOLTAGE" else sp.current_harmonics
+        for h in table:
+            if h.order == order:
+                return h.percent, h.degrees
+        return 0.0, 0.0
+
+    @scpi(f"{_PHASE}:VOLTage:{_HARMONIC}", Num("PCT", 0, 100), Num("DEG", -360, 360))
+    def voltage_harmonic(self, phase: int, order: int, percent: float, degrees: float) -> None:
+        """Harmonic ``order`` at ``percent`` of the fundamental, angle relative to the fundamental."""
+        self._set_harmonic(phase, "VOLTAGE", order, percent, degrees)
+
+    @scpi(f"{_PHASE}:CURRent:{_HARMONIC}", Num("PCT", 0, 100), Num("DEG", -360, 360))
+    def current_harmonic(self, phase: int, order: int, percent: float, degrees: float) -> None:
+        self._set_harmonic(phase, "CURRENT", order, percent, degrees)
+
+    @scpi(f"{_PHASE}:VOLTage:{_HARMONIC}?", Choice("AMPLitude", "PANGle", optional=True))
+    def voltage_harmonic_q(self, phase: int, order: int, which: str | None) -> float | tuple[float, float]:
+        return _pick(self._harmonic(phase, "VOLTAGE", order), which)
+
+    @scpi(f"{_PHASE}:CURRent:{_HARMONIC}?", Choice("AMPLitude", "PANGle", optional=True))
+    def current_harmonic_q(self, phase: int, order: int, which: str | None) -> float | tuple[float, float]:
+        return _pick(self._harmonic(phase, "CURRENT", order), which)
+
+    @scpi(f"{_PHASE}:VOLTage:{_HARMONIC}:AMPLitude?")
+    def voltage_harmonic_amplitude_q(self, phase: int, order: int) -> float:
+        return self._harmonic(phase, "VOLTAGE", order)[0]
+
+    @scpi(f"{_PHASE}:VOLTage:{_HARMONIC}:PANGle?")
+    def voltage_harmonic_angle_q(self, phase: int, order: int) -> float:
+        return self._harmonic(phase, "VOLTAGE", order)[1]
+
+    @scpi(f"{_PHASE}:CURRent:{_HARMONIC}:AMPLitude?")
+    def current_harmonic_amplitude_q(self, phase: int, order: int) -> float:
+        return self._harmonic(phase, "CURRENT", order)[0]
+
+    @scpi(f"{_PHASE}:CURRent:{_HARMONIC}:PANGle?")
+    def current_harmonic_angle_q(self, phase: int, order: int) -> float:
+        return self._harmonic(phase, "CURRENT", order)[1]
+
+    @scpi(f"{_PHASE}:VOLTage:MHARmonics:CLEar")
+    def voltage_harmonics_clear(self, phase: int) -> None:
+        self.source.clear_harmonics(self._phase(phase), "U")
+        self._changed()
+
+    @scpi(f"{_PHASE}:CURRent:MHARmonics:CLEar")
+    def current_harmonics_clear(self, phase: int) -> None:
+        self.source.clear_harmonics(self._phase(phase), "I")
+        self._changed()
+
+    # -- frequency and output -------------------------------------------------------------------
+    @scpi("[SOURce]:FREQuency[:CW]", Num("HZ", _rated("min_frequency"), _rated("max_frequency")))
+    def frequency(self, hz: float) -> None:
+        self.source.set_frequency(hz)
+        self._changed()
+
+    @scpi("[SOURce]:FREQuency[:CW]?")
+    def frequency_q(self) -> float:
+        return self.source.frequency
+
+    @scpi("OUTPut[:STATe]", Bool())
+    def output(self, on: bool) -> None:
+        self.source.set_output(on)
+        self._changed()
+
+    @scpi("OUTPut[:STATe]?")
+    def output_q(self) -> bool:
+        return self.source.output
+
+    # -- per-phase information (manual §5-52, §5-53) --------------------------------------------
+    @scpi(f"{_PHASE}:FITTed?")
+    def fitted_q(self, phase: int) -> bool:
+        """1 if the phase is present in this source."""
+        return phase <= self.source.phases
+
+    @scpi(f"{_PHASE}:POWer:WATT?")
+    def watt_q(self, phase: int) -> float:
+        """Active power of the programmed phase: Σ U_h·I_h·cos φ_h (fundamental and common harmonics)."""
+        return self.source.setpoint(self._phase(phase)).active_power
+
+    @scpi(f"{_PHASE}:POWer:VA?")
+    def va_q(self, phase: int) -> float:
+        """Apparent power of the programmed phase: U_rms·I_rms."""
+        return self.source.setpoint(self._phase(phase)).apparent_power
+
+    @scpi(f"{_PHASE}:POWer:VAR?")
+    def var_q(self, phase: int) -> float:
+        """Reactive power of the programmed phase, √(S² − P²), positive when the current lags."""
+        return self.source.setpoint(self._phase(phase)).reactive_power
+
+    # -- ENERgy subsystem (manual §5-93 .. §5-108): accepted and stored --------------------------
+    @scpi("ENERgy:OUTPut:CONStant", Num(minimum=1e-9, maximum=1e12))
+    def output_constant_set(self, value: float) -> None:
+        self.output_constant = value
+
+    @scpi("ENERgy:OUTPut:CONStant?")
+    def output_constant_q(self) -> float:
+        return self.output_constant
+
+    @scpi("ENERgy:OUTPut:CONStant:UNIT", Choice(*CONSTANT_UNITS))
+    def output_unit_set(self, unit: str) -> None:
+        self.output_unit = unit
+
+    @scpi("ENERgy:OUTPut:CONStant:UNIT?")
+    def output_unit_q(self) -> str:
+        return self.output_unit
+
+    @scpi("ENERgy:REFerence:CONStant", Num(minimum=1e-9, maximum=1e12))
+    def reference_constant_set(self, value: float) -> None:
+        self.reference_constant = value
+
+    @scpi("ENERgy:REFerence:CONStant?")
+    def reference_constant_q(self) -> float:
+        return self.reference_constant
+
+    @scpi("ENERgy:REFerence:CONStant:UNIT", Choice(*CONSTANT_UNITS))
+    def reference_unit_set(self, unit: str) -> None:
+        self.reference_unit = unit
+
+    @scpi("ENERgy:REFerence:CONStant:UNIT?")
+    def reference_unit_q(self) -> str:
+        return self.reference_unit
+
+    @scpi("ENERgy:REFerence:SOURce", Choice(*REFERENCE_SOURCES))
+    def reference_source_set(self, source: str) -> None:
+        self.reference_source = source
+
+    @scpi("ENERgy:REFerence:SOURce?")
+    def reference_source_q(self) -> str:
+        return self.reference_source
+
+    @scpi("ENERgy:MUT:CONStant", Num(minimum=1e-9, maximum=1e12))
+    def mut_constant_set(self, value: float) -> None:
+        self.mut_constant = value
+
+    @scpi("ENERgy:MUT:CONStant?")
+    def mut_constant_q(self) -> float:
+        return self.mut_constant
+
+    @scpi("ENERgy:MUT:CONStant:UNIT", Choice(*CONSTANT_UNITS))
+    def mut_unit_set(self, unit: str) -> None:
+        self.mut_unit = unit
+
+    @scpi("ENERgy:MUT:CONStant:UNIT?")
+    def mut_unit_q(self) -> str:
+        return self.mut_unit
+
+    @scpi("ENERgy:MUT:SOURce", Choice(*MUT_SOURCES))
+    def mut_source_set(self, source: str) -> None:
+        self.mut_source = source
+
+    @scpi("ENERgy:MUT:SOURce?")
+    def mut_source_q(self) -> str:
+        return self.mut_source
+
+    # -- STATus:OPERation (SCPI-1999 Vol. 2 §20.1) ----------------------------------------------
+    @scpi("STATus:OPERation:CONDition?")
+    def oper_condition_q(self) -> int:
+        """Bit 1 SETTling while the outputs approach a new setpoint."""
+        return 0 if self.source.settled else OPER_SETTLING
+
+    @scpi("STATus:OPERation[:EVENt]?")
+    def oper_event_q(self) -> int:
+        """Latched condition bits since the last read (read clears)."""
+        self._latch()
+        value, self.oper_event = self.oper_event, 0
+        return value
+
+    @scpi("STATus:OPERation:ENABle", Int(0, 32767))
+    def oper_enable_set(self, mask: int) -> None:
+        self.oper_enable = mask
+
+    @scpi("STATus:OPERation:ENABle?")
+    def oper_enable_q(self) -> int:
+        return self.oper_enable
+
+    @scpi("STATus:PRESet")
+    def status_preset(self) -> None:
+        """SCPI-1999 Vol. 2 §20.7: enable registers of the SCPI status structures to their preset (0)."""
+        self.oper_enable = 0
+
+
+def _pick(values: tuple[float, float], which: str | None) -> float | tuple[float, float]:
+    if which == "AMPLITUDE":
+        return values[0]
+    if which == "PANGLE":
+        return values[1]
+    return values

@@ -1,0 +1,1 @@
+"""Physics of the simulated bench: source, reference standard, meters, error calculators, chamber."""

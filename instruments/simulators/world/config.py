@@ -1,0 +1,376 @@
+"""The simulated-bench file: pydantic models of the physics world and its network endpoints.
+
+Load with :func:`load_sim_bench`; errors name file, line and field (:mod:`instruments.yamlconfig`). Every model
+forbids unknown keys, so a typo is an error rather than a silently ignored setting. Units are in the field names.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import itertools
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from instruments.yamlconfig import load_yaml_model, parse_yaml_text, validate_data
+
+PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+#: one point of a curve over current: (current in A, value)
+CurvePoint = tuple[PosFloat, Finite]
+
+#: accuracy class indices the meter model knows (IEC 62053-21/-22, EN 50470-3 A/B/C, ANSI C12.20)
+CLASS_INDICES = ("0.1", "0.2", "0.2S", "0.5", "0.5S", "1", "2", "3", "A", "B", "C")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NetworkConfig(_Strict):
+    """Where the endpoints listen. The lead's bench code does the serving; this is only the model."""
+
+    host: str = "127.0.0.1"
+    #: endpoint name → fixed TCP port; a missing name or 0 means an ephemeral port
+    ports: dict[str, Annotated[int, Field(ge=0, le=65535)]] = Field(default_factory=dict)
+
+
+class SourceConfig(_Strict):
+    """Meter-test source (phantom power: independent voltage and current per phase)."""
+
+    phases: Literal[1, 3] = 3
+    nominal_voltage_v: PosFloat = 230.0
+    nominal_frequency_hz: PosFloat = 50.0
+    max_voltage_v: PosFloat = 300.0  # rating per phase
+    max_current_a: PosFloat = 120.0  # rating per phase
+    min_frequency_hz: PosFloat = 45.0
+    max_frequency_hz: PosFloat = 65.0
+    #: after a change the outputs approach the new setpoint (first order) and are settled after this time
+    settling_time_s: NonNegFloat = 2.0
+    #: bound of the source's own amplitude setting error (per phase, drawn once from the seed)
+    setting_error_pct: NonNegFloat = 0.01
+    #: bound of the source's own current phase-angle setting error (per phase, drawn once)
+    setting_error_deg: NonNegFloat = 0.005
+    max_harmonic_order: Annotated[int, Field(ge=2, le=100)] = 50
+
+    @model_validator(mode="after")
+    def _ranges(self) -> SourceConfig:
+        if not self.min_frequency_hz <= self.nominal_frequency_hz <= self.max_frequency_hz:
+            raise ValueError("need min_frequency_hz ≤ nominal_frequency_hz ≤ max_frequency_hz")
+        if self.nominal_voltage_v > self.max_voltage_v:
+            raise ValueError("nominal_voltage_v exceeds max_voltage_v")
+        return self
+
+
+class ReferenceConfig(_Strict):
+    """Reference standard (power analyser with a high-frequency energy pulse output)."""
+
+    model: str = "WT5000"
+    serial: str = "SIM000001"
+    #: accuracy class of active power/energy in %; the unit's systematic error is drawn within it
+    accuracy_class_pct: PosFloat = 0.02
+    #: high-frequency pulse output constant (imp/kWh)
+    pulse_constant_imp_per_kwh: PosFloat = 5.0e6
+    #: 1σ relative noise of each instantaneous reading in % (integration and pulses are noise-free)
+    noise_pct: NonNegFloat = 0.001
+
+
+class ChamberConfig(_Strict):
+    """Climatic chamber: program value ramps at the gradient, the air follows with a first-order lag."""
+
+    dialect: Literal["simserv", "espec"] = "simserv"
+    model: str = "SimChamber"
+    serial: str = "SIMCH0001"
+    year: int = 2026
+    temperature_range_c: tuple[Finite, Finite] = (-40.0, 180.0)
+    #: None: the chamber has no humidity control (the air keeps the ambient humidity)
+    humidity_range_pct: tuple[Finite, Finite] | None = (10.0, 98.0)
+    max_gradient_up_k_per_min: PosFloat = 5.0
+    max_gradient_down_k_per_min: PosFloat = 5.0
+    #: gradients at power-on; 0 = no limit (the program value steps)
+    gradient_up_k_per_min: NonNegFloat = 1.0
+    gradient_down_k_per_min: NonNegFloat = 1.0
+    humidity_gradient_pct_per_min: NonNegFloat = 2.0
+    temperature_time_constant_s: PosFloat = 120.0
+    humidity_time_constant_s: PosFloat = 180.0
+    #: time constant of the drift back to ambient when the chamber is stopped
+    drift_time_constant_s: PosFloat = 1800.0
+
+    @model_validator(mode="after")
+    def _ranges(self) -> ChamberConfig:
+        lo, hi = self.temperature_range_c
+        if lo >= hi:
+            raise ValueError("temperature_range_c must be (low, high) with low < high")
+        if self.humidity_range_pct is not None:
+            hlo, hhi = self.humidity_range_pct
+            if not 0 <= hlo < hhi <= 100:
+                raise ValueError("humidity_range_pct must be (low, high) with 0 ≤ low < high ≤ 100")
+        if self.gradient_up_k_per_min > self.max_gradient_up_k_per_min:
+            raise ValueError("gradient_up_k_per_min exceeds max_gradient_up_k_per_min")
+        if self.gradient_down_k_per_min > self.max_gradient_down_k_per_min:
+            raise ValueError("gradient_down_k_per_min exceeds max_gradient_down_k_per_min")
+        return self
+
+
+def _check_curve(points: list[CurvePoint], what: str) -> list[CurvePoint]:
+    if not points:
+        raise ValueError(f"{what} needs at least one [current_a, value] point")
+    currents = [p[0] for p in points]
+    if any(b <= a for a, b in itertools.pairwise(currents)):
+        raise ValueError(f"{what} currents must be strictly increasing")
+    return points
+
+
+class FailureConfig(_Strict):
+    """Life drawn from a Weibull distribution in equivalent hours at 23 °C / 50 %RH, consumed at the Peck rate
+    AF = (RH/50)^n · exp[(Ea/k)(1/T_23 − 1/T)] (standards.md §8, Peck's model)."""
+
+    weibull_beta: PosFloat
+    weibull_eta_h: PosFloat
+    activation_energy_ev: NonNegFloat = 0.7
+    humidity_exponent: NonNegFloat = 2.66
+    mode: Literal["dead", "drift", "no_pulses"] = "dead"
+    #: error shift after a failure in mode "drift"
+    drift_pct: Finite = 0.0
+
+    @model_validator(mode="after")
+    def _drift(self) -> FailureConfig:
+        if self.mode == "drift" and self.drift_pct == 0:
+            raise ValueError("mode 'drift' needs a non-zero drift_pct")
+        return self
+
+
+class MeterBehaviour(_Strict):
+    """How a meter of this type really behaves (the simulator's truth)."""
+
+    #: amplitude error vs current: [[current_a, error_pct], ...], interpolated in log current, clamped at the ends
+    error_curve_pct: list[CurvePoint] = Field(default_factory=lambda: [(1.0, 0.0)])
+    #: phase error vs current in arc-minutes; measured P = U·I·cos(φ + δ)
+    phase_error_curve_arcmin: list[CurvePoint] = Field(default_factory=lambda: [(1.0, 0.0)])
+    #: production spread per unit (1σ, clipped at 2σ, drawn from the seed): offset, tilt per decade of current
+    error_spread_pct: NonNegFloat = 0.0
+    error_tilt_spread_pct_per_decade: NonNegFloat = 0.0
+    phase_error_spread_arcmin: NonNegFloat = 0.0
+    voltage_coefficient_pct_per_pct: Finite = 0.0  # per % deviation from Un
+    frequency_coefficient_pct_per_pct: Finite = 0.0  # per % deviation from the source's nominal frequency
+    temperature_coefficient_pct_per_k: Finite = 0.0  # per K from 23 °C
+    #: error of the meter on harmonic active power (−10: harmonic power registered 10 % low)
+    harmonic_error_pct: Finite = 0.0
+    #: an element registers only from this current up; None → half the type's Ist
+    start_threshold_a: NonNegFloat | None = None
+    #: power registered with voltage applied and no element above its starting threshold
+    creep_w: Finite = 0.0
+    pulse_output_broken: bool = False
+    clock_drift_ppm: Finite = 0.0
+    clock_drift_spread_ppm: NonNegFloat = 0.0
+
+    @field_validator("error_curve_pct")
+    @classmethod
+    def _amp_curve(cls, v: list[CurvePoint]) -> list[CurvePoint]:
+        return _check_curve(v, "error_curve_pct")
+
+    @field_validator("phase_error_curve_arcmin")
+    @classmethod
+    def _phase_curve(cls, v: list[CurvePoint]) -> list[CurvePoint]:
+        return _check_curve(v, "phase_error_curve_arcmin")
+
+
+class MeterTypeConfig(_Strict):
+    """A meter type (template): nameplate and behaviour."""
+
+    manufacturer: Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")] = "MHS"
+    model: str = "SIM"
+    class_index: str
+    standard: str
+    constant_imp_per_kwh: PosFloat
+    connection: Literal["1P2W", "3P4W"]
+    un_v: PosFloat
+    ist_a: PosFloat
+    imin_a: PosFloat
+    itr_a: PosFloat
+    iref_a: PosFloat | None = None
+    ib_a: PosFloat | None = None  # 2003 editions: Ib (= Iref)
+    imax_a: PosFloat
+    password: str = "00000000"
+    behaviour: MeterBehaviour = Field(default_factory=MeterBehaviour)
+    failure: FailureConfig | None = None
+
+    @field_validator("class_index")
+    @classmethod
+    def _class(cls, v: str) -> str:
+        if v not in CLASS_INDICES:
+            raise ValueError(f"unknown class index {v!r}; known: {', '.join(CLASS_INDICES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _currents(self) -> MeterTypeConfig:
+        if (self.iref_a is None) == (self.ib_a is None):
+            raise ValueError("give exactly one of iref_a and ib_a")
+        if not self.ist_a < self.imin_a < self.itr_a < self.iref < self.imax_a:
+            raise ValueError(
+                f"currents must satisfy Ist < Imin < Itr < Iref < Imax, got {self.ist_a} < {self.imin_a} < "
+                f"{self.itr_a} < {self.iref} < {self.imax_a}"
+            )
+        return self
+
+    @property
+    def iref(self) -> float:
+        ref = self.iref_a if self.iref_a is not None else self.ib_a
+        assert ref is not None  # guaranteed by the validator
+        return ref
+
+    @property
+    def start_threshold_a(self) -> float:
+        b = self.behaviour.start_threshold_a
+        return 0.5 * self.ist_a if b is None else b
+
+
+class BehaviourOverrides(_Strict):
+    """Per-position changes of the type's behaviour (only the keys given)."""
+
+    error_curve_pct: list[CurvePoint] | None = None
+    phase_error_curve_arcmin: list[CurvePoint] | None = None
+    error_spread_pct: NonNegFloat | None = None
+    error_tilt_spread_pct_per_decade: NonNegFloat | None = None
+    phase_error_spread_arcmin: NonNegFloat | None = None
+    voltage_coefficient_pct_per_pct: Finite | None = None
+    frequency_coefficient_pct_per_pct: Finite | None = None
+    temperature_coefficient_pct_per_k: Finite | None = None
+    harmonic_error_pct: Finite | None = None
+    start_threshold_a: NonNegFloat | None = None
+    creep_w: Finite | None = None
+    pulse_output_broken: bool | None = None
+    clock_drift_ppm: Finite | None = None
+    clock_drift_spread_ppm: NonNegFloat | None = None
+
+
+class MeterOverrides(_Strict):
+    """Per-position changes of the type (only the keys given); ``failure`` replaces the type's model."""
+
+    model: str | None = None
+    class_index: str | None = None
+    standard: str | None = None
+    constant_imp_per_kwh: PosFloat | None = None
+    un_v: PosFloat | None = None
+    ist_a: PosFloat | None = None
+    imin_a: PosFloat | None = None
+    itr_a: PosFloat | None = None
+    iref_a: PosFloat | None = None
+    ib_a: PosFloat | None = None
+    imax_a: PosFloat | None = None
+    password: str | None = None
+    behaviour: BehaviourOverrides | None = None
+    failure: FailureConfig | None = None
+
+
+class PositionConfig(_Strict):
+    position: Annotated[int, Field(ge=1)]
+    serial: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z]+$")]
+    type: str
+    #: source phase of element 1 for a 1P2W meter (3P4W meters use phases 1..3)
+    phase: Annotated[int, Field(ge=1, le=3)] = 1
+    #: the meter's clock at the epoch is ahead of the bench clock by this much
+    clock_offset_s: Finite = 0.0
+    overrides: MeterOverrides | None = None
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "failure":
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def resolve_meter(types: dict[str, MeterTypeConfig], pos: PositionConfig) -> MeterTypeConfig:
+    """The type of ``pos`` with its overrides applied (validated again, so consistency rules hold)."""
+    base = types[pos.type]
+    if pos.overrides is None:
+        return base
+    merged = _deep_merge(base.model_dump(), pos.overrides.model_dump(exclude_unset=True))
+    if pos.overrides.ib_a is not None and "iref_a" not in pos.overrides.model_fields_set:
+        merged["iref_a"] = None
+    if pos.overrides.iref_a is not None and "ib_a" not in pos.overrides.model_fields_set:
+        merged["ib_a"] = None
+    return MeterTypeConfig.model_validate(merged)
+
+
+class SimBenchConfig(_Strict):
+    """Top level of a simulated-bench file."""
+
+    name: Annotated[str, Field(min_length=1)]
+    seed: Annotated[int, Field(ge=0)] = 1
+    #: the virtual clock's zero (UTC; a naive value is taken as UTC)
+    epoch: datetime = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
+    ambient_temperature_c: Finite = 23.0
+    ambient_humidity_pct: Annotated[float, Field(ge=0, le=100)] = 50.0
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    reference: ReferenceConfig = Field(default_factory=ReferenceConfig)
+    chamber: ChamberConfig | None = None
+    meter_types: dict[str, MeterTypeConfig]
+    positions: Annotated[list[PositionConfig], Field(min_length=1)]
+
+    @field_validator("epoch")
+    @classmethod
+    def _utc(cls, v: datetime) -> datetime:
+        return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+
+    @field_validator("positions")
+    @classmethod
+    def _positions(cls, positions: list[PositionConfig], info: ValidationInfo) -> list[PositionConfig]:
+        seen_pos: set[int] = set()
+        seen_serial: set[str] = set()
+        for i, p in enumerate(positions):
+            where = f"positions[{i}] (position {p.position})"
+            if p.position in seen_pos:
+                raise ValueError(f"{where}: position number used twice")
+            if p.serial in seen_serial:
+                raise ValueError(f"{where}: serial {p.serial!r} used twice")
+            seen_pos.add(p.position)
+            seen_serial.add(p.serial)
+        types: dict[str, MeterTypeConfig] | None = info.data.get("meter_types")
+        source: SourceConfig | None = info.data.get("source")
+        if types is None or source is None:
+            return positions  # their own errors are reported
+        for i, p in enumerate(positions):
+            where = f"positions[{i}] (position {p.position})"
+            if p.type not in types:
+                raise ValueError(f"{where}: unknown meter type {p.type!r}; known: {', '.join(sorted(types))}")
+            try:
+                meter = resolve_meter(types, p)
+            except ValueError as exc:
+                raise ValueError(f"{where}: overrides make the meter inconsistent: {exc}") from None
+            if meter.connection == "3P4W" and source.phases != 3:
+                raise ValueError(f"{where}: a 3P4W meter needs a 3-phase source")
+            if p.phase > source.phases:
+                raise ValueError(f"{where}: phase {p.phase} does not exist on a {source.phases}-phase source")
+            if meter.un_v > source.max_voltage_v:
+                raise ValueError(f"{where}: Un {meter.un_v} V exceeds the source rating {source.max_voltage_v} V")
+        return positions
+
+    def meter(self, position: int) -> MeterTypeConfig:
+        """The resolved meter (type + overrides) at ``position``."""
+        for p in self.positions:
+            if p.position == position:
+                return resolve_meter(self.meter_types, p)
+        raise KeyError(position)
+
+
+DEFAULT_BENCH = "default_bench.yaml"
+
+
+def load_sim_bench(path: str | Path | None = None) -> SimBenchConfig:
+    """Load a simulated-bench file; ``None`` → the packaged default bench."""
+    if path is not None:
+        return load_yaml_model(path, SimBenchConfig)
+    res = importlib.resources.files("instruments.simulators").joinpath("data", DEFAULT_BENCH)
+    text = res.read_text(encoding="utf-8")
+    name = f"<packaged {DEFAULT_BENCH}>"
+    data, node = parse_yaml_text(text, name)
+    return validate_data(data, SimBenchConfig, name, node)

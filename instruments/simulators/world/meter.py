@@ -1,0 +1,373 @@
+"""The meter under test at one position: its true error, registers, test-output pulses, clock and life."""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from instruments.simulators.clock import VirtualClock
+from instruments.simulators.world.config import CurvePoint, MeterTypeConfig, PositionConfig
+from instruments.simulators.world.reliability import peck_acceleration, weibull_life
+from instruments.simulators.world.source import Source, SourceState
+
+#: kWh ↔ W·s
+_WS_PER_KWH = 3.6e6
+_DAY_S = 86400.0
+#: tariff 1 from 06:00 to 22:00 by the meter's own clock, else tariff 2
+_T1_START_S = 6 * 3600.0
+_T1_END_S = 22 * 3600.0
+#: the meter's supply is on when the voltage on its first element is at least this fraction of Un
+_POWER_ON_FRACTION = 0.5
+REFERENCE_TEMPERATURE_C = 23.0
+
+Environment = Callable[[], tuple[float, float]]
+
+
+class _LogCurve:
+    """Piecewise-linear in log(current), clamped outside the points."""
+
+    def __init__(self, points: list[CurvePoint]) -> None:
+        self.xs = [math.log(p[0]) for p in points]
+        self.ys = [p[1] for p in points]
+
+    def __call__(self, current: float) -> float:
+        xs, ys = self.xs, self.ys
+        if current <= 0:
+            return ys[0]
+        x = math.log(current)
+        if x <= xs[0]:
+            return ys[0]
+        if x >= xs[-1]:
+            return ys[-1]
+        j = bisect.bisect_right(xs, x)
+        f = (x - xs[j - 1]) / (xs[j] - xs[j - 1])
+        return ys[j - 1] + f * (ys[j] - ys[j - 1])
+
+
+@dataclass(slots=True)
+class _Derived:
+    """What the meter makes of one source state (temperature and drift are applied on top)."""
+
+    powered: bool
+    registering: bool
+    base_w: float  # measured power without temperature/drift terms
+    per_pct_w: float  # measured power per % of additional error
+    true_w: float  # true active power over the meter's elements
+
+
+def _clipped_normal(rng: np.random.Generator, sigma: float) -> float:
+    """N(0, σ) clipped at ±2σ (always draws, so the stream stays aligned whatever σ is)."""
+    z = float(rng.standard_normal())
+    return sigma * max(-2.0, min(2.0, z))
+
+
+class Meter:
+    """Truth of one meter. Registers are in kWh ("1.8.0" import total, "1.8.1"/"1.8.2" tariffs, "2.8.0" export)
+    plus "C.7.0", the number of power failures."""
+
+    def __init__(
+        self,
+        position: PositionConfig,
+        config: MeterTypeConfig,
+        source: Source,
+        clock: VirtualClock,
+        environment: Environment,
+        rng: np.random.Generator,
+    ) -> None:
+        self.config = config
+        self.position = position.position
+        self.serial = position.serial
+        self.type_name = position.type
+        self.manufacturer = config.manufacturer
+        self.model = config.model
+        self.meter_class = config.class_index
+        self.standard = config.standard
+        self.constant = config.constant_imp_per_kwh
+        self.connection = config.connection
+        self.un = config.un_v
+        self.ist = config.ist_a
+        self.imin = config.imin_a
+        self.itr = config.itr_a
+        self.iref = config.iref
+        self.imax = config.imax_a
+        self.password = config.password
+        #: source phases feeding elements 1..n
+        self.elements: tuple[int, ...] = (1, 2, 3) if config.connection == "3P4W" else (position.phase,)
+        self._source = source
+        self._clock = clock
+        self._environment = environment
+
+        b = config.behaviour
+        # per-unit draws in a fixed order, whatever the configuration (stable streams per seed)
+        phase0 = float(rng.uniform(0.0, 1.0))
+        offset = _clipped_normal(rng, b.error_spread_pct)
+        tilt = _clipped_normal(rng, b.error_tilt_spread_pct_per_decade)
+        phase_offset = _clipped_normal(rng, b.phase_error_spread_arcmin)
+        drift = b.clock_drift_ppm + _clipped_normal(rng, b.clock_drift_spread_ppm)
+        life_u = float(rng.uniform(0.0, 1.0))
+
+        self._amp = _LogCurve(b.error_curve_pct)
+        self._phase_err = _LogCurve(b.phase_error_curve_arcmin)
+        self.error_offset_pct = offset
+        self.error_tilt_pct_per_decade = tilt
+        self.phase_error_offset_arcmin = phase_offset
+        self._cv = b.voltage_coefficient_pct_per_pct
+        self._cf = b.frequency_coefficient_pct_per_pct
+        self._ct = b.temperature_coefficient_pct_per_k
+        self._harm = b.harmonic_error_pct
+        self.start_threshold = config.start_threshold_a
+        self.creep_w = b.creep_w
+        self.pulse_output_broken = b.pulse_output_broken
+        self.clock_drift_ppm = drift
+        self._fn = source.nominal_frequency
+
+        # state
+        self.registers: dict[str, float] = {"1.8.0": 0.0, "1.8.1": 0.0, "1.8.2": 0.0, "2.8.0": 0.0, "C.7.0": 0.0}
+        #: pulses + fraction: the test output has emitted floor(pulse_acc) pulses since power-on
+        self.pulse_acc = phase0
+        self._pulse_base = math.floor(phase0)
+        self.alive = True
+        self.failed_at: float | None = None
+        self.failure_mode: str | None = None
+        self.drift_pct = 0.0
+        self._failed_no_pulses = False
+        self._fault_no_pulses = False
+        self._fault_injected_failure = False
+        self._powered = False
+
+        failure = config.failure
+        self.failure = failure
+        self.life_h = weibull_life(life_u, failure.weibull_beta, failure.weibull_eta_h) if failure else math.inf
+        self.damage_h = 0.0
+        self._af_key: tuple[float, float] | None = None
+        self._af = 1.0
+
+        self._clock_rate = 1.0 + drift * 1e-6
+        self._clock_base_t = clock.now
+        self._clock_base_posix = clock.epoch.timestamp() + clock.now + position.clock_offset_s
+        self._init_tariff()
+
+        self._cache_state: SourceState | None = None
+        self._cache: _Derived | None = None
+
+    # -- clock and tariffs ---------------------------------------------------------------------
+    def _meter_posix(self, t: float) -> float:
+        return self._clock_base_posix + (t - self._clock_base_t) * self._clock_rate
+
+    def clock_datetime(self) -> datetime:
+        return datetime.fromtimestamp(self._meter_posix(self._clock.now), UTC)
+
+    def set_clock(self, dt: datetime) -> None:
+        """Set the meter's clock (naive datetimes are taken as UTC); the tariff follows the new time."""
+        aware = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+        self._clock_base_t = self._clock.now
+        self._clock_base_posix = aware.timestamp()
+        self._init_tariff()
+
+    def _init_tariff(self) -> None:
+        tod = self._meter_posix(self._clock.now) % _DAY_S
+        if tod < _T1_START_S:
+            self.tariff, to_next = 2, _T1_START_S - tod
+        elif tod < _T1_END_S:
+            self.tariff, to_next = 1, _T1_END_S - tod
+        else:
+            self.tariff, to_next = 2, _DAY_S + _T1_START_S - tod
+        self.next_tariff_switch = self._clock.now + to_next / self._clock_rate
+
+    def switch_tariff(self) -> None:
+        """Called by the world at ``next_tariff_switch``: flip exactly, no re-reading of a rounded clock."""
+        if self.tariff == 1:
+            self.tariff, period = 2, _DAY_S - (_T1_END_S - _T1_START_S)
+        else:
+            self.tariff, period = 1, _T1_END_S - _T1_START_S
+        self.next_tariff_switch += period / self._clock_rate
+
+    # -- physics -------------------------------------------------------------------------------
+    def _derive(self, state: SourceState) -> _Derived:
+        if state is self._cache_state and self._cache is not None:
+            return self._cache
+        first = state[self.elements[0] - 1]
+        powered = first.voltage_rms >= _POWER_ON_FRACTION * self.un
+        base = per_pct = true = 0.0
+        registering = False
+        for ph in self.elements:
+            sp = state[ph - 1]
+            true += sp.active_power
+            i_rms = sp.current_rms
+            if i_rms < self.start_threshold or i_rms <= 0:
+                continue
+            registering = True
+            amp = (
+                self._amp(i_rms)
+                + self.error_offset_pct
+                + self.error_tilt_pct_per_decade * math.log10(i_rms / self.iref)
+            )
+            delta = (self._phase_err(i_rms) + self.phase_error_offset_arcmin) / 60.0
+            fund = sp.voltage * sp.current * math.cos(math.radians(sp.phi + delta))
+            p = fund + sp.harmonic_power * (1.0 + self._harm / 100.0)
+            u_dev = (sp.voltage_rms / self.un - 1.0) * 100.0 if sp.voltage_rms > 0 else 0.0
+            f_dev = (sp.frequency / self._fn - 1.0) * 100.0
+            base += p * (1.0 + (amp + self._cv * u_dev + self._cf * f_dev) / 100.0)
+            per_pct += p / 100.0
+        d = _Derived(powered, registering, base, per_pct, true)
+        self._cache_state, self._cache = state, d
+        return d
+
+    def power(self, state: SourceState, temperature_c: float) -> float:
+        """Active power the meter registers (W, negative = export); also tracks supply interruptions."""
+        d = self._derive(state)
+        if self._powered and not d.powered:
+            self.registers["C.7.0"] += 1.0
+        self._powered = d.powered
+        if not self.alive or not d.powered:
+            return 0.0
+        if d.registering:
+            return d.base_w + d.per_pct_w * (self._ct * (temperature_c - REFERENCE_TEMPERATURE_C) + self.drift_pct)
+        return self.creep_w
+
+    def pulse_rate(self, power_w: float) -> float:
+        """Test-output pulses per second at ``power_w`` (pulses count |energy|)."""
+        return abs(power_w) * self.constant / _WS_PER_KWH if self.pulsing else 0.0
+
+    def integrate(self, dt: float, power_w: float) -> None:
+        if not self.alive or power_w == 0.0:
+            return
+        e = power_w * dt / _WS_PER_KWH
+        regs = self.registers
+        if e > 0:
+            regs["1.8.0"] += e
+            regs["1.8.1" if self.tariff == 1 else "1.8.2"] += e
+        else:
+            regs["2.8.0"] -= e
+        if self.pulsing:
+            self.pulse_acc += abs(e) * self.constant
+
+    def error_pct(self) -> float:
+        """True error now at the delivered conditions; NaN when no active power flows."""
+        d = self._derive(self._source.state_now())
+        if d.true_w == 0.0:
+            return math.nan
+        measured = self.power_now()
+        return (measured / d.true_w - 1.0) * 100.0
+
+    def power_now(self) -> float:
+        """Registered power at the delivered conditions now (no side effects)."""
+        d = self._derive(self._source.state_now())
+        if not self.alive or not d.powered:
+            return 0.0
+        if d.registering:
+            temperature = self._environment()[0]
+            return d.base_w + d.per_pct_w * (self._ct * (temperature - REFERENCE_TEMPERATURE_C) + self.drift_pct)
+        return self.creep_w
+
+    # -- life ----------------------------------------------------------------------------------
+    def life_rate(self, temperature_c: float, humidity_pct: float) -> float:
+        """Equivalent hours of life consumed per virtual second."""
+        f = self.failure
+        if f is None or self.failed_at is not None:
+            return 0.0
+        key = (temperature_c, humidity_pct)
+        if key != self._af_key:
+            self._af_key = key
+            self._af = peck_acceleration(temperature_c, humidity_pct, f.activation_energy_ev, f.humidity_exponent)
+        return self._af / 3600.0
+
+    def time_to_failure(self, rate: float) -> float:
+        if rate <= 0.0:
+            return math.inf
+        return max(self.life_h - self.damage_h, 0.0) / rate
+
+    def age(self, dt: float, rate: float) -> None:
+        self.damage_h += rate * dt
+
+    def fail(self, t: float, mode: str | None = None) -> None:
+        """The meter fails at virtual time ``t`` in ``mode`` (default: its failure model's mode)."""
+        if self.failed_at is not None:
+            return
+        mode = mode or (self.failure.mode if self.failure else "dead")
+        self.failed_at = t
+        self.failure_mode = mode
+        if mode == "dead":
+            self.alive = False
+        elif mode == "drift":
+            self.drift_pct = self.failure.drift_pct if self.failure else 0.0
+        elif mode == "no_pulses":
+            self._failed_no_pulses = True
+        else:
+            raise ValueError(f"unknown failure mode {mode!r}")
+
+    # -- faults --------------------------------------------------------------------------------
+    def fail_now(self, t: float | None = None) -> None:
+        """Injected fault: the meter dies now (no pulses, port silent, registers frozen)."""
+        if self.failed_at is None:
+            self._fault_injected_failure = True
+            self.fail(self._clock.now if t is None else t, "dead")
+
+    def inject_no_pulses(self) -> None:
+        self._fault_no_pulses = True
+
+    def clear_faults(self) -> None:
+        """Undo injected faults (a failure the meter's own life model produced stays)."""
+        self._fault_no_pulses = False
+        if self._fault_injected_failure:
+            self._fault_injected_failure = False
+            self.alive = True
+            self.failed_at = None
+            self.failure_mode = None
+
+    # -- status --------------------------------------------------------------------------------
+    @property
+    def pulses(self) -> int:
+        return math.floor(self.pulse_acc) - self._pulse_base
+
+    @property
+    def pulsing(self) -> bool:
+        return self.alive and not self.pulse_output_broken and not self._fault_no_pulses and not self._failed_no_pulses
+
+    @property
+    def powered(self) -> bool:
+        """Supply on now: output on and at least half of Un on the first element's phase."""
+        return self._source.delivered(self.elements[0]).voltage_rms >= _POWER_ON_FRACTION * self.un
+
+    @property
+    def port_alive(self) -> bool:
+        return self.alive and self.powered
+
+    @property
+    def power_failures(self) -> int:
+        return int(self.registers["C.7.0"])
+
+    @property
+    def temperature(self) -> float:
+        return self._environment()[0]
+
+    def truth(self) -> dict[str, Any]:
+        err = self.error_pct()
+        return {
+            "serial": self.serial,
+            "type": self.type_name,
+            "class": self.meter_class,
+            "constant": self.constant,
+            "registers": dict(self.registers),
+            "pulses": self.pulses,
+            "pulse_acc": self.pulse_acc,
+            "error_pct": err if math.isfinite(err) else None,
+            "alive": self.alive,
+            "powered": self.powered,
+            "port_alive": self.port_alive,
+            "pulsing": self.pulsing,
+            "failed_at": self.failed_at,
+            "failure_mode": self.failure_mode,
+            "life_h": self.life_h if math.isfinite(self.life_h) else None,
+            "damage_h": self.damage_h,
+            "temperature_c": self.temperature,
+            "tariff": self.tariff,
+            "clock": self.clock_datetime().isoformat(),
+            "power_failures": self.power_failures,
+        }

@@ -1,0 +1,304 @@
+"""Meter-test source: independent voltage and current per phase (phantom power), with settling and its own
+small setting error."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from instruments.simulators.clock import VirtualClock
+from instruments.simulators.world.config import SourceConfig
+from instruments.simulators.world.electrical import Harmonic, PhaseSetpoint, wrap_degrees
+
+#: residual of a step at the end of the settling time; τ = settling_time / ln(1/residual)
+_SETTLE_RESIDUAL = 1e-4
+_DEFAULT_ANGLES = (0.0, -120.0, 120.0)
+
+SourceState = tuple[PhaseSetpoint, ...]
+
+
+@dataclass
+class _Programmed:
+    voltage: float
+    current: float
+    voltage_angle: float
+    current_angle: float
+    u_harm: dict[int, tuple[float, float]] = field(default_factory=dict)
+    i_harm: dict[int, tuple[float, float]] = field(default_factory=dict)
+
+
+def _harmonics(d: dict[int, tuple[float, float]]) -> tuple[Harmonic, ...]:
+    return tuple(Harmonic(k, d[k][0], d[k][1]) for k in sorted(d))
+
+
+def _finite(name: str, x: float) -> float:
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be a finite number, got {x!r}")
+    return float(x)
+
+
+class Source:
+    """Phases are numbered 1..``phases``. Setpoints beyond the rating raise ``ValueError``."""
+
+    def __init__(self, config: SourceConfig, clock: VirtualClock, rng: np.random.Generator) -> None:
+        self.config = config
+        self.clock = clock
+        self.phases = config.phases
+        self.nominal_voltage = config.nominal_voltage_v
+        self.nominal_frequency = config.nominal_frequency_hz
+        self.max_voltage = config.max_voltage_v
+        self.max_current = config.max_current_a
+        self.min_frequency = config.min_frequency_hz
+        self.max_frequency = config.max_frequency_hz
+        self.settling_time = config.settling_time_s
+        self.max_harmonic_order = config.max_harmonic_order
+        self._tau = config.settling_time_s / math.log(1.0 / _SETTLE_RESIDUAL)
+        # the unit's own setting errors, fixed for its life (drawn in a fixed order: stable per seed)
+        e = config.setting_error_pct / 100.0
+        self._gain_u = [1.0 + e * float(rng.uniform(-1, 1)) for _ in range(self.phases)]
+        self._gain_i = [1.0 + e * float(rng.uniform(-1, 1)) for _ in range(self.phases)]
+        self._angle_err = [config.setting_error_deg * float(rng.uniform(-1, 1)) for _ in range(self.phases)]
+        #: bumped on every change; consumers cache derived values per state object
+        self.version = 0
+        self._state_cache: SourceState | None = None
+        self.reset()
+
+    # -- programming ---------------------------------------------------------------------------
+    def reset(self) -> None:
+        """*RST / power loss: nominal voltage, no current, default angles, no harmonics, output off."""
+        self._prog = [
+            _Programmed(self.nominal_voltage, 0.0, _DEFAULT_ANGLES[p], _DEFAULT_ANGLES[p]) for p in range(self.phases)
+        ]
+        self._frequency = self.nominal_frequency
+        self._output = False
+        self._from_u = [0.0] * self.phases
+        self._from_i = [0.0] * self.phases
+        self._change_t = self.clock.now
+        self.settle_until = self.clock.now
+        self._changed()
+
+    def _phase(self, phase: int) -> _Programmed:
+        if not isinstance(phase, int) or not 1 <= phase <= self.phases:
+            raise ValueError(f"phase must be 1..{self.phases}, got {phase!r}")
+        return self._prog[phase - 1]
+
+    def _begin_change(self) -> None:
+        """Capture the amplitudes delivered right now: the transient to the new setpoint starts from them."""
+        if self._output:
+            now = self.clock.now
+            for p in range(self.phases):
+                self._from_u[p], self._from_i[p] = self._amplitudes(p, now)
+
+    def _end_change(self) -> None:
+        if self._output:
+            self._change_t = self.clock.now
+            self.settle_until = self.clock.now + self.settling_time
+        self._changed()
+
+    def _changed(self) -> None:
+        self.version += 1
+        self._state_cache = None
+
+    def _check_rms(
+        self,
+        phase: int,
+        volts: float,
+        amps: float,
+        u_harm: dict[int, tuple[float, float]],
+        i_harm: dict[int, tuple[float, float]],
+    ) -> None:
+        u = volts * math.sqrt(1 + sum((v[0] / 100) ** 2 for v in u_harm.values()))
+        i = amps * math.sqrt(1 + sum((v[0] / 100) ** 2 for v in i_harm.values()))
+        if u > self.max_voltage * (1 + 1e-12):
+            raise ValueError(f"phase {phase}: {u:.6g} V RMS exceeds the rating {self.max_voltage:g} V")
+        if i > self.max_current * (1 + 1e-12):
+            raise ValueError(f"phase {phase}: {i:.6g} A RMS exceeds the rating {self.max_current:g} A")
+
+    def set_voltage(self, phase: int, volts: float) -> None:
+        prog = self._phase(phase)
+        volts = _finite("voltage", volts)
+        if volts < 0:
+            raise ValueError("voltage must not be negative")
+        self._check_rms(phase, volts, prog.current, prog.u_harm, prog.i_harm)
+        self._begin_change()
+        prog.voltage = volts
+        self._end_change()
+
+    def set_current(self, phase: int, amps: float) -> None:
+        prog = self._phase(phase)
+        amps = _finite("current", amps)
+        if amps < 0:
+            raise ValueError("current must not be negative")
+        self._check_rms(phase, prog.voltage, amps, prog.u_harm, prog.i_harm)
+        self._begin_change()
+        prog.current = amps
+        self._end_change()
+
+    def set_voltage_angle(self, phase: int, degrees: float) -> None:
+        prog = self._phase(phase)
+        deg = wrap_degrees(_finite("angle", degrees))
+        self._begin_change()
+        prog.voltage_angle = deg
+        self._end_change()
+
+    def set_current_angle(self, phase: int, degrees: float) -> None:
+        prog = self._phase(phase)
+        deg = wrap_degrees(_finite("angle", degrees))
+        self._begin_change()
+        prog.current_angle = deg
+        self._end_change()
+
+    def set_harmonic(self, phase: int, quantity: Literal["U", "I"], order: int, percent: float, degrees: float) -> None:
+        """Harmonic ``order`` of U or I at ``percent`` of the fundamental; 0 % removes it."""
+        prog = self._phase(phase)
+        if quantity not in ("U", "I"):
+            raise ValueError(f"quantity must be 'U' or 'I', got {quantity!r}")
+        if not isinstance(order, int) or not 2 <= order <= self.max_harmonic_order:
+            raise ValueError(f"harmonic order must be 2..{self.max_harmonic_order}, got {order!r}")
+        percent = _finite("harmonic amplitude", percent)
+        if not 0 <= percent <= 100:
+            raise ValueError(f"harmonic amplitude must be 0..100 % of the fundamental, got {percent}")
+        deg = wrap_degrees(_finite("harmonic angle", degrees))
+        table = dict(prog.u_harm if quantity == "U" else prog.i_harm)
+        if percent == 0:
+            table.pop(order, None)
+        else:
+            table[order] = (percent, deg)
+        if quantity == "U":
+            self._check_rms(phase, prog.voltage, prog.current, table, prog.i_harm)
+        else:
+            self._check_rms(phase, prog.voltage, prog.current, prog.u_harm, table)
+        self._begin_change()
+        if quantity == "U":
+            prog.u_harm = table
+        else:
+            prog.i_harm = table
+        self._end_change()
+
+    def clear_harmonics(self, phase: int, quantity: Literal["U", "I"]) -> None:
+        prog = self._phase(phase)
+        if quantity not in ("U", "I"):
+            raise ValueError(f"quantity must be 'U' or 'I', got {quantity!r}")
+        self._begin_change()
+        if quantity == "U":
+            prog.u_harm = {}
+        else:
+            prog.i_harm = {}
+        self._end_change()
+
+    def set_frequency(self, hz: float) -> None:
+        hz = _finite("frequency", hz)
+        if not self.min_frequency <= hz <= self.max_frequency:
+            raise ValueError(f"frequency must be {self.min_frequency:g}..{self.max_frequency:g} Hz, got {hz:g}")
+        self._begin_change()
+        self._frequency = hz
+        self._end_change()
+
+    @property
+    def frequency(self) -> float:
+        return self._frequency
+
+    @property
+    def output(self) -> bool:
+        return self._output
+
+    @output.setter
+    def output(self, on: bool) -> None:
+        self.set_output(on)
+
+    def set_output(self, on: bool) -> None:
+        """Switching on starts a transient from zero; switching off is immediate."""
+        on = bool(on)
+        if on == self._output:
+            return
+        self._output = on
+        now = self.clock.now
+        if on:
+            self._from_u = [0.0] * self.phases
+            self._from_i = [0.0] * self.phases
+            self._change_t = now
+            self.settle_until = now + self.settling_time
+        else:
+            self.settle_until = now
+        self._changed()
+
+    # -- what is at the terminals --------------------------------------------------------------
+    @property
+    def settled(self) -> bool:
+        return self.clock.now >= self.settle_until
+
+    def setpoint(self, phase: int) -> PhaseSetpoint:
+        prog = self._phase(phase)
+        return PhaseSetpoint(
+            prog.voltage,
+            prog.current,
+            prog.voltage_angle,
+            prog.current_angle,
+            self._frequency,
+            _harmonics(prog.u_harm),
+            _harmonics(prog.i_harm),
+        )
+
+    def _targets(self, p: int) -> tuple[float, float]:
+        prog = self._prog[p]
+        return prog.voltage * self._gain_u[p], prog.current * self._gain_i[p]
+
+    def _amplitudes(self, p: int, t: float) -> tuple[float, float]:
+        if not self._output:
+            return 0.0, 0.0
+        u, i = self._targets(p)
+        if t >= self.settle_until or self._tau <= 0:
+            return u, i
+        k = math.exp(-(t - self._change_t) / self._tau)
+        return u + (self._from_u[p] - u) * k, i + (self._from_i[p] - i) * k
+
+    def _delivered_phase(self, p: int, u: float, i: float) -> PhaseSetpoint:
+        prog = self._prog[p]
+        return PhaseSetpoint(
+            u,
+            i,
+            prog.voltage_angle,
+            wrap_degrees(prog.current_angle + self._angle_err[p]),
+            self._frequency,
+            _harmonics(prog.u_harm),
+            _harmonics(prog.i_harm),
+        )
+
+    def delivered(self, phase: int) -> PhaseSetpoint:
+        """The truth at the terminals at ``clock.now`` (zero amplitudes when the output is off)."""
+        self._phase(phase)
+        p = phase - 1
+        return self._delivered_phase(p, *self._amplitudes(p, self.clock.now))
+
+    # -- used by the world's integration -------------------------------------------------------
+    def next_boundary(self, t: float) -> float:
+        """End of the current piecewise-constant stretch: during settling, steps of one time constant."""
+        if not self._output or t >= self.settle_until:
+            return math.inf
+        return min(self.settle_until, t + max(self._tau, 1e-6))
+
+    def state_over(self, t0: float, t1: float) -> SourceState:
+        """Delivered values representing [t0, t1]: exact when settled, the mean amplitudes while settling."""
+        if not self._output or t0 >= self.settle_until:
+            if self._state_cache is None:
+                self._state_cache = tuple(
+                    self._delivered_phase(p, *self._amplitudes(p, math.inf)) for p in range(self.phases)
+                )
+            return self._state_cache
+        # mean of target + Δ·e^(−(t−tc)/τ) over [t0, t1]
+        a, b = t0 - self._change_t, t1 - self._change_t
+        mean_k = self._tau * (math.exp(-a / self._tau) - math.exp(-b / self._tau)) / (b - a) if b > a else 1.0
+        out = []
+        for p in range(self.phases):
+            u, i = self._targets(p)
+            out.append(self._delivered_phase(p, u + (self._from_u[p] - u) * mean_k, i + (self._from_i[p] - i) * mean_k))
+        return tuple(out)
+
+    def state_now(self) -> SourceState:
+        now = self.clock.now
+        if not self._output or now >= self.settle_until:
+            return self.state_over(now, now)
+        return tuple(self._delivered_phase(p, *self._amplitudes(p, now)) for p in range(self.phases))
