@@ -23,9 +23,9 @@ from typing import Any
 
 import pyvisa
 import yaml
-from instruments.simulators.world.world import World
 
 from instruments.simulators.world.config import SimBenchConfig, load_sim_bench
+from instruments.simulators.world.world import World
 
 ECHO_SERVER = r"""
 import asyncio, sys
