@@ -56,6 +56,7 @@ class MeterSpec(_Model):
     constant_imp_per_kwh: float = Field(gt=0)
     connection: Literal["1P2W", "3P4W"]
     un_v: float = Field(gt=0)
+    umax_v: float | None = Field(default=None, gt=0)  # highest voltage the meter may see; default 1.15 Un
     ist_a: float | None = Field(default=None, gt=0)
     imin_a: float | None = Field(default=None, gt=0)
     itr_a: float | None = Field(default=None, gt=0)

@@ -1,28 +1,109 @@
 """pytest plugin of MeterHIL (entry point ``meterhil``).
 
-Provides ``simulated_bench``: the default (or ``--sim-bench``) simulated bench served on loopback for the test
-session, as a :class:`instruments.simulators.bench.RunningBench`.
+Options: ``--bench FILE`` (a bench file; without it the default simulated bench is served in-process),
+``--allow-expired-calibration``, ``--sim-bench FILE`` / ``--sim-seed N`` (the simulated bench used without
+``--bench``).
+
+Fixtures: ``bench`` (session-wide :class:`hil.bench.Bench`), ``simulated_bench`` (the in-process simulator, when
+one runs), ``safe_state`` (the session's :class:`hil.safety.SafeState`).
+
+Safety: SIGTERM/SIGHUP become a ``KeyboardInterrupt`` so pytest unwinds and tears down like after Ctrl-C; the
+bench's safe state (source outputs off first) runs at the end of the session and at interpreter exit.
+The SCPI transcript of each test is attached to its report (Allure attachment when Allure is on).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+
+from hil.safety import SafeState
+
+_SAFE_STATE = pytest.StashKey[SafeState]()
+_SIM = pytest.StashKey[Any]()
+_BENCH = pytest.StashKey[Any]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("meterhil")
-    group.addoption("--sim-bench", default=None, help="simulated-bench YAML for the simulated_bench fixture")
+    group.addoption("--bench", default=None, help="bench file (default: the simulated bench, served in-process)")
+    group.addoption(
+        "--allow-expired-calibration", action="store_true", default=False,
+        help="run even if the reference standard's calibration has expired (every result is marked)",
+    )
+    group.addoption("--sim-bench", default=None, help="simulated-bench YAML used when no --bench is given")
     group.addoption("--sim-seed", type=int, default=None, help="seed of the simulated bench")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    safe = SafeState()
+    safe.install()
+    config.stash[_SAFE_STATE] = safe
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    safe = config.stash.get(_SAFE_STATE, None)
+    if safe is not None:
+        safe.run("pytest session end")
+        safe.uninstall()
+
+
 @pytest.fixture(scope="session")
-def simulated_bench(request: pytest.FixtureRequest) -> Iterator[object]:
+def safe_state(pytestconfig: pytest.Config) -> SafeState:
+    return pytestconfig.stash[_SAFE_STATE]
+
+
+@pytest.fixture(scope="session")
+def simulated_bench(pytestconfig: pytest.Config) -> Iterator[Any]:
+    """The in-process simulated bench (a :class:`instruments.simulators.bench.RunningBench`)."""
     from instruments.simulators.bench import RunningBench, SimulatedBench
 
-    bench = SimulatedBench.from_file(
-        request.config.getoption("--sim-bench"), seed=request.config.getoption("--sim-seed")
-    )
-    with RunningBench(bench) as running:
+    sim = SimulatedBench.from_file(pytestconfig.getoption("--sim-bench"), seed=pytestconfig.getoption("--sim-seed"))
+    with RunningBench(sim) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def bench(request: pytest.FixtureRequest, safe_state: SafeState) -> Iterator[Any]:
+    """The bench of this session: ``--bench FILE``, or the simulated bench served in-process."""
+    from hil.bench import Bench
+
+    path = request.config.getoption("--bench")
+    allow = bool(request.config.getoption("--allow-expired-calibration"))
+    with contextlib.ExitStack() as stack:
+        if path is None:
+            from hil.simbench import bench_file_for
+
+            running = request.getfixturevalue("simulated_bench")
+            config = running.call(bench_file_for, running.bench)
+            b = Bench(config, source_file="<simulated bench>", allow_expired_calibration=allow, safe_state=safe_state)
+            b.connect()
+        else:
+            b = Bench.open(Path(path), allow_expired_calibration=allow, safe_state=safe_state)
+        stack.callback(b.close)
+        request.config.stash[_BENCH] = b
+        yield b
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    b = item.config.stash.get(_BENCH, None)
+    mark = b.transcript.mark() if b is not None else None
+    yield
+    b = item.config.stash.get(_BENCH, None)
+    if b is None:
+        return
+    from instruments.drivers.transcript import Transcript
+
+    text = Transcript.render(b.transcript.since(mark or 0))
+    if not text:
+        return
+    item.add_report_section("call", "scpi transcript", text)
+    with contextlib.suppress(Exception):  # Allure is optional: attach only when its plugin is active
+        import allure
+
+        allure.attach(text, name="SCPI transcript", attachment_type=allure.attachment_type.TEXT)

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from hil.benchfile import BenchFile, BenchLimits, Calibration, MeterSpec, PortBinding, Position, RoleBinding
-from instruments.simulators.bench import SimulatedBench
+from hil.benchfile import (
+    BenchFile,
+    BenchLimits,
+    Calibration,
+    MeterSpec,
+    PortBinding,
+    Position,
+    RoleBinding,
+    dump_bench_file,
+)
+from instruments.simulators.bench import RunningBench, SimulatedBench
 
 #: driver names the bench file binds each simulated endpoint to, and the *IDN? pattern to expect
 _ROLE_DRIVERS: dict[str, tuple[str, str | None]] = {
@@ -58,3 +70,19 @@ def bench_file_for(sim: SimulatedBench) -> BenchFile:
     return BenchFile.model_validate(
         {"name": sim.config.name, "limits": limits, "roles": roles, "positions": positions}
     )
+
+
+@contextlib.contextmanager
+def simulated_bench(
+    sim_file: str | Path | None = None, seed: int | None = None, write_to: str | Path | None = None
+) -> Iterator[tuple[RunningBench, BenchFile]]:
+    """Serve a simulated bench in this process (background thread) and give its bench file.
+
+    ``write_to`` also writes the bench file to disk, so a subprocess (pytest, ``hil run``) can attach.
+    """
+    running = RunningBench(SimulatedBench.from_file(sim_file, seed=seed))
+    with running:
+        bench_file: BenchFile = running.call(bench_file_for, running.bench)
+        if write_to is not None:
+            dump_bench_file(bench_file, write_to)
+        yield running, bench_file

@@ -7,9 +7,18 @@ tests reach it through pyvisa exactly as they reach the instruments.
 from __future__ import annotations
 
 import json
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from instruments.scpi import Num, ScpiDevice, ScpiError, Str, scpi
+
+
+def _version() -> str:
+    try:
+        return version("meterhil")
+    except PackageNotFoundError:  # running from a source tree that was not installed
+        return "0+unknown"
+
 
 if TYPE_CHECKING:
     from instruments.simulators.bench import SimulatedBench
@@ -34,9 +43,7 @@ class SimulationControl(ScpiDevice):
     def __init__(self, bench: SimulatedBench) -> None:
         super().__init__()
         self.bench = bench
-        from hil import __version__
-
-        self.idn = ("MeterHIL", "SimControl", bench.config.name, __version__)
+        self.idn = ("MeterHIL", "SimControl", bench.config.name, _version())
 
     # -- virtual clock --------------------------------------------------------------------------
     @scpi("CLOCk:TIME?")

@@ -1,0 +1,103 @@
+"""The safe state: what to do on the way out, run on every exit path.
+
+Normal end, exception, Ctrl-C, SIGTERM, lost connection and the end of the pytest session all lead here.
+Actions run newest first (LIFO, like teardown), each guarded so one failing action never stops the others, and
+they may run more than once (switching an output off twice is harmless).
+
+SIGTERM/SIGHUP are turned into :class:`Terminated` (a ``KeyboardInterrupt``) in the main thread, so the stack
+unwinds through ``finally`` blocks and pytest finishes its session (results flushed, reports written) exactly as
+after Ctrl-C. The interrupted exchange may have left a half-read reply on a link, so actions that talk to an
+instrument reconnect before switching it off.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+
+log = logging.getLogger(__name__)
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop by a signal (SIGTERM, SIGHUP)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"terminated by {signal.Signals(signum).name}")
+
+
+@dataclass
+class ActionResult:
+    name: str
+    error: BaseException | None = None
+
+
+@dataclass
+class SafeState:
+    """A registry of safe-state actions."""
+
+    actions: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+    history: list[tuple[str, list[ActionResult]]] = field(default_factory=list)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    terminating: int | None = None  # the signal being handled, once one arrived
+    _installed: bool = False
+    _previous: dict[int, object] = field(default_factory=dict)
+
+    def register(self, name: str, action: Callable[[], None]) -> Callable[[], None]:
+        """Add an action; returns a function that removes it again."""
+        entry = (name, action)
+        with self._lock:
+            self.actions.append(entry)
+
+        def _remove() -> None:
+            with self._lock:
+                if entry in self.actions:
+                    self.actions.remove(entry)
+
+        return _remove
+
+    def run(self, reason: str) -> list[ActionResult]:
+        """Run every action, newest first; never raises. Returns what each action did."""
+        results: list[ActionResult] = []
+        with self._lock:
+            todo = list(reversed(self.actions))
+        for name, action in todo:
+            try:
+                action()
+                results.append(ActionResult(name))
+            except BaseException as exc:  # a safe-state action must never stop the next one
+                log.error("safe state (%s): %s failed: %s", reason, name, exc)
+                results.append(ActionResult(name, exc))
+        self.history.append((reason, results))
+        return results
+
+    # -- process-level hooks ----------------------------------------------------------------------
+    def install(self) -> None:
+        """Run at interpreter exit, and turn SIGTERM/SIGHUP into :class:`Terminated` (main thread only)."""
+        if self._installed:
+            return
+        atexit.register(self.run, "interpreter exit")
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                self._previous[sig] = signal.signal(sig, self._on_signal)
+        self._installed = True
+
+    def uninstall(self) -> None:
+        if not self._installed:
+            return
+        atexit.unregister(self.run)
+        for sig, prev in self._previous.items():
+            signal.signal(sig, prev)  # type: ignore[arg-type]
+        self._previous.clear()
+        self._installed = False
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.terminating is not None:
+            return  # already unwinding: a second signal must not interrupt the safe-state actions
+        self.terminating = signum
+        raise Terminated(signum)

@@ -1,0 +1,75 @@
+"""Bench time: the wall clock on a real bench, the simulator's virtual clock on a simulated one.
+
+Both implement :class:`instruments.roles.Clock`, so a plan waits the same way on either bench; the simulated
+bench's clock is just another role in its bench file (driver ``meterhil-simctl``), not an ``if simulate``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from instruments.drivers.declarative import Action, Reading, ScpiDriver, Setting
+
+
+class WallClock:
+    """Real time."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+    def wait_until(self, done: Callable[[], bool], timeout_s: float, poll_s: float) -> bool:
+        end = self.now() + timeout_s
+        while True:
+            if done():
+                return True
+            left = end - self.now()
+            if left <= 0:
+                return False
+            self.sleep(min(poll_s, left))
+
+    def run_until_idle(self, max_s: float, poll_s: float, done: Callable[[], bool]) -> bool:
+        return self.wait_until(done, max_s, poll_s)
+
+
+class SimulationClock(ScpiDriver):
+    """The simulated bench's virtual clock, over its control endpoint (docs/simulation-control.md)."""
+
+    model = "MeterHIL SimControl"
+    time_s = Reading("CLOC:TIME?", unit="s")
+    speed = Setting("CLOC:SPE", unit="", within=(0, 1e7))
+    clear_all_faults = Action("FAUL:CLE:ALL")
+
+    def now(self) -> float:
+        return self.time_s
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.write(f"CLOC:ADV {seconds!r}")
+
+    def wait_until(self, done: Callable[[], bool], timeout_s: float, poll_s: float) -> bool:
+        waited = 0.0
+        while True:
+            if done():
+                return True
+            if waited >= timeout_s:
+                return False
+            step = min(poll_s, timeout_s - waited)
+            self.sleep(step)
+            waited += step
+
+    def run_until_idle(self, max_s: float, poll_s: float, done: Callable[[], bool]) -> bool:
+        """Jump straight to the instant the running error calculators finish (no polling overshoot)."""
+        self.query(f"CLOC:ADV:IDLE? {max_s!r}")
+        return self.wait_until(done, max(0.0, max_s), poll_s)
+
+    def truth(self) -> str:
+        """The simulator's true state as JSON text (tests only)."""
+        return self.query("SIM:TRUT?")
+
+    def inject_fault(self, endpoint: str, kind: str, arg: float | None = None) -> None:
+        self.write(f'FAUL:INJ "{endpoint}","{kind}"' + (f",{arg!r}" if arg is not None else ""))

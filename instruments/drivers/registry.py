@@ -1,0 +1,64 @@
+"""Driver names used in bench files (``driver: fluke6105a``) → driver class and its link settings.
+
+Imported lazily, so a bench only loads the drivers it uses.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DriverEntry:
+    target: str  # "module:Class"
+    roles: tuple[str, ...]
+    read_termination: str | None = "\n"
+    write_termination: str = "\n"
+    description: str = ""
+
+    def load(self) -> type[Any]:
+        module, _, cls = self.target.partition(":")
+        loaded: type[Any] = getattr(importlib.import_module(module), cls)
+        return loaded
+
+
+DRIVERS: dict[str, DriverEntry] = {
+    "fluke6105a": DriverEntry(
+        "instruments.drivers.fluke6105a:Fluke6105A", ("source",),
+        description="Fluke 6100B/6105A electrical power standard",
+    ),
+    "yokogawa-wt": DriverEntry(
+        "instruments.drivers.yokogawa_wt:YokogawaWT", ("reference",),
+        description="Yokogawa WT1800/WT5000 power analyser as reference standard",
+    ),
+    "meterhil-ecal": DriverEntry(
+        "instruments.drivers.meterhil_ecal:MeterHilErrorCalculator", ("error_calculator",),
+        description="MeterHIL multi-channel error calculator (docs/error-calculator-scpi.md)",
+    ),
+    "simserv": DriverEntry(
+        "instruments.drivers.simserv:SimServChamber", ("chamber",), read_termination="\n", write_termination="\r",
+        description="Weiss/Vötsch climatic chamber, SimServ protocol",
+    ),
+    "espec": DriverEntry(
+        "instruments.drivers.espec:EspecChamber", ("chamber",), read_termination="\r\n", write_termination="\r\n",
+        description="ESPEC climatic chamber, P300/SCP-220 ASCII protocol",
+    ),
+    "iec62056-21": DriverEntry(
+        "instruments.drivers.iec62056:Iec62056Port", ("meter_port",), read_termination=None,
+        write_termination="",
+        description="IEC 62056-21 mode C optical port (via a serial server over TCP)",
+    ),
+    "meterhil-simctl": DriverEntry(
+        "instruments.drivers.clock:SimulationClock", ("simulation",),
+        description="virtual clock of a MeterHIL simulated bench",
+    ),
+}
+
+
+def driver_entry(name: str) -> DriverEntry:
+    try:
+        return DRIVERS[name]
+    except KeyError:
+        raise KeyError(f"unknown driver {name!r}; known drivers: {', '.join(sorted(DRIVERS))}") from None
