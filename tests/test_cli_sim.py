@@ -9,7 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import pyvisa
@@ -88,24 +88,31 @@ def test_written_bench_file_attaches_like_hardware(
     bench = load_bench_file(tmp_path / "bench.yaml")
     assert bench.roles["source"].resource == hil_sim.by_name("source")["resource"]
     try:
-        insts = {}
-        for role, pattern_start in (("source", "FLUKE,6105A"), ("reference", "YOKOGAWA,WT5000"),
-                                    ("simulation", "MeterHIL,SimControl")):
-            inst = rm.open_resource(bench.roles[role].resource, read_termination="\n",
-                                    write_termination="\n", timeout=5000)
+        insts: dict[str, Any] = {}
+        roles: tuple[tuple[Literal["source", "reference", "simulation"], str], ...] = (
+            ("source", "FLUKE,6105A"), ("reference", "YOKOGAWA,WT5000"), ("simulation", "MeterHIL,SimControl"))
+        for role, pattern_start in roles:
+            inst: Any = rm.open_resource(bench.roles[role].resource, read_termination="\n",
+                                         write_termination="\n", timeout=5000)
             assert inst.query("*IDN?").startswith(pattern_start)
             insts[role] = inst
         # a meter's optical port needs the meter powered: voltage on, no current
         insts["source"].write("SOUR:PHAS1:VOLT 230;:SOUR:PHAS2:VOLT 230;:SOUR:PHAS3:VOLT 230;:OUTP ON")
+        assert insts["source"].query("OUTP?") == "1"  # executed before the clock moves (another connection)
         insts["simulation"].write("CLOC:ADV 5")
+        assert insts["simulation"].query("*OPC?") == "1"  # ... and the clock has moved before the port is asked
         # the meter port answers its own serial number as address
         pos1 = bench.positions[0]
         assert pos1.port is not None
         _, host, port, _ = pos1.port.resource.split("::")
         with socket.create_connection((host, int(port)), timeout=5) as s:
             s.sendall(f"/?{pos1.meter.serial}!\r\n".encode())
-            ident = s.recv(64)
-        assert ident.startswith(b"/") and ident.endswith(b"\r\n")
+            ident = b""
+            while not ident.endswith(b"\r\n"):
+                chunk = s.recv(64)
+                assert chunk, ident
+                ident += chunk
+        assert ident.startswith(b"/")
     finally:
         for inst in insts.values():
             inst.close()
@@ -125,12 +132,13 @@ def test_same_seed_same_serials_and_truth(tmp_path: Path, rm: pyvisa.ResourceMan
     try:
         truths = []
         for p in (a, b):
-            ctl = rm.open_resource(p.by_name("control")["resource"], read_termination="\n",
+            ctl: Any = rm.open_resource(p.by_name("control")["resource"], read_termination="\n",
                                    write_termination="\n", timeout=5000)
-            src = rm.open_resource(p.by_name("source")["resource"], read_termination="\n",
+            src: Any = rm.open_resource(p.by_name("source")["resource"], read_termination="\n",
                                    write_termination="\n", timeout=5000)
             src.write("SOUR:PHAS1:VOLT 230;CURR 5;:SOUR:PHAS2:VOLT 230;CURR 5;:SOUR:PHAS3:VOLT 230;CURR 5")
             src.write("OUTP ON")
+            assert src.query("OUTP?") == "1"  # executed before the clock moves (another connection)
             ctl.write("CLOC:ADV 3600")
             truths.append(json.loads(ctl.query("SIM:TRUT?")))
             src.write("OUTP OFF")
@@ -183,3 +191,88 @@ def test_malformed_bench_file_names_field_and_line(tmp_path: Path) -> None:
     assert f"{bench}:{line}:" in err and "source.phases" in err
     with pytest.raises(ConfigError):
         load_sim_bench(bench)
+
+
+# -- bad input: one clean line on stderr, exit code 2, no traceback, no server --------------------------
+def run_sim(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hil.cli", "sim", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hil: error: "), proc.stderr
+    assert all(w in lines[0] for w in words), lines[0]
+    assert proc.stdout == ""  # no endpoint was listed: nothing was served
+
+
+def test_negative_seed(tmp_path: Path) -> None:
+    assert_one_line_error(run_sim("--seed", "-1"), "--seed", "-1")
+
+
+def test_write_bench_into_a_missing_directory(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "dir" / "x.yaml"
+    assert_one_line_error(run_sim("--write-bench", str(target)), "--write-bench", str(target.parent))
+    assert not target.parent.exists()
+
+
+@pytest.mark.parametrize("what", ["missing", "directory", "binary"])
+def test_unreadable_bench_file(tmp_path: Path, what: str) -> None:
+    path = tmp_path / "bench.yaml"
+    if what == "directory":
+        path.mkdir()
+    elif what == "binary":
+        path.write_bytes(b"\xff\xfe\x00name: x\n\x80\x81")
+    assert_one_line_error(run_sim("--bench", str(path)), str(path))
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("name", "bench,two"), ("name", "bench\nline"), ("reference.serial", "S1;S2")]
+)
+def test_identification_fields_are_checked(tmp_path: Path, key: str, value: str) -> None:
+    """Bench name, model and serial are *IDN? fields: a comma or newline would break the reply's framing."""
+    import yaml
+
+    from instruments.simulators.world.config import load_sim_bench
+
+    data = load_sim_bench().model_dump(mode="json", by_alias=True, exclude_unset=True)
+    section, _, field = key.rpartition(".")
+    (data.setdefault(section, {}) if section else data)[field] = value
+    bench = tmp_path / "idn.yaml"
+    bench.write_text(yaml.safe_dump(data))
+    assert_one_line_error(run_sim("--bench", str(bench)), key, "identification")
+
+
+def test_host_that_is_not_loopback_warns(tmp_path: Path) -> None:
+    """192.0.2.1 (TEST-NET-1) is not on this machine: the warning comes first, then the bind fails (exit 3),
+    so the test never exposes a port."""
+    proc = run_sim("--host", "192.0.2.1")
+    assert proc.returncode == 3
+    first = proc.stderr.splitlines()[0]
+    assert first.startswith("hil: warning: serving on 192.0.2.1 (--host), not loopback")
+
+
+def test_bench_file_host_that_is_not_loopback_warns(tmp_path: Path) -> None:
+    import yaml
+
+    from instruments.simulators.world.config import load_sim_bench
+
+    data = load_sim_bench().model_dump(mode="json", by_alias=True, exclude_unset=True)
+    data["network"] = {"host": "192.0.2.1"}
+    bench = tmp_path / "remote.yaml"
+    bench.write_text(yaml.safe_dump(data))
+    proc = run_sim("--bench", str(bench))
+    assert proc.returncode == 3
+    assert proc.stderr.splitlines()[0].startswith(
+        "hil: warning: serving on 192.0.2.1 (network.host of the bench file), not loopback"
+    )
+
+
+def test_loopback_hosts_do_not_warn(hil_sim: SimProcess) -> None:
+    from hil.cli import is_loopback
+
+    assert "warning" not in hil_sim.ready_line  # the first line on stderr is the ready line
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.1.2.3", "::1", "localhost", "LOCALHOST"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "192.0.2.1", "example.org"))

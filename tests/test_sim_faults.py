@@ -12,9 +12,12 @@ from tests.helpers import Opener, truth
 
 
 def energise(source: object, amps: float = 5.0) -> None:
+    """Program the load and switch on; the read-back makes sure the source has executed it before the test
+    advances the clock on another connection (not *OPC?: that waits for settling, i.e. for the clock)."""
     for ph in (1, 2, 3):
         source.write(f"SOUR:PHAS{ph}:VOLT 230;CURR {amps}")  # type: ignore[attr-defined]
     source.write("OUTP ON")  # type: ignore[attr-defined]
+    assert source.query("OUTP?") == "1"  # type: ignore[attr-defined]
 
 
 def sync(ctl: object, command: str) -> None:
@@ -31,6 +34,7 @@ def test_drop_closes_connection_and_reconnect_works(visa: Opener) -> None:
     src, ctl = visa("source"), visa("control")
     assert src.query("*IDN?").startswith("FLUKE")
     sync(ctl, 'FAUL:INJ "source","DROP"')
+    src.timeout = 1000  # a closed socket shows as a timeout of the read
     with pytest.raises((VisaIOError, ConnectionError, OSError)):
         src.query("*IDN?")
     assert visa("source").query("*IDN?").startswith("FLUKE")
@@ -79,6 +83,7 @@ def test_reset_is_a_power_loss_with_outputs_off(visa: Opener) -> None:
     assert truth(ctl)["source"]["output"] is True
     sync(ctl, 'FAUL:INJ "source","RESET"')
     assert truth(ctl)["source"]["output"] is False
+    src.timeout = 1000  # a closed socket shows as a timeout of the read
     with pytest.raises((VisaIOError, ConnectionError, OSError)):
         src.query("*IDN?")
     src2 = visa("source")
@@ -107,6 +112,49 @@ def test_meter_no_pulses_and_fail(visa: Opener, sim: RunningBench) -> None:
         s.settimeout(2)
         s.sendall(b"/?!\r\n")
         assert s.recv(64).startswith(b"/")
+
+
+def test_meter_reset_is_a_power_failure(visa: Opener, sim: RunningBench) -> None:
+    src, ctl = visa("source"), visa("control")
+    energise(src)
+    sync(ctl, "CLOC:ADV 10")
+    with socket.create_connection(("127.0.0.1", sim.port("meter1")), timeout=2) as s:
+        s.settimeout(2)
+        s.sendall(b"/?!\r\n")
+        assert s.recv(64).startswith(b"/")
+        before = meter_truth(truth(ctl), 1)
+        sync(ctl, 'FAUL:INJ "meter1","RESET"')
+        try:  # the port's connection drops (aborted: a reset or an end of file)
+            rest = s.recv(64)
+        except ConnectionResetError:
+            rest = b""
+        assert rest == b""
+    after = meter_truth(truth(ctl), 1)
+    assert after["power_failures"] == before["power_failures"] + 1 == 1
+    assert after["registers"]["C.7.0"] == 1.0
+    assert after["registers"]["1.8.0"] == before["registers"]["1.8.0"]  # energy survives
+    assert meter_truth(truth(ctl), 2)["power_failures"] == 0
+
+
+@pytest.mark.parametrize("kind", ["DROP", "HANG", "GARBLE", "REFUSE"])
+def test_connection_faults_on_the_control_endpoint_are_refused(visa: Opener, kind: str) -> None:
+    ctl = visa("control")
+    sync(ctl, f'FAUL:INJ "control","{kind}"')
+    code, message = ctl.query("SYST:ERR?").split(",", 1)
+    assert code == "-224" and kind in message and "control" in message
+    assert ctl.query("*IDN?").startswith("MeterHIL,SimControl")  # still served, replies intact
+    assert visa("control").query("*IDN?").startswith("MeterHIL,SimControl")  # new connections too
+
+
+def test_one_advance_is_capped(visa: Opener) -> None:
+    ctl = visa("control")
+    t0 = float(ctl.query("CLOC:TIME?"))
+    sync(ctl, "CLOC:ADV 1E8")
+    assert ctl.query("SYST:ERR?").startswith("-222")
+    assert float(ctl.query("CLOC:TIME?")) == t0
+    sync(ctl, "CLOC:ADV 1E7")  # the cap itself is allowed (about 115 days)
+    assert float(ctl.query("CLOC:TIME?")) == pytest.approx(t0 + 1e7)
+    assert ctl.query("SYST:ERR?").startswith("0,")
 
 
 def test_chamber_alarm(visa: Opener) -> None:

@@ -6,6 +6,7 @@ with :class:`instruments.simulators.net.Endpoint` (``device.new_session()`` give
 
 from instruments.scpi.device import ScpiDevice
 from instruments.scpi.errors import ScpiError
+from instruments.scpi.mnemonics import short_form
 from instruments.scpi.params import Any_, Bool, Choice, Int, Num, ParamType, Str
 from instruments.scpi.session import ScpiSession
 from instruments.scpi.tree import scpi
@@ -22,4 +23,5 @@ __all__ = [
     "ScpiSession",
     "Str",
     "scpi",
+    "short_form",
 ]

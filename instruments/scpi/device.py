@@ -156,6 +156,9 @@ class ScpiDevice:
     @scpi("*RST")
     def star_rst(self) -> None:
         self.reset()
+        # a reset may end pending operations (a settling source is settled at its defaults): release the
+        # *OPC? / *WAI held on other connections now, not at the next clock advance
+        self.operations_changed()
 
     @scpi("*CLS")
     def star_cls(self) -> None:

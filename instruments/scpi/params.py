@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from instruments.scpi.errors import ScpiError
+from instruments.scpi.mnemonics import short_form
 
 #: a bound is a number, or a function of the device (ranges that come from a rating known only at run time)
 Bound = float | Callable[[Any], float] | None
@@ -245,7 +246,7 @@ class Choice(ParamType):
         self.forms: dict[str, str] = {}
         for mnemonic in mnemonics:
             long = mnemonic.upper()
-            short = _short_form(mnemonic)
+            short = short_form(mnemonic)
             self.forms[long] = long
             self.forms[short] = long
         self.choices = tuple(m.upper() for m in mnemonics)
@@ -288,11 +289,3 @@ def unquote(token: str) -> str:
     if len(token) < 2 or token[-1] != q or q in body.replace(q + q, ""):
         raise ScpiError(-151)
     return body.replace(q + q, q)
-
-
-def _short_form(mnemonic: str) -> str:
-    """Leading upper-case part (digits and '_' count with it): ``NORMal`` → ``NORM``; all upper → itself."""
-    for i, ch in enumerate(mnemonic):
-        if ch.islower():
-            return mnemonic[:i].upper() if i else mnemonic.upper()
-    return mnemonic.upper()

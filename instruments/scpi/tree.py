@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from instruments.scpi.errors import ScpiError
+from instruments.scpi.mnemonics import short_form
 from instruments.scpi.params import ParamType
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -79,19 +80,12 @@ def parse_pattern(text: str) -> Pattern:
         if m is None or m.group(1)[-1].isdigit():
             raise ValueError(f"bad keyword {part!r} in pattern {text!r}")
         name = m.group(1)
-        short = _short(name)
+        short = short_form(name)
         rng = (int(m.group(3)), int(m.group(4))) if m.group(3) else None
         keywords.append(Keyword(name.upper(), short, optional, m.group(2) is not None, rng))
     if all(k.optional for k in keywords):
         raise ValueError(f"pattern {text!r} has no required keyword")
     return Pattern(text, query, None, tuple(keywords))
-
-
-def _short(name: str) -> str:
-    for i, ch in enumerate(name):
-        if ch.islower():
-            return name[:i].upper() if i else name.upper()
-    return name.upper()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,13 @@ from instruments.simulators.wt_reference import WT5000Reference
 
 #: how often the free-running clock task advances virtual time (wall seconds)
 _FREE_RUN_TICK_S = 0.02
+#: connection faults that would cut the tests off from the simulation if aimed at the control endpoint itself
+#: (a hung or refusing control endpoint can never be told FAULt:CLEar): refused there
+CONTROL_REFUSED_FAULTS = ("DROP", "HANG", "GARBLE", "REFUSE")
+
+
+class FaultRefused(ValueError):
+    """A fault that cannot be injected into this endpoint (the reason is the message)."""
 
 
 class SimulatedBench:
@@ -66,14 +74,12 @@ class SimulatedBench:
             if dialect == "espec":
                 eps.append(self._endpoint("chamber", "chamber", "espec", EspecChamber(w.chamber, w.clock)))
             else:
-                eps.append(self._endpoint("chamber", "chamber", "simserv", SimServChamber(w.chamber, w.clock)))
+                eps.append(self._endpoint("chamber", "chamber", "simserv", SimServChamber(w.chamber)))
         for pos, meter in sorted(w.meters.items()):
-            eps.append(
-                self._endpoint(
-                    f"meter{pos}", "meter_port", "iec62056-21", MeterPort(meter, w.clock),
-                    position=pos, serial=meter.serial,
-                )
-            )
+            port = MeterPort(meter)
+            ep = self._endpoint(f"meter{pos}", "meter_port", "iec62056-21", port, position=pos, serial=meter.serial)
+            port.on_serial_change = functools.partial(ep.info.__setitem__, "serial")  # W1 of C.1.0
+            eps.append(ep)
         eps.append(self._endpoint("control", "simulation", "scpi", SimulationControl(self)))
         return eps
 
@@ -109,8 +115,15 @@ class SimulatedBench:
 
     # -- faults ---------------------------------------------------------------------------------
     def inject_fault(self, name: str, kind: str, arg: float | None = None) -> None:
+        """KeyError: no such endpoint or fault kind, or the kind does not fit the endpoint; FaultRefused: a
+        connection fault aimed at the control endpoint."""
         ep = self.endpoint(name)
         dev: Any = ep.device
+        if ep.role == "simulation" and kind in CONTROL_REFUSED_FAULTS:
+            raise FaultRefused(
+                f"{kind} is refused on the control endpoint {name!r}: it would cut the tests off from the"
+                " simulation"
+            )
         if kind == "DROP":
             ep.drop_connections()
         elif kind == "HANG":

@@ -23,14 +23,19 @@ def _version() -> str:
 if TYPE_CHECKING:
     from instruments.simulators.bench import SimulatedBench
 
+#: longest single advance (about 115 days): the loop thread integrates it before serving anyone else, so one
+#: command must stay short (≈ 0.1 s); longer runs advance in several commands (-222 beyond)
+MAX_ADVANCE_S = 1e7
+
 #: fault kinds and whether they take a numeric argument
 FAULT_KINDS = {
-    "DROP": "close every open connection of the endpoint now",
-    "HANG": "stop answering (input is swallowed) until cleared",
-    "GARBLE": "corrupt the next N replies (argument N, default 1)",
-    "REFUSE": "close new connections at once until cleared",
+    "DROP": "close every open connection of the endpoint now (not on control)",
+    "HANG": "stop answering (input is swallowed) until cleared (not on control)",
+    "GARBLE": "corrupt the next N replies (argument N, default 1; not on control)",
+    "REFUSE": "close new connections at once until cleared (not on control)",
     "ERROR": "push an SCPI error onto the instrument's queue (argument: code, default -300)",
-    "RESET": "power loss: the instrument returns to its power-on state, connections drop",
+    "RESET": "power loss: the instrument returns to its power-on state, connections drop; meter port: a short"
+    " power failure of the meter (counted in C.7.0)",
     "NOPULSES": "meter endpoint: the meter's pulse output stops",
     "FAIL": "meter endpoint: the meter dies now (no pulses, port silent)",
     "ALARM": "chamber endpoint: raise an alarm (argument: alarm code, default 1)",
@@ -60,11 +65,11 @@ class SimulationControl(ScpiDevice):
     def epoch_q(self) -> str:
         return self.bench.world.clock.epoch.isoformat()
 
-    @scpi("CLOCk:ADVance", Num(unit="S", minimum=0, maximum=1e9))
+    @scpi("CLOCk:ADVance", Num(unit="S", minimum=0, maximum=MAX_ADVANCE_S))
     def advance(self, seconds: float) -> None:
         self.bench.advance(seconds)
 
-    @scpi("CLOCk:ADVance:IDLE?", Num(unit="S", minimum=0, maximum=1e9))
+    @scpi("CLOCk:ADVance:IDLE?", Num(unit="S", minimum=0, maximum=MAX_ADVANCE_S))
     def advance_idle_q(self, max_seconds: float) -> float:
         """Advance until every started error calculator has finished (or ``max_seconds``); reply: seconds."""
         return self.bench.advance_until_idle(max_seconds)
@@ -100,7 +105,7 @@ class SimulationControl(ScpiDevice):
             raise ScpiError(-224, f"Illegal parameter value;unknown fault {kind!r}")
         try:
             self.bench.inject_fault(endpoint, kind, arg)
-        except KeyError as exc:
+        except (KeyError, ValueError) as exc:  # ValueError: FaultRefused, e.g. HANG of the control endpoint
             raise ScpiError(-224, f"Illegal parameter value;{exc.args[0]}") from exc
 
     @scpi("FAULt:CLEar", Str())

@@ -12,51 +12,24 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from instruments.scpi import Choice, Int, Num, ScpiDevice, ScpiError, scpi
+from instruments.scpi import Choice, Int, Num, ScpiDevice, ScpiError, scpi, short_form
+from instruments.simulators.units import CONSTANT_UNITS, from_imp_per_kwh, to_imp_per_kwh
 
 if TYPE_CHECKING:
     from instruments.simulators.world.calculator import ErrorCalculator
     from instruments.simulators.world.world import World
 
-#: constant units of the 6105A ENERgy subsystem → (factor, inverse): imp/kWh = factor·v, or factor / v when the
-#: unit is energy per impulse
-UNITS: dict[str, tuple[float, bool]] = {
-    "IPWH": (1e3, False),
-    "IPKWH": (1.0, False),
-    "IPMWH": (1e-3, False),
-    "WHPI": (1e3, True),
-    "KWHPI": (1.0, True),
-    "MWHPI": (1e-3, True),
-}
 DEFAULT_UNIT = "IPKWH"
 MAX_PULSES = 1_000_000_000
 MODES = ("ERRor", "CONTinuous", "COUNt")
+#: character response data in short form, as SCPI instruments answer (IEEE 488.2 §8.7.1): ERROR → ERR
+_SHORT_MODE = {mode.upper(): short_form(mode) for mode in MODES}
 
-_unit = Choice(*UNITS)
-_unit_opt = Choice(*UNITS, optional=True)
+_unit = Choice(*CONSTANT_UNITS)
+_unit_opt = Choice(*CONSTANT_UNITS, optional=True)
 _mode = Choice(*MODES)
 _constant = Num(minimum=0)  # 0 itself is refused in the handler (a constant must be positive)
 _pulses = Int(minimum=1, maximum=MAX_PULSES)  # N ≤ 0 → -222
-
-
-def to_imp_per_kwh(value: float, unit: str) -> float:
-    """A constant in ``unit`` → imp/kWh."""
-    factor, inverse = UNITS[unit]
-    return factor / value if inverse else factor * value
-
-
-def from_imp_per_kwh(constant: float, unit: str) -> float:
-    """A constant in imp/kWh → its value in ``unit``."""
-    factor, inverse = UNITS[unit]
-    return factor / constant if inverse else constant / factor
-
-
-def _short_mode(mode: str) -> str:
-    """Character response data in short form, as SCPI instruments answer (IEEE 488.2 §8.7.1): ERROR → ERR."""
-    for manual in MODES:
-        if manual.upper() == mode:
-            return "".join(ch for ch in manual if not ch.islower())
-    return mode
 
 
 @dataclass
@@ -187,7 +160,8 @@ class ErrorCalculatorDevice(ScpiDevice):
 
     @scpi("CHANnel#:MODE?")
     def mode_q(self, n: int) -> str:
-        return _short_mode(self._channel(n).mode)
+        mode = self._channel(n).mode
+        return _SHORT_MODE.get(mode, mode)
 
     @scpi("CHANnel#:CONFigure", _mode, _pulses, _constant, _unit_opt)
     def configure(self, n: int, mode: str, pulses: int, constant: float, unit: str | None) -> None:
@@ -202,7 +176,8 @@ class ErrorCalculatorDevice(ScpiDevice):
     def configure_q(self, n: int) -> tuple[str, int, float, str]:
         calc = self._channel(n)
         unit = self._mut_unit[n]
-        return _short_mode(calc.mode), int(calc.mut_pulses), from_imp_per_kwh(calc.mut_constant, unit), unit
+        mode = _SHORT_MODE.get(calc.mode, calc.mode)
+        return mode, int(calc.mut_pulses), from_imp_per_kwh(calc.mut_constant, unit), unit
 
     # -- per channel: measurement -----------------------------------------------------------------
     # INITiate is deliberately sequential, not overlapped: *OPC? right after it answers at once. A measurement

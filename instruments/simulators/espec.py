@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from instruments.simulators.net import Output
-from instruments.simulators.simserv import ChamberModel, ClockModel, LineFramer, parse_number
+from instruments.simulators.lines import LineSession, parse_number
+from instruments.simulators.models import ChamberModel, ClockModel
 
 REPLY_END = b"\r\n"
 MAX_LINE = 256
@@ -44,7 +44,11 @@ class EspecRefusal(Exception):
 
 @dataclass
 class RemoteProgram:
-    """A running ``RUN PRGM`` step: the setpoint ramps linearly from ``temp`` to ``go_temp``."""
+    """A ``RUN PRGM`` step: the setpoint ramps linearly from ``temp`` to ``go_temp`` until ``ends_at``.
+
+    The end itself belongs to the physics chamber (``begin_step``/``step_end``): the world ends the step at
+    ``ends_at`` and restores the gradients, whether or not a client is polling.
+    """
 
     temp: float
     go_temp: float
@@ -52,10 +56,10 @@ class RemoteProgram:
     go_humi: float | None
     duration_s: float
     started_at: float
-    saved_gradients: tuple[float, float]
+    ends_at: float
 
     def remaining(self, now: float) -> float:
-        return max(0.0, self.started_at + self.duration_s - now)
+        return max(0.0, self.ends_at - now)
 
     def temperature_setpoint(self, now: float) -> float:
         frac = min(1.0, (now - self.started_at) / self.duration_s)
@@ -63,8 +67,12 @@ class RemoteProgram:
 
 
 class EspecChamber:
-    """An ESPEC controller in front of the world's chamber. Mode, alarm limits and the remote program
-    are controller state (shared by all connections); temperatures and setpoints live in the chamber."""
+    """An ESPEC controller in front of the world's chamber. Mode, alarm limits and the remote program's
+    settings are controller state (shared by all connections); temperatures, setpoints and the end of a
+    program step live in the chamber."""
+
+    max_line = MAX_LINE
+    overlong_reply = b"NA:" + NA_COMMAND.encode() + REPLY_END
 
     def __init__(self, chamber: ChamberModel, clock: ClockModel, rom: str = "P300 SIM Ver1.00") -> None:
         self.chamber = chamber
@@ -77,8 +85,9 @@ class EspecChamber:
         self.humi_limits = (hrange[1], hrange[0]) if hrange is not None else None
         self.program: RemoteProgram | None = None
 
-    def new_session(self) -> EspecSession:
-        return EspecSession(self)
+    def new_session(self) -> LineSession:
+        """CR LF terminated requests (a lone CR or LF is accepted), one reply line each."""
+        return LineSession(self)
 
     def power_loss(self) -> None:
         """Mains failure: the chamber stops and the controller comes back in STANDBY, program dropped."""
@@ -89,24 +98,23 @@ class EspecChamber:
     # -- state ---------------------------------------------------------------------------------
     @property
     def mode(self) -> str:
-        self._finish_program_if_due()
-        if self._mode in ("CONSTANT", "RUN") and not self.chamber.running:
-            self._end_program()  # stopped behind our back (alarm stop): operation is over
-            self._mode = "STANDBY"
+        """The operation mode, a function of the chamber's state: the same whenever it is read."""
+        if self._mode == "RUN" and not self._program_running():
+            # the step ended in the physics (its end time passed, or an alarm stopped the chamber):
+            # our choice, the end value is held as constant operation while the chamber runs
+            self.program = None
+            self._mode = "CONSTANT" if self.chamber.running else "STANDBY"
+        elif self._mode == "CONSTANT" and not self.chamber.running:
+            self._mode = "STANDBY"  # stopped behind our back (alarm stop): operation is over
         return self._mode
 
-    def _finish_program_if_due(self) -> None:
+    def _program_running(self) -> bool:
         prog = self.program
-        if prog is not None and prog.remaining(self.clock.now) <= 0:
-            self._end_program()
-            self._mode = "CONSTANT"  # our choice: the end value is held as constant operation
+        return prog is not None and self.chamber.step_end == prog.ends_at
 
     def _end_program(self) -> None:
-        prog, self.program = self.program, None
-        if prog is not None:
-            up, down = prog.saved_gradients
-            self.chamber.set_gradient(True, up)
-            self.chamber.set_gradient(False, down)
+        self.program = None
+        self.chamber.end_step()
 
     def _humidity_limits(self) -> tuple[float, float]:
         if self.humi_limits is None:
@@ -115,7 +123,9 @@ class EspecChamber:
 
     # -- dispatch ------------------------------------------------------------------------------
     def handle(self, line: bytes) -> bytes:
-        """One request line (without terminator) to one reply line (with CR LF)."""
+        """One request line (without terminator) to one reply line (with CR LF); blank lines get none."""
+        if not line.strip():
+            return b""
         text = line.decode("latin-1").strip().upper()
         if _ADDRESS.match(text):
             text = _ADDRESS.sub("", text, count=1).strip()
@@ -274,7 +284,7 @@ class EspecChamber:
                 raise EspecRefusal(NA_RANGE)
         self._end_program()
         ch = self.chamber
-        saved = (ch.gradient_up, ch.gradient_down)
+        ch.begin_step(duration_s)  # saves the gradients; the chamber restores them when the step ends
         try:
             if go_temp != temp:
                 # the chamber ramps its setpoint at the gradient: the rate that covers the step in TIME
@@ -283,11 +293,12 @@ class EspecChamber:
             if go_humi is not None:
                 ch.set_setpoint(2, go_humi)
         except ValueError:
-            ch.set_gradient(True, saved[0])
-            ch.set_gradient(False, saved[1])
+            ch.end_step()
             raise EspecRefusal(NA_RANGE) from None
         ch.start()
-        self.program = RemoteProgram(temp, go_temp, humi, go_humi, duration_s, self.clock.now, saved)
+        ends_at = ch.step_end
+        assert ends_at is not None  # begun above, and start() does not end it
+        self.program = RemoteProgram(temp, go_temp, humi, go_humi, duration_s, self.clock.now, ends_at)
         self._mode = "RUN"
 
     def _program_control(self, params: str) -> None:
@@ -328,24 +339,3 @@ class EspecChamber:
         if prog.humi is not None:
             text += f" HUMI{prog.humi:.0f} GOHUMI{prog.go_humi or prog.humi:.0f}"
         return text + f" TIME{minutes // 60}:{minutes % 60:02d} REF9"
-
-
-class EspecSession:
-    """One client connection: CR LF terminated requests, one reply line each."""
-
-    def __init__(self, device: EspecChamber) -> None:
-        self.device = device
-        self._framer = LineFramer(MAX_LINE)
-
-    def data_received(self, data: bytes, out: Output) -> None:
-        for line in self._framer.feed(data):
-            if line is None:
-                out.write(b"NA:" + NA_COMMAND.encode() + REPLY_END)
-            elif line.strip():
-                out.write(self.device.handle(line))
-
-    def eof_received(self, out: Output) -> None:
-        self._framer.reset()
-
-    def connection_lost(self) -> None:
-        self._framer.reset()

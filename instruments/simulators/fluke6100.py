@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from instruments.scpi import Bool, Choice, Int, Num, ScpiDevice, ScpiError, scpi
+from instruments.scpi import Bool, Choice, Int, Num, ParamType, ScpiDevice, ScpiError, scpi
+from instruments.simulators.units import CONSTANT_UNITS
 
 if TYPE_CHECKING:
     from instruments.simulators.clock import VirtualClock
     from instruments.simulators.world.source import Source
 
-#: meter-constant units of the ENERgy subsystem (manual §5-95, §5-102, §5-107; no short forms)
-CONSTANT_UNITS = ("IPWH", "IPKWH", "IPMWH", "WHPI", "KWHPI", "MWHPI")
 #: MUT pulse sources (manual §5-97) and reference pulse sources (§5-103)
 MUT_SOURCES = ("CH1", "CH1TO2", "CH1TO3", "CH1TO4", "CH1TO5", "CH1TO6", "SUM123")
 REFERENCE_SOURCES = ("CH6", "SUM456", "MEAN456", "MEAN56", "MMUT", "MAIN")
@@ -39,13 +38,34 @@ _DEFAULT_MUT_SOURCE = "CH1"
 _DEFAULT_REFERENCE_SOURCE = "MAIN"
 
 
-def imp_per_kwh(value: float, unit: str) -> float:
-    """A meter constant in ``unit`` (one of :data:`CONSTANT_UNITS`) as impulses per kWh."""
-    per_kwh = {"IPWH": 1e3, "IPKWH": 1.0, "IPMWH": 1e-3}
-    if unit in per_kwh:
-        return value * per_kwh[unit]
-    kwh_per_unit = {"WHPI": 1e-3, "KWHPI": 1.0, "MWHPI": 1e3}
-    return 1.0 / (value * kwh_per_unit[unit])
+_CONSTANT = Num(minimum=1e-9, maximum=1e12)
+_UNIT = Choice(*CONSTANT_UNITS)
+#: ENERgy subsystem (manual §5-93 .. §5-108): settings the simulator accepts and stores, header → (attribute,
+#: parameter); each gets a setter ``<attribute>_set`` and a query ``<attribute>_q``
+_ENERGY_SETTINGS: dict[str, tuple[str, ParamType]] = {
+    "ENERgy:OUTPut:CONStant": ("output_constant", _CONSTANT),
+    "ENERgy:OUTPut:CONStant:UNIT": ("output_unit", _UNIT),
+    "ENERgy:REFerence:CONStant": ("reference_constant", _CONSTANT),
+    "ENERgy:REFerence:CONStant:UNIT": ("reference_unit", _UNIT),
+    "ENERgy:REFerence:SOURce": ("reference_source", Choice(*REFERENCE_SOURCES)),
+    "ENERgy:MUT:CONStant": ("mut_constant", _CONSTANT),
+    "ENERgy:MUT:CONStant:UNIT": ("mut_unit", _UNIT),
+    "ENERgy:MUT:SOURce": ("mut_source", Choice(*MUT_SOURCES)),
+}
+
+
+def _stored_setting(attr: str, header: str, param: ParamType) -> tuple[Callable[..., None], Callable[..., Any]]:
+    """Handlers of a setting that is only stored: ``<header> <value>`` sets ``attr``, ``<header>?`` reads it."""
+
+    @scpi(header, param)
+    def setter(self: Any, value: Any) -> None:
+        setattr(self, attr, value)
+
+    @scpi(header + "?")
+    def query(self: Any) -> Any:
+        return getattr(self, attr)
+
+    return setter, query
 
 
 def _rated(attr: str) -> Callable[[Any], float]:
@@ -93,7 +113,8 @@ class Fluke6105A(ScpiDevice):
         return not self.source.settled
 
     def reset(self) -> None:
-        """*RST / power loss: the source's defaults (output off), energy settings to ours."""
+        """*RST / power loss: the source's defaults (output off, settled), energy settings to ours (the engine
+        then releases *OPC? / *WAI held on other connections)."""
         super().reset()
         self.source.reset()
         self._defaults()
@@ -257,70 +278,11 @@ class Fluke6105A(ScpiDevice):
         """Reactive power of the programmed phase, √(S² − P²), positive when the current lags."""
         return self.source.setpoint(self._phase(phase)).reactive_power
 
-    # -- ENERgy subsystem (manual §5-93 .. §5-108): accepted and stored --------------------------
-    @scpi("ENERgy:OUTPut:CONStant", Num(minimum=1e-9, maximum=1e12))
-    def output_constant_set(self, value: float) -> None:
-        self.output_constant = value
-
-    @scpi("ENERgy:OUTPut:CONStant?")
-    def output_constant_q(self) -> float:
-        return self.output_constant
-
-    @scpi("ENERgy:OUTPut:CONStant:UNIT", Choice(*CONSTANT_UNITS))
-    def output_unit_set(self, unit: str) -> None:
-        self.output_unit = unit
-
-    @scpi("ENERgy:OUTPut:CONStant:UNIT?")
-    def output_unit_q(self) -> str:
-        return self.output_unit
-
-    @scpi("ENERgy:REFerence:CONStant", Num(minimum=1e-9, maximum=1e12))
-    def reference_constant_set(self, value: float) -> None:
-        self.reference_constant = value
-
-    @scpi("ENERgy:REFerence:CONStant?")
-    def reference_constant_q(self) -> float:
-        return self.reference_constant
-
-    @scpi("ENERgy:REFerence:CONStant:UNIT", Choice(*CONSTANT_UNITS))
-    def reference_unit_set(self, unit: str) -> None:
-        self.reference_unit = unit
-
-    @scpi("ENERgy:REFerence:CONStant:UNIT?")
-    def reference_unit_q(self) -> str:
-        return self.reference_unit
-
-    @scpi("ENERgy:REFerence:SOURce", Choice(*REFERENCE_SOURCES))
-    def reference_source_set(self, source: str) -> None:
-        self.reference_source = source
-
-    @scpi("ENERgy:REFerence:SOURce?")
-    def reference_source_q(self) -> str:
-        return self.reference_source
-
-    @scpi("ENERgy:MUT:CONStant", Num(minimum=1e-9, maximum=1e12))
-    def mut_constant_set(self, value: float) -> None:
-        self.mut_constant = value
-
-    @scpi("ENERgy:MUT:CONStant?")
-    def mut_constant_q(self) -> float:
-        return self.mut_constant
-
-    @scpi("ENERgy:MUT:CONStant:UNIT", Choice(*CONSTANT_UNITS))
-    def mut_unit_set(self, unit: str) -> None:
-        self.mut_unit = unit
-
-    @scpi("ENERgy:MUT:CONStant:UNIT?")
-    def mut_unit_q(self) -> str:
-        return self.mut_unit
-
-    @scpi("ENERgy:MUT:SOURce", Choice(*MUT_SOURCES))
-    def mut_source_set(self, source: str) -> None:
-        self.mut_source = source
-
-    @scpi("ENERgy:MUT:SOURce?")
-    def mut_source_q(self) -> str:
-        return self.mut_source
+    # -- ENERgy subsystem (manual §5-93 .. §5-108): accepted and stored ----------------------------
+    # class-scope locals() is the namespace the class is built from, so the generated handlers are methods
+    for _header, (_attr, _param) in _ENERGY_SETTINGS.items():
+        locals()[f"{_attr}_set"], locals()[f"{_attr}_q"] = _stored_setting(_attr, _header, _param)
+    del _header, _attr, _param
 
     # -- STATus:OPERation (SCPI-1999 Vol. 2 §20.1) ----------------------------------------------
     @scpi("STATus:OPERation:CONDition?")

@@ -6,7 +6,9 @@ simulated; the baud character is checked only for validity). Sign-on, data reado
 (password, read, write, break) and the byte-level replies are listed in docs/meter-port.md.
 
 Register values are read from the physics :class:`Meter` at the moment the request arrives (virtual
-time); the port is silent whenever ``meter.port_alive`` is false, as a dead meter is.
+time), and W1 writes go to it (clock, energy register presets, serial number); the port is silent whenever
+``meter.port_alive`` is false, as a dead meter is. Garbage costs work linear in its length: the pending input is
+never longer than the longest valid request or frame.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from enum import Enum
 from typing import Protocol
 
 from instruments.simulators.net import Output
-from instruments.simulators.simserv import ClockModel
 
 SOH, STX, ETX, ACK, NAK = 0x01, 0x02, 0x03, 0x06, 0x15
 CRLF = b"\r\n"
@@ -35,6 +36,10 @@ PASSWORD_ATTEMPTS = 3
 
 ENERGY_REGISTERS = ("1.8.0", "1.8.1", "1.8.2", "2.8.0")
 ERROR_REPLY = "(ERROR)"
+#: bytes that can start a message in programming mode: SOH (command), NAK (repeat), "/" (new sign-on)
+_PROGRAMMING_START = re.compile(rb"[\x01\x15/]")
+#: W1 value of an energy register: 6+3 digits as the register shows them, unit optional
+_ENERGY_VALUE = re.compile(r"(\d{1,6})(?:\.(\d{1,3}))?(?:\*kWh)?")
 
 _ADDRESS = re.compile(r"[0-9A-Za-z ]{0,32}")
 _DATA_SET = re.compile(r"([^()]*)\(([^()]*)\)")
@@ -62,6 +67,9 @@ class MeterModel(Protocol):
 
     def clock_datetime(self) -> datetime: ...
     def set_clock(self, dt: datetime) -> None: ...
+    def preset_register(self, address: str, kwh: float) -> None: ...
+    def set_serial(self, serial: str) -> None: ...
+    def power_interruption(self) -> None: ...
 
 
 def bcc(data: bytes) -> int:
@@ -80,8 +88,9 @@ def block(first: int, body: bytes) -> bytes:
 
 def energy_text(kwh: float) -> str:
     """Energy as a 6+3 digit register: truncated to whole Wh (a register never shows energy it has not
-    counted yet) and rolled over at 1 000 000 kWh like a 9-digit counter."""
-    wh = math.floor(kwh * 1000.0) % 1_000_000_000
+    counted yet; rounding to 1 µWh first, so a preset of ``x.yyy`` kWh reads back as written) and rolled over
+    at 1 000 000 kWh like a 9-digit counter."""
+    wh = math.floor(round(kwh * 1000.0, 6)) % 1_000_000_000
     return f"{wh // 1000:06d}.{wh % 1000:03d}"
 
 
@@ -98,12 +107,12 @@ class MeterPort:
     ``manufacturer`` is the 3-letter ID (upper-case third letter: 200 ms reaction time), by default the
     meter's own (its type's ``manufacturer``) or ``MHL``; ``ident`` is the identification after the baud
     character (≤ 16 characters), by default the meter's model name or ``MHLSIM-<connection>``.
+    ``on_serial_change`` is called with the new serial after a W1 of C.1.0 (the bench updates its endpoint list).
     """
 
     def __init__(
         self,
         meter: MeterModel,
-        clock: ClockModel,
         manufacturer: str | None = None,
         ident: str | None = None,
         baud_char: str = "5",
@@ -120,11 +129,11 @@ class MeterPort:
         if baud_char not in BAUD_CHARS:
             raise ValueError(f"baud character must be one of {BAUD_CHARS}, got {baud_char!r}")
         self.meter = meter
-        self.clock = clock
         self.manufacturer = manufacturer
         self.ident = ident
         self.baud_char = baud_char
         self._sessions: weakref.WeakSet[MeterPortSession] = weakref.WeakSet()
+        self.on_serial_change: Callable[[str], None] | None = None
 
     def new_session(self) -> MeterPortSession:
         session = MeterPortSession(self)
@@ -132,7 +141,9 @@ class MeterPort:
         return session
 
     def power_loss(self) -> None:
-        """The port electronics restart: every session is back at the sign-on stage."""
+        """RESET of a meter port is a short power failure of the meter: C.7.0 counts one (if it was powered),
+        and the port electronics restart, every session back at the sign-on stage with nothing half-received."""
+        self.meter.power_interruption()
         for session in list(self._sessions):
             session.reset()
 
@@ -186,7 +197,20 @@ class MeterPort:
         return block(STX, text.encode("ascii") + bytes([ETX]))
 
     def write(self, address: str, value: str) -> bool:
-        """W1: only the meter clock is writable (0.9.1 time ``hh:mm:ss``, 0.9.2 date ``YY-MM-DD``)."""
+        """W1 (False: refused). Writable: the clock (0.9.1 time ``hh:mm:ss``, 0.9.2 date ``YY-MM-DD``), the
+        energy registers (a preset ``dddddd[.ddd]`` kWh, ``*kWh`` optional; the consistency rule is the meter's
+        ``preset_register``) and the serial number C.1.0 (1 to 32 letters and digits), which is also the device
+        address: from then on the port answers ``/?<new serial>!`` and no longer the old one."""
+        if address in ENERGY_REGISTERS:
+            return self._preset(address, value)
+        if address == "C.1.0":
+            try:
+                self.meter.set_serial(value)
+            except ValueError:
+                return False
+            if self.on_serial_change is not None:
+                self.on_serial_change(value)
+            return True
         now = self.meter.clock_datetime()
         try:
             if address == "0.9.1" and (t := _TIME.fullmatch(value)):
@@ -198,6 +222,14 @@ class MeterPort:
         except ValueError:  # 25:00:00, 24-02-30, …
             return False
         self.meter.set_clock(new)
+        return True
+
+    def _preset(self, address: str, value: str) -> bool:
+        m = _ENERGY_VALUE.fullmatch(value)
+        if m is None:
+            return False
+        wh = int(m[1]) * 1000 + int((m[2] or "").ljust(3, "0"))  # exact: no decimal-to-binary surprise
+        self.meter.preset_register(address, wh / 1000.0)
         return True
 
 
@@ -260,8 +292,13 @@ class MeterPortSession:
         end = buf.find(b"\n")
         if end < 0:
             if len(buf) > _MAX_REQUEST:
-                del buf[:1]  # not a request: look for the next "/"
-                return True
+                # what is pending cannot be one request: a request still to complete starts at a "/" among
+                # the last _MAX_REQUEST bytes, so everything before the first such "/" goes (linear work)
+                start = buf.find(b"/", len(buf) - _MAX_REQUEST)
+                if start < 0:
+                    buf.clear()
+                else:
+                    del buf[:start]
             return False
         line = bytes(buf[: end + 1])
         del buf[: end + 1]
@@ -309,8 +346,12 @@ class MeterPortSession:
         if first == ord("/"):  # a new sign-on ends programming mode (as the inactivity time-out would)
             self._to_idle()
             return True
-        if first != SOH:
-            del buf[:1]
+        if first != SOH:  # noise: skip to the next byte that can start a message, in one go
+            m = _PROGRAMMING_START.search(buf)
+            if m is None:
+                buf.clear()
+                return False
+            del buf[: m.start()]
             return True
         etx = buf.find(bytes([ETX]))
         if etx < 0 or etx + 1 >= len(buf):

@@ -12,13 +12,11 @@ The session is sans-IO (see :mod:`instruments.simulators.net`); the physics live
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
-from instruments.simulators.net import Output
+from instruments.simulators.lines import LineSession, parse_int, parse_number
+from instruments.simulators.models import ChamberModel
 
 SEPARATOR = b"\xb6"  # ¶ in Latin-1
 REPLY_END = b"\r\n"
@@ -34,102 +32,7 @@ E_NOT_READABLE = -8
 _OUT_START = 1
 _N_DIGITAL_OUTPUTS = 32
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_INTEGER = re.compile(r"[+-]?\d{1,9}")
 
-
-class ChamberModel(Protocol):
-    """What the servers need from the world's ``Chamber`` (docs/simulator-design.md)."""
-
-    @property
-    def temperature(self) -> float: ...
-    @property
-    def humidity(self) -> float | None: ...
-    @property
-    def temperature_setpoint(self) -> float: ...
-    @property
-    def humidity_setpoint(self) -> float | None: ...
-    @property
-    def gradient_up(self) -> float: ...
-    @property
-    def gradient_down(self) -> float: ...
-    @property
-    def running(self) -> bool: ...
-    @property
-    def temperature_range(self) -> tuple[float, float]: ...
-    @property
-    def humidity_range(self) -> tuple[float, float] | None: ...
-    @property
-    def alarms(self) -> list[int]: ...
-
-    def set_setpoint(self, variable: int, value: float) -> None: ...
-    def set_gradient(self, up: bool, k_per_min: float) -> None: ...
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-    def clear_alarms(self) -> None: ...
-
-
-class ClockModel(Protocol):
-    """What the servers need from the world's ``VirtualClock``."""
-
-    @property
-    def now(self) -> float: ...
-
-
-# -- shared framing -------------------------------------------------------------------------------
-class LineFramer:
-    """Splits a byte stream into lines ended by any byte of ``terminators``; empty lines are dropped.
-
-    :meth:`feed` yields complete lines in arrival order and ``None`` once for every line that grew past
-    ``max_line`` bytes: that line is discarded up to its terminator, so garbage never accumulates.
-    """
-
-    def __init__(self, max_line: int = MAX_LINE, terminators: bytes = b"\r\n") -> None:
-        self.max_line = max_line
-        self._split = re.compile(b"[" + re.escape(terminators) + b"]")
-        self._buf = bytearray()
-        self._discarding = False
-
-    def feed(self, data: bytes) -> list[bytes | None]:
-        events: list[bytes | None] = []
-        *complete, rest = self._split.split(data)
-        for segment in complete:
-            line = bytes(self._buf) + segment
-            self._buf.clear()
-            if self._discarding:  # the tail of a line already reported as too long
-                self._discarding = False
-            elif len(line) > self.max_line:
-                events.append(None)
-            elif line:
-                events.append(line)
-        if not self._discarding:
-            self._buf += rest
-            if len(self._buf) > self.max_line:
-                self._buf.clear()
-                self._discarding = True
-                events.append(None)
-        return events
-
-    def reset(self) -> None:
-        self._buf.clear()
-        self._discarding = False
-
-
-def parse_number(text: str) -> float | None:
-    """A finite decimal number in plain or exponent notation, else None (no ``nan``, ``inf``, ``1_0``)."""
-    text = text.strip()
-    if not _NUMBER.fullmatch(text):
-        return None
-    value = float(text)
-    return value if math.isfinite(value) else None
-
-
-def parse_int(text: str) -> int | None:
-    text = text.strip()
-    return int(text) if _INTEGER.fullmatch(text) else None
-
-
-# -- the device -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ChamberIdent:
     """Answers of command 99997 (argument 1 type, 2 year of construction, 3 serial number)."""
@@ -183,15 +86,17 @@ class SimServChamber:
     """
 
     chamber_index = 1
+    max_line = MAX_LINE
+    overlong_reply = str(E_UNKNOWN_COMMAND).encode() + REPLY_END
 
-    def __init__(self, chamber: ChamberModel, clock: ClockModel, ident: ChamberIdent | None = None) -> None:
+    def __init__(self, chamber: ChamberModel, ident: ChamberIdent | None = None) -> None:
         self.chamber = chamber
-        self.clock = clock
         self.ident = ident or _ident_of(chamber)
         self._outputs: dict[int, bool] = {}
 
-    def new_session(self) -> SimServSession:
-        return SimServSession(self)
+    def new_session(self) -> LineSession:
+        """CR (or CR LF, or LF) terminated requests, one reply each."""
+        return LineSession(self)
 
     def power_loss(self) -> None:
         """Mains failure of the controller: operation stops, the digital outputs drop."""
@@ -402,24 +307,3 @@ class SimServChamber:
         if item not in answers:
             raise SimServError(E_PARAMETER)
         return [answers[item]]
-
-
-class SimServSession:
-    """One client connection: CR (or CR LF, or LF) terminated requests, one reply each."""
-
-    def __init__(self, device: SimServChamber) -> None:
-        self.device = device
-        self._framer = LineFramer(MAX_LINE)
-
-    def data_received(self, data: bytes, out: Output) -> None:
-        for line in self._framer.feed(data):
-            if line is None:
-                out.write(str(E_UNKNOWN_COMMAND).encode() + REPLY_END)
-            else:
-                out.write(self.device.handle(line))
-
-    def eof_received(self, out: Output) -> None:
-        self._framer.reset()  # an unterminated last request is never executed
-
-    def connection_lost(self) -> None:
-        self._framer.reset()

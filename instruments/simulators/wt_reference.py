@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from instruments.scpi import Any_, Bool, Choice, Int, ScpiDevice, ScpiError, scpi
+from instruments.scpi import Any_, Bool, Choice, Int, ScpiDevice, ScpiError, scpi, short_form
 from instruments.scpi.params import is_numeric
 from instruments.scpi.response import quote
 from instruments.simulators.world.reference import IntegrationError
@@ -56,18 +56,10 @@ _MODES = {"NORMAL": "NORMal", "CONTINUOUS": "CONTinuous"}
 _RESET_STATES = ("RESET", "READY")
 
 
-def _short(mnemonic: str) -> str:
-    """Leading upper-case part of a mnemonic in manual notation (``LAMBda`` → ``LAMB``)."""
-    for i, ch in enumerate(mnemonic):
-        if ch.islower():
-            return mnemonic[:i]
-    return mnemonic
-
-
 _BY_SPELLING: dict[str, str] = {}
 for _name in _FUNCTIONS:
     _BY_SPELLING[_name.upper()] = _name
-    _BY_SPELLING[_short(_name)] = _name
+    _BY_SPELLING[short_form(_name)] = _name
 
 Element = int | str  # 1..elements or "SIGMA"
 
@@ -122,7 +114,7 @@ class WT5000Reference(ScpiDevice):
     def _mnemonic(self, manual: str) -> str:
         """Character response data: long form with VERBose ON, short form otherwise (IM WT5000-17EN ch. 4,
         "Character data")."""
-        return manual.upper() if self.verbose_headers else _short(manual)
+        return manual.upper() if self.verbose_headers else short_form(manual)
 
     def _element(self, token: str) -> Element:
         if token.upper() == "SIGMA":

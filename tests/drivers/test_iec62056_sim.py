@@ -70,7 +70,7 @@ def test_unknown_register_and_read_only_register(bench: Sim) -> None:
     with pytest.raises(MeterRefused):
         port.read("9.9.9")
     with pytest.raises(MeterRefused):
-        port.write("1.8.0", "000000.000*kWh")  # NAKed every time: refused after the retries
+        port.write("C.7.0", "0")  # the power-failure count is read-only: NAKed every time, refused after retries
     assert port.read("C.1.0") == SERIAL_3  # the port is usable again afterwards
 
 

@@ -13,34 +13,9 @@ import pyvisa
 from instruments.scpi import Any_, Bool, Choice, Int, Num, ScpiDevice, ScpiError, Str, scpi
 from instruments.simulators.loop import BackgroundLoop
 from instruments.simulators.net import Endpoint
+from tests.helpers import Out
 
 T = TypeVar("T")
-
-
-class Out:
-    """A sans-IO :class:`instruments.simulators.net.Output` that collects what a session writes."""
-
-    def __init__(self) -> None:
-        self.data = b""
-        self.unread = False  # pretend the client is not reading (for -410)
-        self.discarded = 0
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-    def pending(self) -> bool:
-        return self.unread
-
-    def discard(self) -> None:
-        self.discarded += 1
-        self.unread = False
-
-    def close(self) -> None:
-        pass
-
-    def take(self) -> str:
-        text, self.data = self.data.decode(), b""
-        return text
 
 
 class DemoDevice(ScpiDevice):

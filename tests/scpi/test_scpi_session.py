@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -10,20 +9,9 @@ from hypothesis import strategies as st
 
 from instruments.scpi.session import MAX_INPUT
 from instruments.scpi.tree import CACHE_LIMIT
+from tests.helpers import Talk, drain_errors
 
-Talk = Callable[[str], str]
 IDN = "MeterHIL,Demo,D0001,1.0"
-
-
-def errors(talk: Talk) -> list[int]:
-    """Drain the error queue through SYST:ERR? (one query per message: the path restarts at the root)."""
-    codes: list[int] = []
-    for _ in range(20):
-        code = int(talk("SYST:ERR?").split(",")[0])
-        if code == 0:
-            return codes
-        codes.append(code)
-    raise AssertionError("error queue never emptied")
 
 
 # -- message syntax -------------------------------------------------------------------------------
@@ -51,25 +39,25 @@ def test_header_path_rule(talk: Talk, demo: Any) -> None:
     assert demo.amps[2] == 5.0
     talk("PHAS2:VOLT 1;PHAS3:VOLT 2")  # PHAS3 relative to PHAS2 → PHAS2:PHAS3: undefined
     assert demo.volts[3] == 0.0
-    assert errors(talk) == [-113]
+    assert drain_errors(talk) == [-113]
 
 
 def test_leading_colon_returns_to_root(talk: Talk, demo: Any) -> None:
     talk("PHAS2:VOLT 1;:PHAS3:VOLT 2;:SOUR:PHAS1:VOLT 3")
     assert demo.volts == {1: 3.0, 2: 1.0, 3: 2.0}
-    assert errors(talk) == []
+    assert drain_errors(talk) == []
 
 
 def test_common_commands_keep_the_path(talk: Talk, demo: Any) -> None:
     talk("PHAS2:VOLT 1;*CLS;CURR 3;*ESE 0;VOLT?")
     assert demo.amps[2] == 3.0
-    assert errors(talk) == []
+    assert drain_errors(talk) == []
 
 
 def test_each_message_starts_at_the_root(talk: Talk) -> None:
     talk("PHAS2:VOLT 1")
     talk("CURR 3")
-    assert errors(talk) == [-113]
+    assert drain_errors(talk) == [-113]
 
 
 def test_keywords_case_insensitive_long_or_exact_short(talk: Talk, demo: Any) -> None:
@@ -81,7 +69,7 @@ def test_keywords_case_insensitive_long_or_exact_short(talk: Talk, demo: Any) ->
     talk("PHAS1:VOLTA 1")
     talk("PHAS1:VOLTAGES 1")
     assert demo.volts[1] == 13.0
-    assert errors(talk) == [-113, -113, -113]
+    assert drain_errors(talk) == [-113, -113, -113]
 
 
 def test_optional_nodes(talk: Talk) -> None:
@@ -105,7 +93,7 @@ def test_suffix_out_of_range_or_not_allowed(talk: Talk, demo: Any) -> None:
     talk("OUTP2 ON")  # OUTPut takes no suffix
     talk("HARM50:AMPL 5")
     assert demo.harmonics == {50: 5.0}
-    assert errors(talk) == [-114, -114, -114, -114, -113]
+    assert drain_errors(talk) == [-114, -114, -114, -114, -113]
 
 
 def test_min_max_def_and_their_queries(talk: Talk) -> None:
@@ -116,7 +104,7 @@ def test_min_max_def_and_their_queries(talk: Talk) -> None:
         "+0.00000000E+00;+6.50000000E+01;100;+1.20000000E+02\n"
     )
     talk("OUTP? MAX")  # a boolean has no maximum
-    assert errors(talk) == [-224]
+    assert drain_errors(talk) == [-224]
 
 
 def test_booleans_queried_as_0_1(talk: Talk) -> None:
@@ -128,7 +116,7 @@ def test_numbers_with_units(talk: Talk) -> None:
     assert talk("PHAS1:VOLT 2.3E2;VOLT?") == "+2.30000000E+02\n"
     assert talk("FREQ 0.055KHZ;FREQ?") == "+5.50000000E+01\n"
     talk("PHAS1:CURR 5 V")
-    assert errors(talk) == [-131]
+    assert drain_errors(talk) == [-131]
 
 
 def test_strings_keep_separators_and_quotes(talk: Talk, demo: Any) -> None:
@@ -169,12 +157,12 @@ def test_each_error_code(talk: Talk, demo: Any) -> None:
     ]
     for message, code in cases:
         talk(message)
-        assert errors(talk) == [code], message
+        assert drain_errors(talk) == [code], message
 
 
 def test_error_in_one_unit_does_not_stop_the_others(talk: Talk, demo: Any) -> None:
     assert talk("OUTP ON;BOGUS?;OUTP?;*IDN?") == f"1;{IDN}\n"
-    assert errors(talk) == [-113]
+    assert drain_errors(talk) == [-113]
 
 
 def test_queue_fifo_and_no_error(talk: Talk) -> None:
@@ -193,7 +181,7 @@ def test_queue_overflow_replaces_last_entry(talk: Talk, demo: Any) -> None:
     assert demo.error_queue_size == 5
     for code in (-221, -222, -223, -224, -225, -226, -230):
         talk(f"PUSH {code}")
-    assert errors(talk) == [-221, -222, -223, -224, -350]
+    assert drain_errors(talk) == [-221, -222, -223, -224, -350]
 
 
 def test_input_buffer_is_capped(demo: Any, out: Any) -> None:
@@ -302,7 +290,7 @@ def test_rst_restores_defaults_outputs_off_keeps_queue(talk: Talk, demo: Any) ->
     assert demo.out is False
     assert demo.volts[1] == 0.0
     assert demo.mode == "NORMAL"
-    assert errors(talk) == [-113]  # *RST does not clear the error queue (IEEE 488.2 §10.32)
+    assert drain_errors(talk) == [-113]  # *RST does not clear the error queue (IEEE 488.2 §10.32)
 
 
 def test_idn_tst_version(talk: Talk) -> None:
@@ -371,4 +359,4 @@ def test_long_garbage_headers_are_not_cached(talk: Talk, demo: Any) -> None:
     before = len(cache)
     talk("A" * 100_000 + " 1")
     assert len(cache) == before
-    assert errors(talk) == [-112]  # program mnemonic too long
+    assert drain_errors(talk) == [-112]  # program mnemonic too long

@@ -21,6 +21,7 @@ from instruments.simulators.loop import BackgroundLoop
 from instruments.simulators.net import Endpoint
 from instruments.simulators.world.config import load_sim_bench
 from instruments.simulators.world.world import World
+from tests.helpers import ScpiClient
 
 POSITIONS = 24
 C_MUT = 1000.0  # imp/kWh, the meters' constant
@@ -62,40 +63,6 @@ positions:
 """
 
 
-class Out:
-    """Collects what a session writes."""
-
-    def __init__(self) -> None:
-        self.data = b""
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-    def pending(self) -> bool:
-        return False
-
-    def discard(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class Client:
-    """One sans-IO connection: send a message, get its reply line (or "")."""
-
-    def __init__(self, device: ErrorCalculatorDevice) -> None:
-        self.session = device.new_session()
-
-    def ask(self, message: str) -> str:
-        out = Out()
-        self.session.data_received(message.encode() + b"\n", out)
-        return out.data.decode().removesuffix("\n")
-
-    def error(self) -> str:
-        return self.ask("SYST:ERR?")
-
-
 def apply_load(world: World) -> None:
     for ph in (1, 2, 3):
         world.source.set_voltage(ph, VOLTS)
@@ -134,14 +101,14 @@ def world(bench_file: Path) -> World:
 
 
 @pytest.fixture
-def client(world: World) -> Client:
-    return Client(ErrorCalculatorDevice(world))
+def client(world: World) -> ScpiClient:
+    return ScpiClient(ErrorCalculatorDevice(world))
 
 
 # -- dialogues ----------------------------------------------------------------------------------
 
 
-def test_identification_and_power_on_setup(client: Client) -> None:
+def test_identification_and_power_on_setup(client: ScpiClient) -> None:
     assert client.ask("*IDN?") == "MeterHIL,ErrorCalculator,SIMEC24,1.0"
     assert client.ask("CHAN:COUN?") == "24"
     assert client.ask("CHAN:CONF?") == "ERR,10,+1.00000000E+03,IPKWH"
@@ -163,7 +130,7 @@ def test_identification_and_power_on_setup(client: Client) -> None:
         ("4", "IPWH", 4000.0),
     ],
 )
-def test_constant_units(world: World, client: Client, value: str, unit: str, imp_per_kwh: float) -> None:
+def test_constant_units(world: World, client: ScpiClient, value: str, unit: str, imp_per_kwh: float) -> None:
     client.ask(f"CHAN3:MUT:CONS {value},{unit}")
     assert client.error() == '0,"No error"'
     assert world.calculators[3].mut_constant == pytest.approx(imp_per_kwh, rel=1e-12)
@@ -175,7 +142,7 @@ def test_constant_units(world: World, client: Client, value: str, unit: str, imp
     assert world.calculators[3].mut_constant == pytest.approx(imp_per_kwh, rel=1e-12)
 
 
-def test_constant_without_unit_uses_the_channel_unit(world: World, client: Client) -> None:
+def test_constant_without_unit_uses_the_channel_unit(world: World, client: ScpiClient) -> None:
     client.ask("CHAN2:REF:CONS:UNIT IPWH;:CHAN2:REF:CONS 2500")
     assert world.calculators[2].ref_constant == pytest.approx(2.5e6)
     assert world.calculators[1].ref_constant == pytest.approx(C_REF)
@@ -197,7 +164,7 @@ REPLAY = [
 ]
 
 
-def test_replay_dialogue(client: Client) -> None:
+def test_replay_dialogue(client: ScpiClient) -> None:
     for sent, expected in REPLAY:
         assert client.ask(sent) == expected, sent
 
@@ -218,7 +185,7 @@ ERRORS = [
 
 
 @pytest.mark.parametrize(("command", "code"), ERRORS)
-def test_refused_commands_change_nothing(world: World, client: Client, command: str, code: int) -> None:
+def test_refused_commands_change_nothing(world: World, client: ScpiClient, command: str, code: int) -> None:
     before = [c.truth() for c in world.calculators.values()]
     assert client.ask(command) == ""
     assert client.error().startswith(f"{code},")
@@ -226,7 +193,7 @@ def test_refused_commands_change_nothing(world: World, client: Client, command: 
     assert [c.truth() for c in world.calculators.values()] == before
 
 
-def test_no_setup_change_while_measuring(world: World, client: Client) -> None:
+def test_no_setup_change_while_measuring(world: World, client: ScpiClient) -> None:
     client.ask("CHAN4:INIT")
     assert client.ask("CHAN4:STAT?") == "WAITING"
     for command in ("CHAN4:MUT:PULS 50", "CHAN4:MODE COUN", "CHAN4:REF:CONS 1", "CONF:ALL:MUT:PULS 50"):
@@ -242,7 +209,7 @@ def test_no_setup_change_while_measuring(world: World, client: Client) -> None:
     assert client.error() == '0,"No error"'
 
 
-def test_reset_aborts_and_restores_setup(world: World, client: Client) -> None:
+def test_reset_aborts_and_restores_setup(world: World, client: ScpiClient) -> None:
     client.ask("CONF:ALL CONT,99,2,IPWH;:INIT:ALL")
     client.ask("*RST")
     assert client.ask("STAT:ALL?") == ",".join(["IDLE"] * POSITIONS)
@@ -253,7 +220,7 @@ def test_reset_aborts_and_restores_setup(world: World, client: Client) -> None:
 # -- metrology ----------------------------------------------------------------------------------
 
 
-def test_error_mode_reports_the_known_error(world: World, client: Client) -> None:
+def test_error_mode_reports_the_known_error(world: World, client: ScpiClient) -> None:
     n = 20
     client.ask(f"CONF:ALL ERR,{n},{C_MUT}")
     client.ask("INIT:ALL")
@@ -273,7 +240,7 @@ def test_error_mode_reports_the_known_error(world: World, client: Client) -> Non
         assert error == pytest.approx(known_error(pos), abs=ACCURACY_PCT + 100 / n_ref)
 
 
-def test_all_channel_fetch_matches_per_channel_fetches(world: World, client: Client) -> None:
+def test_all_channel_fetch_matches_per_channel_fetches(world: World, client: ScpiClient) -> None:
     client.ask("CONF:ALL ERR,5,1000;:CHAN3:MODE COUN;:CHAN8:MUT:PULS 1000;:INIT:ALL")
     world.advance(30.0)  # some finished, channel 8 still running, channel 3 counting
     recs = records(client.ask("FETC:ALL?"))
@@ -287,7 +254,7 @@ def test_all_channel_fetch_matches_per_channel_fetches(world: World, client: Cli
     assert recs[8][1] == 9.91e37  # no result yet: SCPI NaN
 
 
-def test_count_mode_counts_p_t_constant(world: World, client: Client) -> None:
+def test_count_mode_counts_p_t_constant(world: World, client: ScpiClient) -> None:
     pos = 13  # the meter with 0 % error
     assert known_error(pos) == 0
     client.ask(f"CHAN{pos}:MODE COUN;INIT")
@@ -304,7 +271,7 @@ def test_count_mode_counts_p_t_constant(world: World, client: Client) -> None:
     assert client.ask(f"CHAN{pos}:STAT?;FETC:PULS?") == f"IDLE;{mut},{ref}"  # counts frozen at ABORt
 
 
-def test_continuous_mode_keeps_producing_results(world: World, client: Client) -> None:
+def test_continuous_mode_keeps_producing_results(world: World, client: ScpiClient) -> None:
     pos = 20
     client.ask(f"CHAN{pos}:CONF CONT,5,1000;:CHAN{pos}:INIT")
     per_result_s = 5 / C_MUT * 3.6e6 / delivered_power(world)  # ≈ 5.2 s per gate at 3450 W

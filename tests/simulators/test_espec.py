@@ -14,73 +14,7 @@ from instruments.simulators.loop import BackgroundLoop
 from instruments.simulators.net import Endpoint
 from instruments.simulators.world.config import load_sim_bench
 from instruments.simulators.world.world import World
-
-
-class Out:
-    """Collects what a session writes."""
-
-    def __init__(self) -> None:
-        self.data = b""
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-    def pending(self) -> bool:
-        return False
-
-    def discard(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-
-class FakeChamber:
-    """The documented Chamber interface with fixed actual values."""
-
-    def __init__(self, humidity: bool = True) -> None:
-        self.temperature = 23.5
-        self.humidity: float | None = 45.0 if humidity else None
-        self.temperature_setpoint = 25.0
-        self.humidity_setpoint: float | None = 50.0 if humidity else None
-        self.gradient_up = 1.0
-        self.gradient_down = 1.0
-        self.running = False
-        self.temperature_range = (-40.0, 180.0)
-        self.humidity_range: tuple[float, float] | None = (10.0, 98.0) if humidity else None
-        self.alarms: list[int] = []
-
-    def set_setpoint(self, variable: int, value: float) -> None:
-        rng = self.temperature_range if variable == 1 else self.humidity_range
-        assert rng is not None
-        if not rng[0] <= value <= rng[1]:
-            raise ValueError("beyond range")
-        if variable == 1:
-            self.temperature_setpoint = value
-        else:
-            self.humidity_setpoint = value
-
-    def set_gradient(self, up: bool, k_per_min: float) -> None:
-        if k_per_min < 0 or k_per_min > 20:
-            raise ValueError("gradient")
-        if up:
-            self.gradient_up = k_per_min
-        else:
-            self.gradient_down = k_per_min
-
-    def start(self) -> None:
-        self.running = True
-
-    def stop(self) -> None:
-        self.running = False
-
-    def clear_alarms(self) -> None:
-        self.alarms = []
+from tests.helpers import FakeChamber, FakeClock, Out
 
 
 def talk(dev: EspecChamber, *lines: str) -> list[str]:
@@ -93,13 +27,13 @@ def talk(dev: EspecChamber, *lines: str) -> list[str]:
 
 
 @pytest.fixture
-def chamber() -> FakeChamber:
-    return FakeChamber()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def chamber(clock: FakeClock) -> FakeChamber:
+    return FakeChamber(clock=clock)
 
 
 @pytest.fixture
@@ -232,7 +166,7 @@ def test_refused_programs_change_nothing(
 
 
 def test_temperature_only_chamber(clock: FakeClock) -> None:
-    dev = EspecChamber(FakeChamber(humidity=False), clock)
+    dev = EspecChamber(FakeChamber(humidity=False, clock=clock), clock)
     assert talk(dev, "HUMI?", "HUMI, S50", "MON?", "TYPE?") == [
         "NA:CONT NOT READY-1",
         "NA:CONT NOT READY-1",
@@ -259,7 +193,8 @@ def test_over_long_line(dev: EspecChamber) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.binary(max_size=60), max_size=8))
 def test_random_bytes_never_raise(chunks: list[bytes]) -> None:
-    dev = EspecChamber(FakeChamber(), FakeClock())
+    clock = FakeClock()
+    dev = EspecChamber(FakeChamber(clock=clock), clock)
     session, out = dev.new_session(), Out()
     for chunk in chunks:
         session.data_received(chunk, out)
@@ -313,3 +248,35 @@ def test_real_chamber_remote_ramp_over_tcp() -> None:
             assert ask("MODE?") == ["CONSTANT"]
             assert world.chamber.gradient_up == 1.0  # the bench file's gradient is back
             assert world.chamber.running
+
+
+def _ramp_run(poll: bool) -> tuple[World, list[str]]:
+    """A remote ramp, then a new setpoint after the program's end; with or without polling MODE? meanwhile."""
+    world = World(load_sim_bench(), seed=3)
+    assert world.chamber is not None
+    dev = EspecChamber(world.chamber, world.clock)
+    session, out = dev.new_session(), Out()
+    session.data_received(b"RUN PRGM, TEMP23.0 GOTEMP80.0 TIME0:20\r\n", out)
+    for _ in range(60):  # 30 min in 30 s steps: the program ends at 20 min
+        world.advance(30.0)
+        if poll:
+            session.data_received(b"MODE?\r\n", out)
+    session.data_received(b"TEMP, S150.0\r\n", out)  # heats at the restored gradient, whoever polled
+    world.advance(1800.0)
+    session.data_received(b"MODE?\r\n", out)
+    return world, out.data.decode().split("\r\n")[:-1]
+
+
+def test_program_end_is_an_event_of_the_world_not_of_polling() -> None:
+    polled, polled_replies = _ramp_run(poll=True)
+    quiet, quiet_replies = _ramp_run(poll=False)
+    assert polled.truth() == quiet.truth()
+    assert polled_replies[-1] == quiet_replies[-1] == "CONSTANT"
+    # poll k is at 30·k s: RUN up to 19.5 min, CONSTANT from 20 min, when the step ends exactly
+    assert polled_replies[1:40] == ["RUN"] * 39 and polled_replies[40] == "CONSTANT"
+    chamber = quiet.chamber
+    assert chamber is not None and chamber.step_end is None
+    # the bench file's gradients (1 K/min) were back when nobody was asking
+    assert (chamber.gradient_up, chamber.gradient_down) == (1.0, 1.0)
+    # program value: 80 °C at the step's end, then 1 K/min for 30 min (the step's 2.85 K/min would give 150)
+    assert chamber.temperature_program == pytest.approx(80.0 + 1.0 * 30.0)

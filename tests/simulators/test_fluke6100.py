@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,35 +12,14 @@ import pytest
 import pyvisa
 
 from instruments.simulators.clock import VirtualClock
-from instruments.simulators.fluke6100 import Fluke6105A, imp_per_kwh
+from instruments.simulators.fluke6100 import Fluke6105A
 from instruments.simulators.loop import BackgroundLoop
 from instruments.simulators.net import Endpoint
+from instruments.simulators.units import to_imp_per_kwh
 from instruments.simulators.world.config import SourceConfig, load_sim_bench
 from instruments.simulators.world.source import Source
 from instruments.simulators.world.world import World
-
-Talk = Callable[[str], str]
-
-
-class Out:
-    def __init__(self) -> None:
-        self.data = b""
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-    def pending(self) -> bool:
-        return False
-
-    def discard(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def take(self) -> str:
-        text, self.data = self.data.decode(), b""
-        return text
+from tests.helpers import Out, Talk, drain_errors
 
 
 @pytest.fixture
@@ -70,16 +49,6 @@ def talk(fluke: Fluke6105A) -> Talk:
     return make_talk(fluke)[0]
 
 
-def errors(talk: Talk) -> list[int]:
-    codes: list[int] = []
-    for _ in range(20):
-        code = int(talk("SYST:ERR?").split(",")[0])
-        if code == 0:
-            return codes
-        codes.append(code)
-    raise AssertionError("error queue never emptied")
-
-
 def test_idn(talk: Talk) -> None:
     assert talk("*IDN?") == "FLUKE,6105A,SIM0001,MeterHIL-sim 0.1\n"
 
@@ -91,7 +60,7 @@ def test_setpoints_reach_the_physics(talk: Talk, world: World) -> None:
     assert talk("PHAS2:VOLT?;CURR?;CURR:PANG?;:PHAS2:VOLT:PANG?;:FREQ?") == (
         "+2.31500000E+02;+5.00000000E+00;-6.00000000E+01;-1.20000000E+02;+6.00000000E+01\n"
     )
-    assert errors(talk) == []
+    assert drain_errors(talk) == []
 
 
 def test_power_queries_by_hand_formula(talk: Talk) -> None:
@@ -127,7 +96,7 @@ def test_ranges_come_from_the_rating(talk: Talk, world: World) -> None:
     talk(f"PHAS1:CURR {rating.max_current_a * 1.01}")
     talk(f"FREQ {rating.max_frequency_hz + 1}")
     assert world.source.version == before  # refused before touching the physics
-    assert errors(talk) == [-222, -222, -222]
+    assert drain_errors(talk) == [-222, -222, -222]
     talk("PHAS1:VOLT MAX")
     assert world.source.setpoint(1).voltage == rating.max_voltage_v
 
@@ -136,7 +105,7 @@ def test_physics_refusal_is_data_out_of_range(talk: Talk, world: World) -> None:
     rating = world.config.source.max_voltage_v
     talk(f"PHAS1:VOLT {rating * 0.9}")
     talk("PHAS1:VOLT:MHAR:HARM3 50,0")  # RMS = 0.9·√1.25 ≈ 1.006 × rating
-    assert errors(talk) == [-222]
+    assert drain_errors(talk) == [-222]
     assert world.source.setpoint(1).voltage_harmonics == ()
 
 
@@ -151,7 +120,7 @@ def test_harmonics_set_query_clear(talk: Talk, world: World) -> None:
     assert world.source.setpoint(2).current_harmonics == ()
     talk("PHAS2:CURR:MHAR:HARM1 10,0")
     talk(f"PHAS2:CURR:MHAR:HARM{world.source.max_harmonic_order + 1} 10,0")
-    assert errors(talk) == [-114, -114]
+    assert drain_errors(talk) == [-114, -114]
 
 
 def test_output_and_fitted(talk: Talk, world: World) -> None:
@@ -168,7 +137,7 @@ def test_single_phase_source_reports_missing_phases() -> None:
     assert talk("PHAS1:FITT?;:PHAS2:FITT?;:PHAS3:FITT?") == "1;0;0\n"
     talk("PHAS2:VOLT 100")
     talk("PHAS4:FITT?")
-    assert errors(talk) == [-241, -114]
+    assert drain_errors(talk) == [-241, -114]
 
 
 def test_opc_query_waits_for_settling(fluke: Fluke6105A, world: World) -> None:
@@ -183,6 +152,19 @@ def test_opc_query_waits_for_settling(fluke: Fluke6105A, world: World) -> None:
     world.advance(settle)  # past the settling time: the clock listener releases the reply
     assert out.take() == "1\n"
     assert other("STAT:OPER:COND?;EVEN?;EVEN?") == "0;2;0\n"
+
+
+def test_rst_releases_opc_held_on_another_connection(fluke: Fluke6105A, world: World) -> None:
+    """*RST settles the source at its defaults: a *OPC? / *WAI held elsewhere is released at once, not at the
+    next clock advance."""
+    waiting, out = make_talk(fluke)
+    resetter, _ = make_talk(fluke)
+    t0 = world.clock.now
+    assert waiting("PHAS1:VOLT 230;:OUTP ON;*OPC?") == ""  # held: settling
+    assert waiting("*WAI;PHAS1:VOLT?") == ""  # queued behind it
+    resetter("*RST")
+    assert world.clock.now == t0 and world.source.settled
+    assert out.take() == "1\n" + f"{world.config.source.nominal_voltage_v:+.8E}\n"
 
 
 def test_wai_holds_later_commands_until_settled(fluke: Fluke6105A, world: World) -> None:
@@ -210,7 +192,7 @@ def test_rst_and_power_loss(talk: Talk, fluke: Fluke6105A, world: World) -> None
     assert world.source.output is False
     assert (sp.voltage, sp.current) == (world.config.source.nominal_voltage_v, 0.0)
     assert talk("ENER:OUTP:CONS?;CONS:UNIT?") == "+1.00000000E+03;IPKWH\n"
-    assert errors(talk) == [-113]  # *RST keeps the error queue
+    assert drain_errors(talk) == [-113]  # *RST keeps the error queue
     talk("OUTP ON;:BOGUS")
     fluke.power_loss()
     assert world.source.output is False
@@ -226,7 +208,7 @@ def test_energy_subsystem_is_stored(talk: Talk) -> None:
     assert talk("ENER:MUT:SOUR?;CONS?;CONS:UNIT?") == "SUM123;+1.00000000E+03;IPKWH\n"
     talk("ENER:OUTP:CONS:UNIT IPK")  # the units have no short form
     talk("ENER:MUT:SOUR CH7")
-    assert errors(talk) == [-224, -224]
+    assert drain_errors(talk) == [-224, -224]
 
 
 @pytest.mark.parametrize(
@@ -235,7 +217,7 @@ def test_energy_subsystem_is_stored(talk: Talk) -> None:
      (1, "MWHPI", 0.001)],
 )  # fmt: skip
 def test_meter_constant_units(value: float, unit: str, per_kwh: float) -> None:
-    assert imp_per_kwh(value, unit) == pytest.approx(per_kwh, rel=1e-12)
+    assert to_imp_per_kwh(value, unit) == pytest.approx(per_kwh, rel=1e-12)
 
 
 # -- over TCP -------------------------------------------------------------------------------------

@@ -15,7 +15,9 @@ from instruments.simulators.iec62056 import MeterPort, energy_text
 from instruments.simulators.loop import BackgroundLoop
 from instruments.simulators.net import Endpoint
 from instruments.simulators.world.config import SimBenchConfig, load_sim_bench
+from instruments.simulators.world.meter import SERIAL_PATTERN
 from instruments.simulators.world.world import World
+from tests.helpers import Out
 
 SOH, STX, ETX, ACK, NAK = b"\x01", b"\x02", b"\x03", b"\x06", b"\x15"
 BREAK = b"\x01B0\x03q"  # 'B' 0x42 ^ '0' 0x30 ^ ETX 0x03 = 0x71 'q'
@@ -40,28 +42,10 @@ def answer(data: bytes) -> bytes:
     return STX + body + xor(body)
 
 
-class Out:
-    def __init__(self) -> None:
-        self.data = b""
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-    def pending(self) -> bool:
-        return False
-
-    def discard(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class FakeClock:
-    now = 0.0
-
-
 class FakeMeter:
+    """The port's view of a meter; writes are recorded (the register rules are the physics' own, tested
+    against the real meter below)."""
+
     def __init__(self) -> None:
         self.serial = "12345678"
         self.connection = "1P2W"
@@ -73,12 +57,25 @@ class FakeMeter:
         self.failure_mode: str | None = None
         self.power_failures = 3
         self.clock = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+        self.presets: list[tuple[str, float]] = []
 
     def clock_datetime(self) -> datetime:
         return self.clock
 
     def set_clock(self, dt: datetime) -> None:
         self.clock = dt
+
+    def preset_register(self, address: str, kwh: float) -> None:
+        self.presets.append((address, kwh))
+        self.registers[address] = kwh
+
+    def set_serial(self, serial: str) -> None:
+        if not SERIAL_PATTERN.fullmatch(serial):
+            raise ValueError(serial)
+        self.serial = serial
+
+    def power_interruption(self) -> None:
+        self.power_failures += 1
 
 
 @pytest.fixture
@@ -88,7 +85,7 @@ def meter() -> FakeMeter:
 
 @pytest.fixture
 def port(meter: FakeMeter) -> MeterPort:
-    return MeterPort(meter, FakeClock())
+    return MeterPort(meter)
 
 
 class Client:
@@ -179,14 +176,64 @@ def test_programming_mode_read_write_break(port: MeterPort, meter: FakeMeter) ->
 
 @pytest.mark.parametrize(
     "data",
-    [b"1.8.0(000000.000)", b"C.1.0(1)", b"0.9.1(24:00:00)", b"0.9.2(24-02-30)", b"0.9.1(1:2:3)", b"x(1)"],
-)
+    [b"1.8.0(-00001.000)", b"1.8.0(1000000.000)", b"1.8.1(1.2345)", b"1.8.2()", b"2.8.0(1.0*Wh)", b"1.8.0(1e3)",
+     b"C.1.0(A-1)", b"C.1.0()", b"C.1.0(" + b"9" * 33 + b")", b"C.7.0(0000)", b"F.F(00000000)",
+     b"0.9.1(24:00:00)", b"0.9.2(24-02-30)", b"0.9.1(1:2:3)", b"x(1)"],
+)  # fmt: skip
 def test_refused_writes_are_nak_and_change_nothing(port: MeterPort, meter: FakeMeter, data: bytes) -> None:
     c = Client(port)
     c.programming()
     assert c.send(command(b"W1", data)) == NAK
     assert meter.clock == datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
     assert meter.registers["1.8.0"] == 1234.5678
+    assert meter.presets == [] and meter.serial == "12345678" and meter.power_failures == 3
+
+
+@pytest.mark.parametrize(
+    ("data", "address", "kwh"),
+    [(b"1.8.1(001234.567)", "1.8.1", 1234.567), (b"1.8.0(000000.000)", "1.8.0", 0.0),
+     (b"2.8.0(12.5*kWh)", "2.8.0", 12.5), (b"1.8.2(999999.999*kWh)", "1.8.2", 999999.999),
+     (b"1.8.0(7)", "1.8.0", 7.0)],
+)  # fmt: skip
+def test_energy_register_preset(port: MeterPort, meter: FakeMeter, data: bytes, address: str, kwh: float) -> None:
+    c = Client(port)
+    c.programming()
+    # W1 frame: SOH W1 STX <data set> ETX BCC, the BCC over "W1" STX … ETX (computed here by xor)
+    assert c.send(SOH + b"W1" + STX + data + ETX + xor(b"W1" + STX + data + ETX)) == ACK
+    assert meter.presets == [(address, kwh)]  # whole Wh parsed exactly, no binary rounding on the way
+
+
+def test_serial_write_changes_the_address(port: MeterPort, meter: FakeMeter) -> None:
+    seen: list[str] = []
+    port.on_serial_change = seen.append
+    c = Client(port)
+    c.programming()
+    assert c.send(command(b"W1", b"C.1.0(NEW0042)")) == ACK
+    assert meter.serial == "NEW0042" and seen == ["NEW0042"]
+    assert c.send(command(b"R1", b"C.1.0()")) == answer(b"C.1.0(NEW0042)")
+    assert c.send(BREAK) == b""
+    fresh = Client(port)
+    assert fresh.send(b"/?12345678!\r\n") == b""  # the old address reaches nobody any more
+    assert fresh.send(b"/?NEW0042!\r\n") == b"/MHL5MHLSIM-1P2W\r\n"
+    assert fresh.send(ACK + b"051\r\n") == command(b"P0", b"(NEW0042)")
+
+
+def test_garbage_work_is_bounded(port: MeterPort) -> None:
+    """256 KiB of "/" without LF (the O(n²) case): the pending input never exceeds one request, whatever the
+    chunking, and the port still answers the next request."""
+    c = Client(port)
+    for chunk in (b"/" * 256 * 1024, b"/x" * 4096, b"x" * 100_000):
+        assert c.send(chunk) == b""
+        assert len(c.session._buf) <= len(b"/?" + b"A" * 32 + b"!\r\n")
+    assert c.send(b"\r\n/?!\r\n") == b"/MHL5MHLSIM-1P2W\r\n"
+
+
+def test_garbage_in_programming_mode_is_skipped_in_one_go(port: MeterPort) -> None:
+    c = Client(port)
+    c.programming()
+    assert c.send(b"x" * 200_000) == b""
+    assert len(c.session._buf) == 0
+    assert c.send(b"y" * 1000 + command(b"R1", b"1.8.1()")) == answer(b"1.8.1(001000.000*kWh)")
 
 
 def test_commands_before_password(port: MeterPort, meter: FakeMeter) -> None:
@@ -237,25 +284,29 @@ def test_error_register(port: MeterPort, meter: FakeMeter) -> None:
     assert c.send(command(b"R1", b"F.F()")) == answer(b"F.F(00000003)")
 
 
-def test_power_loss_returns_sessions_to_sign_on(port: MeterPort) -> None:
+def test_power_loss_is_a_power_failure_and_returns_sessions_to_sign_on(port: MeterPort, meter: FakeMeter) -> None:
     c = Client(port)
     c.programming()
+    c.send(b"/?1234")  # half a request pending
     port.power_loss()
+    assert meter.power_failures == 4
     assert c.send(command(b"R1", b"1.8.0()")) == b""
+    assert c.send(b"5678!\r\n") == b""  # the half request was lost with the power
+    assert c.send(b"/?!\r\n").startswith(b"/MHL5")
 
 
 def test_constructor_validates_identity(meter: FakeMeter) -> None:
     with pytest.raises(ValueError):
-        MeterPort(meter, FakeClock(), manufacturer="MH")
+        MeterPort(meter, manufacturer="MH")
     with pytest.raises(ValueError):
-        MeterPort(meter, FakeClock(), ident="A/B")
-    assert MeterPort(meter, FakeClock(), manufacturer="ABc", ident="X1").identification() == b"/ABc5X1\r\n"
+        MeterPort(meter, ident="A/B")
+    assert MeterPort(meter, manufacturer="ABc", ident="X1").identification() == b"/ABc5X1\r\n"
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.binary(max_size=60), max_size=8), st.booleans())
 def test_random_bytes_never_raise(chunks: list[bytes], signed_on: bool) -> None:
-    c = Client(MeterPort(FakeMeter(), FakeClock()))
+    c = Client(MeterPort(FakeMeter()))
     if signed_on:
         c.programming()
     for chunk in chunks:
@@ -306,14 +357,14 @@ DIALOGUE_PIECES = [
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(st.sampled_from(DIALOGUE_PIECES), st.binary(max_size=4)), max_size=24))
 def test_any_dialogue_gets_only_well_formed_messages(pieces: list[bytes]) -> None:
-    c = Client(MeterPort(FakeMeter(), FakeClock()))
+    c = Client(MeterPort(FakeMeter()))
     replies = b"".join(c.send(piece) for piece in pieces)
     for message in meter_messages(replies):
         assert message in (ACK, NAK, BREAK, b"/MHL5MHLSIM-1P2W\r\n") or message[:1] in (STX, SOH)
 
 
 def test_readout_over_tcp(meter: FakeMeter) -> None:
-    port = MeterPort(meter, FakeClock())
+    port = MeterPort(meter)
     with BackgroundLoop() as bl:
         (ep,) = bl.serve([Endpoint("meter1", "meter_port", "iec62056-21", port)])
         with socket.create_connection(("127.0.0.1", ep.bound_port), timeout=5) as s:
@@ -365,7 +416,7 @@ def test_registers_follow_the_physics_over_tcp() -> None:
     world = ideal_world()
     meter = world.meters[1]
     assert meter.connection == "3P4W"
-    port = MeterPort(meter, world.clock)
+    port = MeterPort(meter)
     with BackgroundLoop() as bl:
         (ep,) = bl.serve([Endpoint("meter1", "meter_port", "iec62056-21", port)])
 
@@ -421,3 +472,39 @@ def test_registers_follow_the_physics_over_tcp() -> None:
             assert exchange(command(b"W1", b"0.9.2(27-03-04)"), 1) == ACK
     # the physics meter's clock now has that date, the time of day kept (07:00:12 after 3612 s)
     assert meter.clock_datetime() == datetime(2027, 3, 4, 7, 0, 12, tzinfo=UTC)
+
+
+def test_register_presets_reach_the_physics() -> None:
+    """W1 presets in programming mode, then energy registered on top of them (tariff 1: epoch 06:00 UTC)."""
+    world = ideal_world()
+    meter = world.meters[1]
+    apply_load(world, 230.0, 5.0, 0.0)  # powered, so the port answers
+    c = Client(MeterPort(meter))
+    assert c.send(b"/?MHS2600000001!\r\n") == b"/MHS5B3DC60\r\n"
+    assert c.send(ACK + b"051\r\n") == command(b"P0", b"(MHS2600000001)")
+    assert c.send(command(b"P1", b"(00000000)")) == ACK
+    assert c.send(command(b"W1", b"1.8.1(000100.000)")) == ACK
+    assert c.send(command(b"W1", b"1.8.2(000020.500*kWh)")) == ACK
+    assert c.send(command(b"W1", b"2.8.0(000003.000)")) == ACK
+    assert c.send(command(b"R1", b"1.8.0()")) == answer(b"1.8.0(000120.500*kWh)")  # 1.8.1 + 1.8.2
+    world.advance(3600.0)
+    # 3 · 230 V · 5 A · 3600 s = 3.45 kWh on top of the preset, all in tariff 1
+    assert meter.registers["1.8.1"] == pytest.approx(100.0 + 3 * 230.0 * 5.0 * 3600.0 / 3.6e6, rel=1e-12)
+    assert c.send(command(b"R1", b"1.8.1()")) == answer(b"1.8.1(000103.450*kWh)")
+    assert c.send(command(b"R1", b"1.8.0()")) == answer(b"1.8.0(000123.950*kWh)")
+    assert c.send(command(b"R1", b"2.8.0()")) == answer(b"2.8.0(000003.000*kWh)")
+    # a preset of the total goes to tariff 1 and clears tariff 2 (meter.preset_register's rule)
+    assert c.send(command(b"W1", b"1.8.0(000050.000)")) == ACK
+    assert (meter.registers["1.8.0"], meter.registers["1.8.1"], meter.registers["1.8.2"]) == (50.0, 50.0, 0.0)
+    assert meter.registers["2.8.0"] == 3.0
+
+
+def test_serial_write_updates_the_bench_endpoint_record() -> None:
+    from instruments.simulators.bench import SimulatedBench
+
+    bench = SimulatedBench(load_sim_bench(), seed=1)
+    ep = bench.endpoint("meter1")
+    assert ep.describe()["serial"] == "MHS2600000001"
+    assert isinstance(ep.device, MeterPort) and ep.device.write("C.1.0", "NEW0001")
+    assert ep.describe()["serial"] == "NEW0001" == bench.world.meters[1].serial
+    assert bench.endpoint("meter2").describe()["serial"] == "MHS2600000002"

@@ -9,80 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from instruments.simulators.lines import LineFramer
 from instruments.simulators.loop import BackgroundLoop
 from instruments.simulators.net import Endpoint
-from instruments.simulators.simserv import ChamberIdent, LineFramer, SimServChamber
+from instruments.simulators.simserv import ChamberIdent, SimServChamber
 from instruments.simulators.world.config import load_sim_bench
 from instruments.simulators.world.world import World
+from tests.helpers import FakeChamber, Out
 
 P = b"\xb6"  # ¶
-
-
-class Out:
-    """Collects what a session writes."""
-
-    def __init__(self) -> None:
-        self.data = b""
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-    def pending(self) -> bool:
-        return False
-
-    def discard(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-
-class FakeChamber:
-    """The documented Chamber interface with fixed actual values."""
-
-    def __init__(self, humidity: bool = True) -> None:
-        self.temperature = 23.5
-        self.humidity: float | None = 45.0 if humidity else None
-        self.temperature_setpoint = 25.0
-        self.humidity_setpoint: float | None = 50.0 if humidity else None
-        self.gradient_up = 1.0
-        self.gradient_down = 1.0
-        self.running = False
-        self.temperature_range = (-40.0, 180.0)
-        self.humidity_range: tuple[float, float] | None = (10.0, 98.0) if humidity else None
-        self.alarms: list[int] = []
-
-    def set_setpoint(self, variable: int, value: float) -> None:
-        rng = self.temperature_range if variable == 1 else self.humidity_range
-        assert rng is not None
-        if not rng[0] <= value <= rng[1]:
-            raise ValueError("beyond range")
-        if variable == 1:
-            self.temperature_setpoint = value
-        else:
-            self.humidity_setpoint = value
-
-    def set_gradient(self, up: bool, k_per_min: float) -> None:
-        if k_per_min < 0 or k_per_min > 20:
-            raise ValueError("gradient")
-        if up:
-            self.gradient_up = k_per_min
-        else:
-            self.gradient_down = k_per_min
-
-    def start(self) -> None:
-        self.running = True
-
-    def stop(self) -> None:
-        self.running = False
-
-    def clear_alarms(self) -> None:
-        self.alarms = []
 
 
 def cmd(*fields: str) -> bytes:
@@ -103,7 +38,7 @@ def chamber() -> FakeChamber:
 
 @pytest.fixture
 def dev(chamber: FakeChamber) -> SimServChamber:
-    return SimServChamber(chamber, FakeClock(), ident=ChamberIdent("VT 4002", "2019", "5820012"))
+    return SimServChamber(chamber, ident=ChamberIdent("VT 4002", "2019", "5820012"))
 
 
 def test_get_actual_and_setpoint_values_exact_bytes(dev: SimServChamber) -> None:
@@ -135,7 +70,7 @@ def test_unknown_command_wrong_chamber_and_missing_arguments(dev: SimServChamber
 
 
 def test_humidity_on_temperature_only_chamber_is_refused() -> None:
-    dev = SimServChamber(FakeChamber(humidity=False), FakeClock())
+    dev = SimServChamber(FakeChamber(humidity=False))
     assert talk(dev, cmd("11004", "1", "2")) == b"-6\r\n"
     assert talk(dev, cmd("11018", "1")) == b"1\xb61\r\n"
 
@@ -232,7 +167,7 @@ def test_line_framer_reports_each_overflow_once() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.binary(max_size=80), max_size=8))
 def test_random_bytes_never_raise_and_replies_stay_framed(chunks: list[bytes]) -> None:
-    dev = SimServChamber(FakeChamber(), FakeClock())
+    dev = SimServChamber(FakeChamber())
     reply = talk(dev, *chunks)
     assert reply == b"" or reply.endswith(b"\r\n")
     for line in reply.split(b"\r\n")[:-1]:
@@ -241,7 +176,7 @@ def test_random_bytes_never_raise_and_replies_stay_framed(chunks: list[bytes]) -
 
 
 def test_over_tcp(chamber: FakeChamber) -> None:
-    dev = SimServChamber(chamber, FakeClock())
+    dev = SimServChamber(chamber)
     with BackgroundLoop() as bl:
         (ep,) = bl.serve([Endpoint("chamber", "chamber", "simserv", dev)])
         with socket.create_connection(("127.0.0.1", ep.bound_port), timeout=5) as s:
@@ -274,7 +209,7 @@ def recv_lines(s: socket.socket, n: int) -> bytes:
 def test_real_chamber_over_tcp_ramp_and_refusal() -> None:
     world = World(load_sim_bench())
     assert world.chamber is not None
-    dev = SimServChamber(world.chamber, world.clock)
+    dev = SimServChamber(world.chamber)
     with BackgroundLoop() as bl:
         (ep,) = bl.serve([Endpoint("chamber", "chamber", "simserv", dev)])
         with socket.create_connection(("127.0.0.1", ep.bound_port), timeout=5) as s:

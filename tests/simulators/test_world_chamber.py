@@ -138,3 +138,32 @@ def test_alarm_stops_the_chamber(worlds: Any) -> None:
     assert ch.temperature < hot  # drifting back to ambient
     ch.clear_alarms()
     assert ch.alarms == []
+
+
+def test_program_step_ends_inside_one_advance(worlds: Any) -> None:
+    """A controller's timed step (ESPEC RUN PRGM) ends at its end time even within one long advance: from then
+    on the saved gradient (1 K/min) drives the program value again."""
+    w = _world(worlds)
+    ch = w.chamber
+    ch.begin_step(600.0)
+    ch.set_gradient(True, 2.0)  # the step's own rate
+    ch.set_setpoint(1, 63.0)
+    ch.start()
+    w.advance(1200.0)
+    assert ch.step_end is None and ch.truth()["step_end"] is None
+    assert (ch.gradient_up, ch.gradient_down) == (1.0, 1.0)
+    # 2 K/min for 10 min, then 1 K/min for 10 min: 23 + 20 + 10
+    assert ch.temperature_program == pytest.approx(53.0, abs=1e-9)
+
+
+def test_program_step_ends_early_on_stop_and_refuses_a_bad_duration(worlds: Any) -> None:
+    w = _world(worlds)
+    ch = w.chamber
+    ch.begin_step(600.0)
+    ch.set_gradient(True, 3.0)
+    assert ch.step_end == 600.0
+    ch.raise_alarm(5)  # an alarm stops the chamber, and the step with it
+    assert ch.step_end is None and ch.gradient_up == 1.0
+    for bad in (0.0, -1.0, math.inf, math.nan):
+        with pytest.raises(ValueError):
+            ch.begin_step(bad)

@@ -37,7 +37,8 @@ def test_default_bench_special_positions() -> None:
     cfg = load_sim_bench()
     assert cfg.meter(10).behaviour.creep_w > 0
     assert cfg.meter(11).behaviour.pulse_output_broken is True
-    assert cfg.meter(12).failure is not None and cfg.meter(12).failure.mode == "dead"
+    failure = cfg.meter(12).failure
+    assert failure is not None and failure.mode == "dead"
     # overrides change only what they name: position 9 keeps the type's phase-error curve
     assert cfg.meter(9).behaviour.phase_error_curve_arcmin == cfg.meter(1).behaviour.phase_error_curve_arcmin
     assert cfg.meter(9).behaviour.error_curve_pct != cfg.meter(1).behaviour.error_curve_pct
@@ -175,3 +176,27 @@ def test_naive_epoch_is_utc_and_ports_default_to_ephemeral(worlds: Any) -> None:
     assert cfg.network.ports["source"] == 5025
     with pytest.raises(ValidationError):
         _validate(worlds, network={"ports": {"source": 70000}})
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "value"),
+    [(None, "name", "a,b"), (None, "name", "line\nbreak"), (None, "name", " padded"), (None, "name", ""),
+     ("reference", "model", "WT;5000"), ("reference", "serial", "S\u00e91"), ("chamber", "model", "VT\r4002"),
+     ("chamber", "serial", "x" * 65)],
+)  # fmt: skip
+def test_identification_fields_are_plain_ascii_without_separators(
+    worlds: Any, section: str | None, field: str, value: str
+) -> None:
+    """Bench name, models and serials are sent as fields of *IDN? (IEEE 488.2 §10.14) and SimServ replies."""
+    data = worlds.data(chamber={})
+    (data.setdefault(section, {}) if section else data)[field] = value
+    with pytest.raises(ValidationError) as ei:
+        SimBenchConfig.model_validate(data)
+    (error,) = ei.value.errors()
+    assert error["loc"] == ((section, field) if section else (field,))
+    assert "identification reply" in error["msg"]
+
+
+def test_identification_fields_accept_spaces_inside(worlds: Any) -> None:
+    cfg = SimBenchConfig.model_validate(worlds.data(chamber={"model": "SimChamber VT4002"}, name="bench 1 (lab A)"))
+    assert cfg.chamber is not None and cfg.chamber.model == "SimChamber VT4002" and cfg.name == "bench 1 (lab A)"

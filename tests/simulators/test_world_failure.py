@@ -9,18 +9,28 @@ from typing import Any
 import pytest
 
 from instruments.simulators.world.config import SimBenchConfig, load_sim_bench
+from instruments.simulators.world.reliability import peck_acceleration
 from instruments.simulators.world.world import World
 
 K_EV = 8.617333262e-5  # Boltzmann constant, eV/K
 
 
 def _af(t_c: float, rh: float, ea: float, n: float) -> float:
-    return (rh / 50.0) ** n * math.exp(ea / K_EV * (1 / 296.15 - 1 / (t_c + 273.15)))
+    return math.pow(rh / 50.0, n) * math.exp(ea / K_EV * (1 / 296.15 - 1 / (t_c + 273.15)))
 
 
 def test_arrhenius_reference_value() -> None:
-    """standards.md §8: 0.7 eV from 25 °C to 85 °C gives AF ≈ 96 (ratio of two of our factors)."""
-    assert _af(85, 50, 0.7, 0) / _af(25, 50, 0.7, 0) == pytest.approx(96, rel=0.02)
+    """standards.md §8: 0.7 eV from 25 °C to 85 °C gives AF ≈ 96. The production factor is relative to 23 °C,
+    so the AF between two temperatures is the ratio of two of its values (n = 0: Arrhenius alone)."""
+    af = peck_acceleration(85.0, 50.0, 0.7, 0.0) / peck_acceleration(25.0, 50.0, 0.7, 0.0)
+    assert af == pytest.approx(96, rel=0.02)
+    assert af == pytest.approx(math.exp(0.7 / K_EV * (1 / 298.15 - 1 / 358.15)), rel=1e-9)
+
+
+def test_peck_humidity_term_and_reference_point() -> None:
+    """At 23 °C the temperature term is 1: AF = (RH/50)^n alone; at 23 °C / 50 %RH, AF = 1."""
+    assert peck_acceleration(23.0, 50.0, 0.79, 2.66) == pytest.approx(1.0, rel=1e-12)
+    assert peck_acceleration(23.0, 85.0, 0.79, 2.66) == pytest.approx((85 / 50) ** 2.66, rel=1e-12)
 
 
 FAILURE = {"weibull_beta": 2.0, "weibull_eta_h": 500.0, "activation_energy_ev": 0.7, "humidity_exponent": 2.66}

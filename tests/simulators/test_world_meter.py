@@ -255,3 +255,47 @@ def test_default_bench_creep_and_broken_output() -> None:
     w.advance(600)
     assert w.meters[11].pulses == 0 and w.meters[11].registers["1.8.0"] > 0 and w.meters[11].port_alive
     assert w.meters[1].pulses > 0
+
+
+def test_register_presets_keep_the_total_the_sum_of_the_tariffs(worlds: Any) -> None:
+    m = worlds.world().meters[1]
+    m.preset_register("1.8.1", 10.0)
+    m.preset_register("1.8.2", 2.5)
+    assert (m.registers["1.8.0"], m.registers["1.8.1"], m.registers["1.8.2"]) == (12.5, 10.0, 2.5)
+    m.preset_register("2.8.0", 4.0)  # export is independent
+    assert m.registers["1.8.0"] == 12.5 and m.registers["2.8.0"] == 4.0
+    m.preset_register("1.8.0", 7.0)  # the total: all of it in tariff 1, tariff 2 cleared
+    assert (m.registers["1.8.0"], m.registers["1.8.1"], m.registers["1.8.2"]) == (7.0, 7.0, 0.0)
+    assert m.registers["2.8.0"] == 4.0 and m.registers["C.7.0"] == 0.0
+    for address, kwh in (("1.8.1", -1.0), ("1.8.1", math.inf), ("1.8.1", math.nan)):
+        with pytest.raises(ValueError):
+            m.preset_register(address, kwh)
+    with pytest.raises(KeyError):
+        m.preset_register("C.7.0", 0.0)
+    assert m.registers["1.8.0"] == 7.0
+
+
+def test_serial_write_is_checked(worlds: Any) -> None:
+    m = worlds.world().meters[1]
+    m.set_serial("ABC123")
+    assert m.serial == "ABC123" and m.truth()["serial"] == "ABC123"
+    for bad in ("", "A B", "A,B", "X" * 33):
+        with pytest.raises(ValueError):
+            m.set_serial(bad)
+    assert m.serial == "ABC123"
+
+
+def test_power_interruption_counts_only_a_powered_living_meter(worlds: Any) -> None:
+    w = worlds.world()
+    m = w.meters[1]
+    m.power_interruption()  # output off: no supply to lose
+    assert m.power_failures == 0
+    worlds.energise(w, 5.0)
+    w.advance(60.0)
+    kwh = m.registers["1.8.0"]
+    m.power_interruption()
+    assert m.power_failures == 1 and m.registers["C.7.0"] == 1.0
+    assert m.registers["1.8.0"] == kwh  # registers survive
+    m.fail_now()
+    m.power_interruption()
+    assert m.power_failures == 1

@@ -20,44 +20,11 @@ from instruments.simulators.net import Endpoint
 from instruments.simulators.world.config import load_sim_bench
 from instruments.simulators.world.world import World
 from instruments.simulators.wt_reference import WT5000Reference
+from tests.helpers import ScpiClient
 
 #: the load used throughout: (volts, amps, current angle relative to the phase voltage, degrees; + = lagging)
 LOAD = {1: (230.0, 5.0, 0.0), 2: (230.0, 10.0, 60.0), 3: (230.0, 2.0, -36.869897645844)}
 NR3_6 = re.compile(r"-?\d\.\d{5}E[+-]\d{2}\Z")
-
-
-class Out:
-    """Collects what a session writes."""
-
-    def __init__(self) -> None:
-        self.data = b""
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-    def pending(self) -> bool:
-        return False
-
-    def discard(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class Client:
-    """One sans-IO connection: send a message, get its reply line (or "")."""
-
-    def __init__(self, device: WT5000Reference) -> None:
-        self.session = device.new_session()
-
-    def ask(self, message: str) -> str:
-        out = Out()
-        self.session.data_received(message.encode() + b"\n", out)
-        return out.data.decode().removesuffix("\n")
-
-    def error(self) -> str:
-        return self.ask(":STATus:ERRor?")
 
 
 def apply_load(world: World) -> None:
@@ -93,8 +60,8 @@ def wt(world: World) -> WT5000Reference:
 
 
 @pytest.fixture
-def client(wt: WT5000Reference) -> Client:
-    return Client(wt)
+def client(wt: WT5000Reference) -> ScpiClient:
+    return ScpiClient(wt, error_query=":STATus:ERRor?")
 
 
 def reading_tolerance(world: World, value: float) -> float:
@@ -110,7 +77,7 @@ def floats(reply: str) -> list[float]:
 # -- dialogues ----------------------------------------------------------------------------------
 
 
-def test_identification_and_defaults(client: Client) -> None:
+def test_identification_and_defaults(client: ScpiClient) -> None:
     assert client.ask("*IDN?") == "YOKOGAWA,WT5000,SIM000001,F1.01"
     assert client.ask(":NUMeric:FORMat?") == "ASC"
     assert client.ask(":NUM:NUMB?") == "15"
@@ -147,7 +114,7 @@ REPLAY = [
 ]
 
 
-def test_replay_dialogue(client: Client) -> None:
+def test_replay_dialogue(client: ScpiClient) -> None:
     for sent, expected in REPLAY:
         assert client.ask(sent) == expected, sent
 
@@ -168,7 +135,7 @@ ERRORS = [
 
 
 @pytest.mark.parametrize(("command", "code"), ERRORS)
-def test_refused_commands(client: Client, command: str, code: int) -> None:
+def test_refused_commands(client: ScpiClient, command: str, code: int) -> None:
     client.ask(":NUM:ITEM1 U,1")
     assert client.ask(command) == ""
     assert client.error().startswith(f"{code},")
@@ -177,7 +144,7 @@ def test_refused_commands(client: Client, command: str, code: int) -> None:
     assert client.ask(":INTEG:STAT?") == "RES"
 
 
-def test_status_error_and_system_error_share_the_queue(client: Client) -> None:
+def test_status_error_and_system_error_share_the_queue(client: ScpiClient) -> None:
     client.ask(":NUM:ITEM1 FOO,1;:NUM:NUMB 0")
     assert client.ask(":STAT:ERR?").startswith("-224,")
     assert client.ask("SYST:ERR?").startswith("-222,")
@@ -187,7 +154,7 @@ def test_status_error_and_system_error_share_the_queue(client: Client) -> None:
 # -- metrology ----------------------------------------------------------------------------------
 
 
-def test_power_per_element_equals_u_i_cos_phi(world: World, client: Client) -> None:
+def test_power_per_element_equals_u_i_cos_phi(world: World, client: ScpiClient) -> None:
     hand = hand_powers(world.truth())
     client.ask(":NUM:NUMB 12")
     for k, ph in enumerate((1, 2, 3)):
@@ -206,7 +173,7 @@ def test_power_per_element_equals_u_i_cos_phi(world: World, client: Client) -> N
     assert total == pytest.approx(2668.0, rel=0.0006)
 
 
-def test_power_factor_and_angle_by_hand(world: World, client: Client) -> None:
+def test_power_factor_and_angle_by_hand(world: World, client: ScpiClient) -> None:
     client.ask(":NUM:NUMB 4;:NUM:ITEM1 LAMB,2;ITEM2 PHI,2;ITEM3 LAMB,3;ITEM4 PHI,3")
     lam2, phi2, lam3, phi3 = floats(client.ask(":NUM:VAL?"))
     assert lam2 == pytest.approx(0.5, abs=0.0005)
@@ -215,7 +182,7 @@ def test_power_factor_and_angle_by_hand(world: World, client: Client) -> None:
     assert phi3 == pytest.approx(-36.8699, abs=0.02)  # current leading: negative
 
 
-def test_number_format_and_no_data(world: World, client: Client) -> None:
+def test_number_format_and_no_data(world: World, client: ScpiClient) -> None:
     client.ask(":NUM:NUMB 3;:NUM:ITEM1 P,1;ITEM2 NONE;ITEM3 FU,1")
     p, none, fu = client.ask(":NUM:VAL?").split(",")
     assert NR3_6.match(p) and NR3_6.match(fu)
@@ -228,7 +195,7 @@ def test_number_format_and_no_data(world: World, client: Client) -> None:
     assert lam == "NAN"  # no current: no power factor
 
 
-def test_integration_energy_is_p_t_over_3600(world: World, client: Client) -> None:
+def test_integration_energy_is_p_t_over_3600(world: World, client: ScpiClient) -> None:
     hand = hand_powers(world.truth())
     client.ask(":NUM:PRES 2;:NUM:NUMB 24")  # P WH WHP WHM AH TIME for elements 1, 2, 3, SIGMA
     client.ask(":INTEG:STAR")
@@ -249,7 +216,7 @@ def test_integration_energy_is_p_t_over_3600(world: World, client: Client) -> No
     assert sigma_wh == pytest.approx(sum(p for _, _, p in hand.values()) * t / 3600.0, rel=acc)
 
 
-def test_stop_holds_and_start_resumes(world: World, client: Client) -> None:
+def test_stop_holds_and_start_resumes(world: World, client: ScpiClient) -> None:
     p = sum(p for _, _, p in hand_powers(world.truth()).values())
     client.ask(":NUM:NUMB 2;:NUM:ITEM1 WH,SIGMA;ITEM2 TIME,SIGMA")
     client.ask(":INTEG:STAR")
@@ -268,7 +235,7 @@ def test_stop_holds_and_start_resumes(world: World, client: Client) -> None:
     assert client.ask(":INTEG:STAT?;:NUM:VAL?") == "RES;0.00000E+00,0"
 
 
-def test_timer_time_up_needs_reset_before_restart(world: World, client: Client) -> None:
+def test_timer_time_up_needs_reset_before_restart(world: World, client: ScpiClient) -> None:
     p = sum(p for _, _, p in hand_powers(world.truth()).values())
     client.ask(":INTEG:MODE NORM;TIM 0,1,0")
     assert client.ask(":INTEG:STAT?") == "READ"
@@ -289,7 +256,7 @@ def test_timer_time_up_needs_reset_before_restart(world: World, client: Client) 
     assert client.ask(":INTEG:STAT?") == "STAR"
 
 
-def test_reset_restores_preset_and_keeps_communication_settings(client: Client) -> None:
+def test_reset_restores_preset_and_keeps_communication_settings(client: ScpiClient) -> None:
     client.ask(":COMM:HEAD ON;:NUM:NUMB 3;:NUM:ITEM1 WH,1;:INTEG:TIM 0,0,10;STAR")
     client.ask("*RST")
     assert client.ask(":NUM:ITEM1?") == ":NUM:ITEM1 U,1"

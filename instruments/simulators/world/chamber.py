@@ -108,6 +108,8 @@ class Chamber:
         self.set_gradient(False, config.gradient_down_k_per_min)
         rh_rate = config.humidity_gradient_pct_per_min / 60.0
         self._h.rate_up = self._h.rate_down = rh_rate if rh_rate > 0 else math.inf
+        #: the controller's timed program step: (end time, gradients to restore at its end)
+        self._step: tuple[float, tuple[float, float]] | None = None
 
     # -- readings ------------------------------------------------------------------------------
     @property
@@ -178,7 +180,32 @@ class Chamber:
             self._h.restart()
 
     def stop(self) -> None:
+        """Operation stops; a running program step ends with it."""
         self.running = False
+        self.end_step()
+
+    # -- timed program step (ESPEC ``RUN PRGM``) --------------------------------------------------
+    @property
+    def step_end(self) -> float | None:
+        """Virtual time at which the running program step ends; None when no step runs."""
+        return None if self._step is None else self._step[0]
+
+    def begin_step(self, duration_s: float) -> None:
+        """A timed program step of the controller starts now. The gradients in force are saved and restored
+        when it ends: at ``now + duration_s`` as an event of the world's integration (so the outcome never
+        depends on when a client polls), or earlier through :meth:`end_step` or :meth:`stop`."""
+        if not (math.isfinite(duration_s) and duration_s > 0):
+            raise ValueError(f"step duration must be > 0 s, got {duration_s!r}")
+        self.end_step()
+        self._step = (self._clock.now + duration_s, (self._gradient_up, self._gradient_down))
+
+    def end_step(self) -> None:
+        """End the running program step now (no-op without one): the saved gradients are back."""
+        step, self._step = self._step, None
+        if step is not None:
+            up, down = step[1]
+            self.set_gradient(True, up)
+            self.set_gradient(False, down)
 
     def raise_alarm(self, code: int) -> None:
         self.alarms.append(int(code))
@@ -202,7 +229,14 @@ class Chamber:
         if dt <= 0.0:  # stepped setpoint: take the step now, the lag bound applies from the next segment
             self._apply_steps()
             dt = min(ch.max_segment(self.running, amb) for ch, amb in self._channels())
+        if self._step is not None and self._step[0] > t:
+            dt = min(dt, self._step[0] - t)
         return t + max(dt, 1e-6)
+
+    def events_at(self, t: float) -> None:
+        """Called by the world at the end of every segment (virtual time ``t``): a program step due ends."""
+        if self._step is not None and t >= self._step[0]:
+            self.end_step()
 
     def _apply_steps(self) -> None:
         for ch, _ in self._channels():
@@ -231,5 +265,6 @@ class Chamber:
             "gradient_up_k_per_min": self.gradient_up,
             "gradient_down_k_per_min": self.gradient_down,
             "running": self.running,
+            "step_end": self.step_end,
             "alarms": list(self.alarms),
         }

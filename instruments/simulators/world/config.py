@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import importlib.resources
 import itertools
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from instruments.yamlconfig import load_yaml_model, parse_yaml_text, validate_data
 
@@ -21,6 +22,23 @@ NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 #: one point of a curve over current: (current in A, value)
 CurvePoint = tuple[PosFloat, Finite]
+
+_IDN_TEXT = re.compile(r"[\x20-\x7e]{1,64}")
+
+
+def _idn_field(value: str) -> str:
+    """A text the servers send as one field of an identification reply (``*IDN?``: four comma-separated
+    fields ended by the terminator, IEEE 488.2 §10.14; SimServ 99997 fields are ¶-separated lines)."""
+    if not _IDN_TEXT.fullmatch(value) or "," in value or ";" in value or value != value.strip():
+        raise ValueError(
+            "must be 1 to 64 printable ASCII characters without ',' or ';' and without leading or trailing"
+            f" space (it is sent as a field of an identification reply), got {value!r}"
+        )
+    return value
+
+
+#: bench name, instrument model and serial: fields of identification replies
+IdnText = Annotated[str, AfterValidator(_idn_field)]
 
 #: accuracy class indices the meter model knows (IEC 62053-21/-22, EN 50470-3 A/B/C, ANSI C12.20)
 CLASS_INDICES = ("0.1", "0.2", "0.2S", "0.5", "0.5S", "1", "2", "3", "A", "B", "C")
@@ -68,8 +86,8 @@ class SourceConfig(_Strict):
 class ReferenceConfig(_Strict):
     """Reference standard (power analyser with a high-frequency energy pulse output)."""
 
-    model: str = "WT5000"
-    serial: str = "SIM000001"
+    model: IdnText = "WT5000"
+    serial: IdnText = "SIM000001"
     #: accuracy class of active power/energy in %; the unit's systematic error is drawn within it
     accuracy_class_pct: PosFloat = 0.02
     #: high-frequency pulse output constant (imp/kWh)
@@ -82,8 +100,8 @@ class ChamberConfig(_Strict):
     """Climatic chamber: program value ramps at the gradient, the air follows with a first-order lag."""
 
     dialect: Literal["simserv", "espec"] = "simserv"
-    model: str = "SimChamber"
-    serial: str = "SIMCH0001"
+    model: IdnText = "SimChamber"
+    serial: IdnText = "SIMCH0001"
     year: int = 2026
     temperature_range_c: tuple[Finite, Finite] = (-40.0, 180.0)
     #: None: the chamber has no humidity control (the air keeps the ambient humidity)
@@ -303,7 +321,7 @@ def resolve_meter(types: dict[str, MeterTypeConfig], pos: PositionConfig) -> Met
 class SimBenchConfig(_Strict):
     """Top level of a simulated-bench file."""
 
-    name: Annotated[str, Field(min_length=1)]
+    name: IdnText
     seed: Annotated[int, Field(ge=0)] = 1
     #: the virtual clock's zero (UTC; a naive value is taken as UTC)
     epoch: datetime = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,12 +13,11 @@ from typing import Any
 import numpy as np
 
 from instruments.simulators.clock import VirtualClock
+from instruments.simulators.units import WS_PER_KWH
 from instruments.simulators.world.config import CurvePoint, MeterTypeConfig, PositionConfig
 from instruments.simulators.world.reliability import peck_acceleration, weibull_life
 from instruments.simulators.world.source import Source, SourceState
 
-#: kWh ↔ W·s
-_WS_PER_KWH = 3.6e6
 _DAY_S = 86400.0
 #: tariff 1 from 06:00 to 22:00 by the meter's own clock, else tariff 2
 _T1_START_S = 6 * 3600.0
@@ -25,6 +25,10 @@ _T1_END_S = 22 * 3600.0
 #: the meter's supply is on when the voltage on its first element is at least this fraction of Un
 _POWER_ON_FRACTION = 0.5
 REFERENCE_TEMPERATURE_C = 23.0
+#: kWh registers: import total, import tariff 1 and 2, export total
+ENERGY_REGISTERS = ("1.8.0", "1.8.1", "1.8.2", "2.8.0")
+#: what a serial number (and so the port's device address) may be: as the bench file's ``serial``
+SERIAL_PATTERN = re.compile(r"[0-9A-Za-z]{1,32}")
 
 Environment = Callable[[], tuple[float, float]]
 
@@ -233,12 +237,12 @@ class Meter:
 
     def pulse_rate(self, power_w: float) -> float:
         """Test-output pulses per second at ``power_w`` (pulses count |energy|)."""
-        return abs(power_w) * self.constant / _WS_PER_KWH if self.pulsing else 0.0
+        return abs(power_w) * self.constant / WS_PER_KWH if self.pulsing else 0.0
 
     def integrate(self, dt: float, power_w: float) -> None:
         if not self.alive or power_w == 0.0:
             return
-        e = power_w * dt / _WS_PER_KWH
+        e = power_w * dt / WS_PER_KWH
         regs = self.registers
         if e > 0:
             regs["1.8.0"] += e
@@ -301,6 +305,38 @@ class Meter:
             self._failed_no_pulses = True
         else:
             raise ValueError(f"unknown failure mode {mode!r}")
+
+    # -- programming through the optical port (manufacturing / test software) --------------------
+    def preset_register(self, address: str, kwh: float) -> None:
+        """Preset an energy register (kWh ≥ 0). Rule keeping 1.8.0 = 1.8.1 + 1.8.2: a tariff register takes
+        the value and the total becomes the new sum; a preset of the total 1.8.0 puts it all in tariff 1 and
+        clears tariff 2 (how an arbitrary total splits is unknown); export 2.8.0 is independent. Pulse count,
+        C.7.0 and the clock are not touched."""
+        if address not in ENERGY_REGISTERS:
+            raise KeyError(f"no energy register {address!r}; presettable: {', '.join(ENERGY_REGISTERS)}")
+        if not (math.isfinite(kwh) and kwh >= 0):
+            raise ValueError(f"a register preset must be a finite energy ≥ 0 kWh, got {kwh!r}")
+        regs = self.registers
+        if address == "2.8.0":
+            regs["2.8.0"] = float(kwh)
+            return
+        if address == "1.8.0":
+            regs["1.8.1"], regs["1.8.2"] = float(kwh), 0.0
+        else:
+            regs[address] = float(kwh)
+        regs["1.8.0"] = regs["1.8.1"] + regs["1.8.2"]
+
+    def set_serial(self, serial: str) -> None:
+        """Write the serial number (IEC 62056-21 address C.1.0): 1 to 32 letters and digits."""
+        if not SERIAL_PATTERN.fullmatch(serial):
+            raise ValueError(f"a serial number is 1 to 32 letters and digits, got {serial!r}")
+        self.serial = serial
+
+    def power_interruption(self) -> None:
+        """A short interruption of the meter's supply (an injected RESET of its port): one power failure in
+        C.7.0 if the meter was powered and alive; registers, clock (RTC on its backup) and pulses survive."""
+        if self.alive and self.powered:
+            self.registers["C.7.0"] += 1.0
 
     # -- faults --------------------------------------------------------------------------------
     def fail_now(self, t: float | None = None) -> None:

@@ -13,11 +13,11 @@ from typing import Literal
 import numpy as np
 
 from instruments.simulators.clock import VirtualClock
+from instruments.simulators.units import WS_PER_KWH
 from instruments.simulators.world.config import ReferenceConfig
 from instruments.simulators.world.electrical import PhaseSetpoint
 from instruments.simulators.world.source import Source, SourceState
 
-_WS_PER_KWH = 3.6e6
 FUNCTIONS = ("U", "I", "P", "S", "Q", "LAMBDA", "PHI", "FU", "URMS", "IRMS", "WH", "WHP", "WHM", "AH", "TIME")
 INTEGRATION_FUNCTIONS = ("WH", "WHP", "WHM", "AH", "TIME")
 IntegrationState = Literal["RESET", "READY", "START", "STOP", "TIMEUP"]
@@ -178,11 +178,11 @@ class Reference:
         return self._cache
 
     def pulse_rate(self, state: SourceState) -> float:
-        return abs(self._powers(state)[2]) * self.pulse_constant / _WS_PER_KWH
+        return abs(self._powers(state)[2]) * self.pulse_constant / WS_PER_KWH
 
     def integrate(self, dt: float, state: SourceState, timer_end: bool) -> None:
         ps, cs, total = self._powers(state)
-        self.pulse_acc += abs(total) * dt * self.pulse_constant / _WS_PER_KWH
+        self.pulse_acc += abs(total) * dt * self.pulse_constant / WS_PER_KWH
         self.integration.add(dt, ps, cs, timer_end)
 
     # -- readings ------------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 Time advances in segments over which everything the meters see is constant (or, for the chamber air, nearly
 constant): energies are then linear in time, so pulse counts are floor(accumulator) and gate edges are solved
 from the linear ramp — there is never a Python step per pulse. A segment ends at the next event: settling step of
-the source, chamber ramp end or lag bound, tariff switch, integration timer end, meter failure, or (for
-``advance_until_idle``) the instant the last started error measurement finishes.
+the source, chamber ramp end, lag bound or program-step end, tariff switch, integration timer end, meter failure,
+or (for ``advance_until_idle``) the instant the last started error measurement finishes.
 
 Randomness: one numpy generator per component, seeded by (seed, component, index), so the same seed gives
 bit-identical truth after the same command sequence, and adding a position does not reshuffle the others.
@@ -192,6 +192,8 @@ class World:
             clock._set(t1)
             self.segments += 1
             # -- events at t1 ---------------------------------------------------------------------
+            if chamber is not None:
+                chamber.events_at(t1)
             if failing:
                 for m in failing:
                     m.damage_h = max(m.damage_h, m.life_h)
