@@ -26,6 +26,9 @@ class _Model(BaseModel):
 class Calibration(_Model):
     certificate: str
     due: dt.date | None = None  # None: not subject to calibration (e.g. a simulated instrument)
+    #: the reference standard's error bound for energy (its class, or its certificate's uncertainty), %;
+    #: the error budget treats it as a rectangular distribution (GUM), see hil.standards.uncertainty_budget
+    accuracy_pct: float | None = Field(default=None, gt=0)
 
 
 class RoleBinding(_Model):
@@ -98,6 +101,11 @@ class BenchFile(_Model):
             seen_pos.add(p.position)
             seen_serial.add(p.meter.serial)
         return self
+
+
+    @property
+    def positions_by_number(self) -> dict[int, Position]:
+        return {p.position: p for p in self.positions}
 
 
 def load_bench_file(path: str | Path) -> BenchFile:

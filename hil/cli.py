@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
+import math
+import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hil import __version__
 from instruments.yamlconfig import ConfigError
+
+if TYPE_CHECKING:
+    from instruments.simulators.world.config import SimBenchConfig
 
 EXIT_CONFIG = 2
 EXIT_PORT_IN_USE = 3
@@ -21,14 +28,42 @@ def _err(msg: str) -> None:
     print(f"hil: error: {msg}", file=sys.stderr, flush=True)
 
 
-async def _serve_sim(args: argparse.Namespace) -> int:
+def _warn(msg: str) -> None:
+    print(f"hil: warning: {msg}", file=sys.stderr, flush=True)
+
+
+def is_loopback(host: str) -> bool:
+    """``host`` names this machine's loopback interface only (127.0.0.0/8, ::1, localhost)."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host.lower() == "localhost"
+
+
+def _sim_args_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the ``hil sim`` arguments, checked before any server starts; None if nothing."""
+    if args.seed is not None and args.seed < 0:
+        return f"--seed must be a whole number ≥ 0, got {args.seed}"
+    if not (math.isfinite(args.speed) and args.speed >= 0):
+        return f"--speed must be a finite number ≥ 0, got {args.speed}"
+    out: Path | None = args.write_bench
+    if out is not None:
+        folder = out.parent
+        if out.is_dir():
+            return f"--write-bench {out}: is a directory, give a file name"
+        if not folder.is_dir():
+            return f"--write-bench {out}: directory {folder} does not exist"
+        if not os.access(folder, os.W_OK):
+            return f"--write-bench {out}: directory {folder} is not writable"
+    return None
+
+
+async def _serve_sim(args: argparse.Namespace, config: SimBenchConfig) -> int:
     from hil.benchfile import dump_bench_file
     from hil.simbench import bench_file_for
     from instruments.simulators.bench import SimulatedBench
     from instruments.simulators.net import PortInUseError
-    from instruments.simulators.world.config import load_sim_bench
 
-    config = load_sim_bench(args.bench)
     bench = SimulatedBench(config, seed=args.seed, host=args.host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -41,7 +76,11 @@ async def _serve_sim(args: argparse.Namespace) -> int:
         return EXIT_PORT_IN_USE
     try:
         if args.write_bench:
-            dump_bench_file(bench_file_for(bench), args.write_bench)
+            try:
+                dump_bench_file(bench_file_for(bench), args.write_bench)
+            except OSError as exc:  # checked before starting, but the folder may have changed since
+                _err(f"--write-bench {args.write_bench}: {exc.strerror or exc}")
+                return EXIT_CONFIG
         for rec in bench.describe():
             print(json.dumps(rec), flush=True)
         if args.speed:
@@ -60,11 +99,59 @@ async def _serve_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
+    from instruments.simulators.world.config import load_sim_bench
+
+    problem = _sim_args_problem(args)
+    if problem is not None:
+        _err(problem)
+        return EXIT_CONFIG
     try:
-        return asyncio.run(_serve_sim(args))
+        config = load_sim_bench(args.bench)
     except ConfigError as exc:
         _err(str(exc))
         return EXIT_CONFIG
+    except (OSError, UnicodeDecodeError) as exc:  # e.g. a binary file where YAML was expected
+        _err(f"cannot read bench file {args.bench}: {exc}")
+        return EXIT_CONFIG
+    host = args.host or config.network.host
+    if not is_loopback(host):
+        where = "--host" if args.host else "network.host of the bench file"
+        _warn(
+            f"serving on {host} ({where}), not loopback: the simulated instruments and the simulation control"
+            " endpoint (time, truth, fault injection) are reachable from the network"
+        )
+    return asyncio.run(_serve_sim(args, config))
+
+
+EXIT_NO_HTML = 4  # hil report: plots and tables written, but no HTML (no Node / no local Allure)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``hil report [RUN_DIR]``: plots, summary and the Allure 3 HTML report of a run (reads the run directory only)."""
+    from hil.reporting import report_run, summary_text
+
+    run_dir: Path = args.run_dir
+    if not run_dir.is_dir():
+        _err(f"run directory {run_dir} does not exist (give RUN_DIR, or run `hil run` first)")
+        return EXIT_CONFIG
+    try:
+        outcome = report_run(run_dir.resolve())
+    except (OSError, ValueError) as exc:
+        _err(str(exc))
+        return EXIT_CONFIG
+    print(summary_text(outcome.summaries), end="")
+    print(f"plots: {outcome.plots.summary.parent}", file=sys.stderr)
+    if outcome.index_html is None:
+        return EXIT_NO_HTML
+    print(outcome.index_html)
+    return 0
+
+
+def _add_report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rep = sub.add_parser("report", help="build the plots and the Allure HTML report of a run")
+    rep.add_argument("run_dir", nargs="?", type=Path, default=Path("reports/latest"), metavar="RUN_DIR",
+                     help="run directory (default: reports/latest)")
+    rep.set_defaults(func=cmd_report)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,12 +163,18 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--bench", type=Path, help="simulated-bench YAML (default: the packaged default bench)")
     sim.add_argument("--seed", type=int, help="random seed (default: the bench file's)")
     sim.add_argument("--write-bench", type=Path, metavar="OUT", help="write a bench file pointing at the servers")
-    sim.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    sim.add_argument(
+        "--host", help="address to bind (default: the bench file's network.host, 127.0.0.1); warns if not loopback"
+    )
     sim.add_argument(
         "--speed", type=float, default=0.0,
         help="free-running virtual clock, virtual seconds per wall second (default 0: advance on request only)",
     )
     sim.set_defaults(func=cmd_sim)
+    _add_report_command(sub)
+    from hil.cli_run import add_run_commands
+
+    add_run_commands(sub)
     return p
 
 

@@ -23,7 +23,8 @@ import pytest
 
 from hil.safety import SafeState
 
-_SAFE_STATE = pytest.StashKey[SafeState]()
+SAFE_STATE_KEY = pytest.StashKey[SafeState]()
+_SAFE_STATE = SAFE_STATE_KEY
 _SIM = pytest.StashKey[Any]()
 _BENCH = pytest.StashKey[Any]()
 
@@ -37,6 +38,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--sim-bench", default=None, help="simulated-bench YAML used when no --bench is given")
     group.addoption("--sim-seed", type=int, default=None, help="seed of the simulated bench")
+    group.addoption("--run-dir", default=None, help="run directory for results (default: reports/<run-id>)")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """YAML test plans (a top-level ``plan:`` key) are collected directly."""
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    from hil.plans.collect import collect_plan_file
+
+    return collect_plan_file(file_path, parent)
 
 
 def pytest_configure(config: pytest.Config) -> None:

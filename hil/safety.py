@@ -13,10 +13,11 @@ instrument reconnect before switching it off.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -29,6 +30,27 @@ class Terminated(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         self.signum = signum
         super().__init__(f"terminated by {signal.Signals(signum).name}")
+
+
+class _Critical:
+    depth = 0
+    pending: int | None = None
+
+
+_critical = _Critical()
+
+
+@contextlib.contextmanager
+def critical_section() -> Iterator[None]:
+    """Hold SIGTERM/SIGHUP until the block ends (e.g. writing a point's results), then stop as asked."""
+    _critical.depth += 1
+    try:
+        yield
+    finally:
+        _critical.depth -= 1
+        if _critical.depth == 0 and _critical.pending is not None:
+            signum, _critical.pending = _critical.pending, None
+            raise Terminated(signum)
 
 
 @dataclass
@@ -100,4 +122,7 @@ class SafeState:
         if self.terminating is not None:
             return  # already unwinding: a second signal must not interrupt the safe-state actions
         self.terminating = signum
+        if _critical.depth > 0:
+            _critical.pending = signum  # raised when the critical section ends (results stay whole)
+            return
         raise Terminated(signum)

@@ -29,6 +29,18 @@ _ROLE_DRIVERS: dict[str, tuple[str, str | None]] = {
 _CHAMBER_DRIVERS = {"simserv": "simserv", "espec": "espec"}
 
 
+def _options(sim: SimulatedBench, role: str) -> dict[str, Any]:
+    """Driver options a lab would write for these instruments (ratings, channel counts)."""
+    src = sim.world.source
+    if role == "source":  # a 6105A with transconductance amplifiers: the bench's own current rating
+        return {"max_voltage_v": src.max_voltage, "max_current_a": src.max_current}
+    if role == "error_calculator":
+        return {"channels": len(sim.world.calculators)}
+    if role == "reference":
+        return {"elements": src.phases}
+    return {}
+
+
 def _resource(rec: dict[str, Any]) -> str:
     return str(rec.get("resource") or f"TCPIP0::{rec['host']}::{rec['port']}::SOCKET")
 
@@ -42,7 +54,12 @@ def bench_file_for(sim: SimulatedBench) -> BenchFile:
         rec = ep.describe()
         if ep.role in _ROLE_DRIVERS:
             driver, idn = _ROLE_DRIVERS[ep.role]
-            roles[ep.role] = RoleBinding(driver=driver, resource=_resource(rec), idn=idn, calibration=sim_cal)
+            cal = sim_cal
+            if ep.role == "reference":  # its class accuracy stands for the certificate's uncertainty
+                cal = sim_cal.model_copy(update={"accuracy_pct": sim.config.reference.accuracy_class_pct})
+            roles[ep.role] = RoleBinding(
+                driver=driver, resource=_resource(rec), idn=idn, calibration=cal, options=_options(sim, ep.role)
+            )
         elif ep.role == "chamber":
             roles["chamber"] = RoleBinding(driver=_CHAMBER_DRIVERS[ep.protocol], resource=_resource(rec))
         elif ep.role == "meter_port":

@@ -1,0 +1,123 @@
+"""``hil run`` and ``hil plan show``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from instruments.yamlconfig import ConfigError
+
+
+def _err(msg: str) -> int:
+    print(f"hil: error: {msg}", file=sys.stderr, flush=True)
+    return 2
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from hil.plans.expand import PlanError
+    from hil.runner import run_plan
+    from hil.standards import StandardsError
+
+    try:
+        return run_plan(
+            args.plan, args.bench, args.out, seed=args.seed, sim_bench=args.sim_bench,
+            allow_expired_calibration=args.allow_expired_calibration, pytest_args=shlex.split(args.pytest_args),
+            progress=not args.no_progress,
+        )
+    except (ConfigError, PlanError, StandardsError, OSError) as exc:
+        return _err(str(exc))
+
+
+def _plan_rows(plan_path: Path, bench: Path | None) -> tuple[Any, list[dict[str, Any]]]:
+    from hil.benchfile import load_bench_file
+    from hil.plans.expand import expand_plan
+    from hil.plans.model import load_plan
+    from hil.standards import StandardsLibrary, pulses_for_point
+
+    plan = load_plan(plan_path)
+    if bench is not None:
+        bench_file = load_bench_file(bench)
+    else:
+        from hil.simbench import simulated_bench
+
+        with simulated_bench() as (_, bench_file):
+            pass
+    overrides = [plan_path.parent / plan.limits_override] if plan.limits_override else []
+    library = StandardsLibrary.load(overrides)
+    tasks = expand_plan(plan, bench_file, library)
+    meter = bench_file.positions[0].meter
+    ref = bench_file.roles.get("reference")
+    ref_constant = 5e6  # reference pulse constant assumed for the estimate when the bench does not say
+    if ref is not None and "pulse_constant_imp_per_kwh" in ref.options:
+        ref_constant = float(ref.options["pulse_constant_imp_per_kwh"])
+    m = plan.measure
+    rows = []
+    for t in tasks:
+        spec = t.spec
+        power = spec.active_power_w(bench_file.limits.phases)
+        row: dict[str, Any] = {
+            "test": t.test_id, "kind": t.test_kind, "point": t.point_id, "voltage_v": spec.voltage_v,
+            "current_a": spec.current_a, "pf": spec.pf, "element": spec.element, "limit_pct": t.limit_pct or None,
+            "limit": f"{spec.standard} ({spec.limit_status})" if spec.standard else "",
+            "limit_table": spec.limit_table,
+        }
+        if t.test_kind == "accuracy" and power > 0:
+            pp = pulses_for_point(limit_pct=t.limit_pct, mut_constant=meter.constant_imp_per_kwh,
+                                  ref_constant=ref_constant, power_w=power, resolution_fraction=m.resolution_fraction,
+                                  min_duration_s=m.min_duration_s, min_pulses=m.min_pulses)
+            row.update(pulses=pp.pulses, expected_s=round(m.settle_s + (pp.pulses + 1) * pp.pulse_period_s, 1))
+        else:
+            row.update(pulses=None, expected_s=round(m.settle_s + float(t.params.get("duration_s", 0.0)), 1))
+        rows.append(row)
+    return plan, rows
+
+
+def cmd_plan_show(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from hil.plans.expand import PlanError
+    from hil.standards import StandardsError
+
+    try:
+        plan, rows = _plan_rows(args.plan, args.bench)
+    except (ConfigError, PlanError, StandardsError, OSError) as exc:
+        return _err(str(exc))
+    if args.json:
+        print(json.dumps({"plan": plan.plan, "points": rows}, indent=2))
+        return 0
+    table = Table(title=f"{plan.plan} — {len(rows)} points, ≈ {sum(r['expected_s'] for r in rows) / 60:.1f} min")
+    for col in ("test", "point", "U / V", "I / A", "PF", "element", "limit %", "pulses", "≈ s", "limit source"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["test"], r["point"], f"{r['voltage_v']:g}", f"{r['current_a']:g}", r["pf"], r["element"],
+                      f"±{r['limit_pct']:g}" if r["limit_pct"] else "", str(r["pulses"] or ""),
+                      f"{r['expected_s']:g}", r["limit"])
+    Console().print(table)
+    return 0
+
+
+def add_run_commands(sub: Any) -> None:
+    run = sub.add_parser("run", help="run a test plan through pytest with Allure (default: the demo plan on the "
+                                     "simulated bench)")
+    run.add_argument("plan", nargs="?", type=Path, help="plan YAML (default: the IEC 62053-21 class 1 accuracy plan)")
+    run.add_argument("--bench", type=Path, help="bench file (default: the simulated bench, served by this process)")
+    run.add_argument("--out", type=Path, help="run directory (default: reports/<run-id>)")
+    run.add_argument("--seed", type=int, help="seed of the simulated bench")
+    run.add_argument("--sim-bench", type=Path, help="simulated-bench YAML when no --bench is given")
+    run.add_argument("--allow-expired-calibration", action="store_true")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--pytest-args", default="", help="extra pytest arguments, as one quoted string")
+    run.set_defaults(func=cmd_run)
+
+    plan = sub.add_parser("plan", help="inspect plans")
+    plan_sub = plan.add_subparsers(dest="plan_command", required=True)
+    show = plan_sub.add_parser("show", help="the expanded points with limits, pulses and expected durations")
+    show.add_argument("plan", type=Path)
+    show.add_argument("--bench", type=Path, help="bench file (default: the simulated bench)")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_plan_show)

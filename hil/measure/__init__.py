@@ -1,0 +1,1 @@
+"""Measurement: load points on every position at once, through the error calculators."""

@@ -1,0 +1,218 @@
+"""Measure one load point on every position at once, through the error calculators.
+
+Flow of a point: program the source (only if it changed) → wait for it to settle → set each channel's meter
+constant and pulse count → start every channel → wait until they finish, the bench's clock jumping straight to
+the last finish on a simulated bench → read all channels in one round trip.
+
+A channel that has seen no pulse at all after a few pulse periods, while its neighbours measure, is declared
+*no pulses* (bench time is not wasted waiting for a dead pulse output): its result is *broken* with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hil.standards import pulses_for_point
+from instruments.roles import PhaseLoad
+
+#: phase-to-neutral voltage angles of a balanced three-phase system, phase 1 = 0° (positive sequence)
+_U_ANGLES = {1: 0.0, 2: -120.0, 3: 120.0}
+_WS_PER_KWH = 3.6e6
+
+
+@dataclass(frozen=True)
+class PointSpec:
+    """One load point: what the source delivers, and the limit the meters are held to."""
+
+    test: str  # accuracy | starting | no_load | meter_constant | influence:voltage ...
+    point: str  # human id, e.g. "Itr PF 0.5L L1"
+    voltage_v: float  # per phase
+    current_a: float  # per loaded phase
+    phase_deg: float  # current lags voltage by this angle (0.5L: +60, 0.8C: −36.87)
+    pf: str  # "1", "0.5L", "0.8C"
+    element: str = "all"  # "all" or the loaded element "1" | "2" | "3"
+    frequency_hz: float = 50.0
+    limit_pct: float = 0.0
+    standard: str = ""
+    limit_table: str = ""
+    limit_status: str = ""
+
+    @property
+    def cos_phi(self) -> float:
+        return math.cos(math.radians(self.phase_deg))
+
+    def loads(self, phases: int) -> dict[int, PhaseLoad]:
+        """Source setting per phase: balanced voltages; current on every phase or on one element only."""
+        out = {}
+        for ph in range(1, phases + 1):
+            loaded = self.element == "all" or self.element == str(ph)
+            ua = _U_ANGLES[ph] if phases == 3 else 0.0
+            out[ph] = PhaseLoad(self.voltage_v, self.current_a if loaded else 0.0, ua, ua - self.phase_deg)
+        return out
+
+    def active_power_w(self, phases: int) -> float:
+        loaded = phases if self.element == "all" else 1
+        return loaded * self.voltage_v * self.current_a * self.cos_phi
+
+
+@dataclass
+class MeasureSettings:
+    settle_s: float = 10.0  # after a source change (standards.md §6: ≈ 10 s stabilisation)
+    resolution_fraction: float = 0.1  # resolution ≤ this fraction of the limit
+    min_duration_s: float = 0.0  # shortest gate
+    min_pulses: int = 1
+    timeout_factor: float = 2.0  # give up after this × the expected duration (+ settle)
+    # a working meter's first pulse comes within one pulse period of the start (its energy accumulator is
+    # somewhere in [0, 1) pulse); 1.5 periods leaves room for error and start-up before "no pulses"
+    no_pulse_periods: float = 1.5
+    poll_s: float = 1.0  # polling interval on a real bench
+
+
+@dataclass
+class PositionOutcome:
+    position: int
+    serial: str
+    mut_pulses: int
+    n_ref: int
+    error_pct: float | None
+    duration_s: float
+    verdict: str | None  # None: measured, the decision rule decides; "broken": no valid result
+    reason: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class AccuracyRunner:
+    """Runs load points on a bench (any object with the bench's roles: source, error_calculator, clock)."""
+
+    def __init__(self, bench: Any, settings: MeasureSettings | None = None) -> None:
+        self.bench = bench
+        self.settings = settings or MeasureSettings()
+        self._programmed: tuple[tuple[int, PhaseLoad], ...] | None = None
+        self._frequency: float | None = None
+        self._ref_constant: float | None = None
+
+    # -- source ---------------------------------------------------------------------------------------
+    def energise(self, spec: PointSpec) -> bool:
+        """Program the source for ``spec``; returns True if anything changed (then it settles)."""
+        src = self.bench.source
+        loads = spec.loads(src.phases)
+        key = tuple(sorted(loads.items()))
+        changed = key != self._programmed or spec.frequency_hz != self._frequency
+        if changed:
+            src.apply(loads, frequency_hz=spec.frequency_hz if spec.frequency_hz != self._frequency else None)
+            self._programmed, self._frequency = key, spec.frequency_hz
+        if not src.is_on():
+            src.output_on()
+            changed = True
+        if changed:
+            clock = self.bench.clock
+            clock.sleep(self.settings.settle_s)
+            if not clock.wait_until(src.settled, timeout_s=max(30.0, self.settings.settle_s), poll_s=1.0):
+                from instruments.drivers.errors import BenchFault
+
+                raise BenchFault("source", "outputs did not settle within 30 s")
+        return changed
+
+    def ref_constant(self, position: int) -> float:
+        if self._ref_constant is None:
+            self._ref_constant = float(self.bench.error_calculator.channel(position).ref_constant)
+        return self._ref_constant
+
+    # -- one point ------------------------------------------------------------------------------------
+    def measure(self, spec: PointSpec, positions: Sequence[int]) -> list[PositionOutcome]:
+        bench, s = self.bench, self.settings
+        ecal, clock = bench.error_calculator, bench.clock
+        self.energise(spec)
+        power = spec.active_power_w(bench.source.phases)
+        plan: dict[int, tuple[float, int]] = {}
+        for pos in positions:
+            k = bench.meter(pos).spec.constant_imp_per_kwh
+            n = pulses_for_point(limit_pct=spec.limit_pct, mut_constant=k, ref_constant=self.ref_constant(pos),
+                                 power_w=power, resolution_fraction=s.resolution_fraction,
+                                 min_duration_s=s.min_duration_s, min_pulses=s.min_pulses).pulses
+            plan[pos] = (k, n)
+        for n in sorted({n for _, n in plan.values()}):
+            group = [p for p, (_, nn) in plan.items() if nn == n]
+            ecal.configure(group, {p: plan[p][0] for p in group}, n, mode="ERROR")
+        tau = {p: _WS_PER_KWH / (k * power) if power > 0 else math.inf for p, (k, _) in plan.items()}
+        expected = max((n + 1) * tau[p] for p, (_, n) in plan.items())  # +1: the gate opens on a pulse edge
+        no_pulse_after = {p: max(s.no_pulse_periods * tau[p], s.poll_s) for p in plan}
+        deadline = s.timeout_factor * expected + s.settle_s
+        t0 = clock.now()
+        ecal.start(list(plan))
+        dead: dict[int, str] = {}
+        pending = set(plan)
+        results: dict[int, Any] = {}
+        while True:
+            results = ecal.results()
+            elapsed = clock.now() - t0
+            pending = {p for p in plan if results[p].state != "FINISHED" and p not in dead}
+            for p in sorted(pending):
+                if results[p].mut_pulses == 0 and results[p].state == "WAITING" and elapsed >= no_pulse_after[p]:
+                    dead[p] = (f"no pulses from the meter within {elapsed:.0f} s"
+                               f" (expected one every {tau[p]:.3g} s at {power:.4g} W)")
+            if dead.keys() & pending:
+                ecal.abort(sorted(dead.keys() & pending))
+                pending -= dead.keys()
+            if not pending:
+                break
+            if elapsed >= deadline:
+                ecal.abort(sorted(pending))
+                for p in pending:
+                    dead[p] = (f"measurement did not finish within {deadline:.0f} s"
+                               f" ({results[p].mut_pulses} of {plan[p][1]} pulses)")
+                break
+            # next decision point: the earliest "no pulse" check still ahead, else the deadline
+            checks = [no_pulse_after[p] for p in pending if results[p].mut_pulses == 0 and no_pulse_after[p] > elapsed]
+            horizon = min([*checks, deadline]) - elapsed
+            clock.run_until_idle(max(horizon, 1e-3), s.poll_s,
+                                 lambda waiting=frozenset(pending): _all_finished(ecal, waiting))
+        duration = clock.now() - t0
+        out = []
+        for p in positions:
+            r = results[p]
+            serial = bench.meter(p).spec.serial
+            if p in dead:
+                out.append(PositionOutcome(p, serial, r.mut_pulses, r.ref_pulses, None, duration, "broken", dead[p]))
+                continue
+            err = r.error_pct
+            if err is None or math.isinf(err):
+                out.append(PositionOutcome(p, serial, r.mut_pulses, r.ref_pulses, None, duration, "broken",
+                                           "no reference pulses in the gate: the error cannot be computed"))
+                continue
+            out.append(PositionOutcome(p, serial, plan[p][1], r.ref_pulses, err, duration, None))
+        return out
+
+
+    # -- pulse counting (starting current, no-load) ------------------------------------------------------
+    def count(self, spec: PointSpec, positions: Sequence[int], duration_s: float) -> list[PositionOutcome]:
+        """Count meter and reference pulses on every position for ``duration_s`` at ``spec``."""
+        bench = self.bench
+        ecal, clock = bench.error_calculator, bench.clock
+        self.energise(spec)
+        consts = {p: bench.meter(p).spec.constant_imp_per_kwh for p in positions}
+        ecal.configure(list(positions), consts, 1, mode="COUNT")
+        t0 = clock.now()
+        ecal.start(list(positions))
+        clock.sleep(duration_s)
+        results = ecal.results()
+        ecal.abort(list(positions))
+        duration = clock.now() - t0
+        return [
+            PositionOutcome(p, bench.meter(p).spec.serial, results[p].mut_pulses, results[p].ref_pulses, None,
+                            duration, None)
+            for p in positions
+        ]
+
+
+def _all_finished(ecal: Any, positions: frozenset[int]) -> bool:
+    res = ecal.results()
+    return all(res[p].state == "FINISHED" for p in positions)
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")

@@ -1,0 +1,239 @@
+"""A plan's tests → tasks: one load point each, measured on every position at once.
+
+Load points, limits, test voltages and durations come from the standards library (``hil.standards``), with
+their provenance; this module only decides the order, builds the source setting and runs the measurement kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hil.benchfile import BenchFile, MeterSpec
+from hil.measure.accuracy import PointSpec, PositionOutcome
+from hil.plans.model import AccuracyTest, NoLoadTest, Plan, StartingTest
+from hil.standards import (
+    LoadPoint,
+    MeterRating,
+    StandardsLibrary,
+    decide,
+    no_load_test,
+    starting_test,
+    uncertainty_budget,
+)
+
+if TYPE_CHECKING:
+    from hil.plans.session import RunSession
+
+
+class PlanError(ValueError):
+    """The plan cannot run on this bench (before anything is energised)."""
+
+
+@dataclass
+class Task:
+    test_id: str
+    test_kind: str
+    point_id: str
+    spec: PointSpec
+    positions: list[int]
+    limit_pct: float
+    decision_rule: str
+    run: Callable[[RunSession, Task], list[PositionOutcome]]
+    decide: Callable[[PositionOutcome], tuple[str, str]]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.test_id}::{self.point_id}"
+
+
+def rating_of(meter: MeterSpec, plan: Plan, library: StandardsLibrary) -> MeterRating:
+    """The meter's nameplate as the standards library sees it, for the plan's standard and edition."""
+    try:
+        return MeterRating.model_validate(
+            {
+                "standard": plan.standard, "edition": plan.edition,
+                "class_index": plan.meter_class or meter.meter_class, "connection": "direct",
+                "elements": 3 if meter.connection == "3P4W" else 1, "un_v": meter.un_v,
+                "constant_imp_per_kwh": meter.constant_imp_per_kwh, "ist_a": meter.ist_a, "imin_a": meter.imin_a,
+                "itr_a": meter.itr_a, "iref_a": meter.iref_a, "ib_a": meter.ib_a, "imax_a": meter.imax_a,
+            },
+            context={"library": library},
+        )
+    except ValueError as exc:
+        raise PlanError(f"meter {meter.serial}: {exc}") from exc
+
+
+def _check_same_type(bench: BenchFile, plan: Plan, library: StandardsLibrary) -> tuple[MeterRating, list[int]]:
+    if not bench.positions:
+        raise PlanError(f"bench {bench.name!r} has no meter positions")
+    first = bench.positions[0]
+    rating = rating_of(first.meter, plan, library)
+    for pos in bench.positions[1:]:
+        other = rating_of(pos.meter, plan, library)
+        if other.currents(library).amps() != rating.currents(library).amps() or other.un_v != rating.un_v:
+            raise PlanError(
+                f"positions {first.position} ({first.meter.serial}) and {pos.position} ({pos.meter.serial}) have "
+                "different ratings: the positions of one run share one load, so a plan runs one meter type at a time"
+            )
+    return rating, [p.position for p in bench.positions]
+
+
+def _outcome_uncertainty(o: PositionOutcome, session: RunSession) -> float:
+    budget = uncertainty_budget(reference_class_pct=session.reference_accuracy_pct(), ref_pulses=o.n_ref or None)
+    return budget.expanded_pct
+
+
+def _accuracy_tasks(test: AccuracyTest, plan: Plan, rating: MeterRating, positions: list[int],
+                    library: StandardsLibrary, phases: int) -> list[Task]:
+    from hil.standards import generate_load_points
+
+    balanced = test.load == "balanced"
+    matrix = generate_load_points(
+        rating, balanced=balanced, single_element=not balanced,
+        currents=test.currents if balanced else None, pfs=test.power_factors if balanced else None,
+        single_element_currents=None if balanced else test.currents,
+        single_element_pfs=None if balanced else test.power_factors,
+        voltage_v=rating.un_v * test.voltage_pct / 100.0,
+        frequency_hz=rating.frequency_hz * test.frequency_pct / 100.0, library=library,
+    )
+    points: list[LoadPoint] = list(matrix.points)
+    if not balanced and test.elements is not None:
+        points = [p for p in points if p.element in test.elements]
+    # fewest source changes: one element at a time, one PF at a time, rising current
+    points.sort(key=lambda p: (p.element or 0, str(p.pf), p.current_a))
+    tasks = []
+    rule = plan.measure.decision_rule
+    for lp in points:
+        spec = PointSpec(
+            test="accuracy", point=lp.name, voltage_v=lp.voltage_v, current_a=lp.current_a, phase_deg=lp.phi_deg,
+            pf=str(lp.pf), element="all" if lp.element is None else str(lp.element), frequency_hz=lp.frequency_hz,
+            limit_pct=lp.limit_pct, standard=f"{lp.limit.standard}:{lp.limit.edition}", limit_table=lp.limit.table,
+            limit_status=lp.limit.status,
+        )
+
+        def _decide(o: PositionOutcome, spec: PointSpec = spec) -> tuple[str, str]:
+            assert o.error_pct is not None
+            d = decide(o.error_pct, spec.limit_pct, o.extra.get("uncertainty_pct"), rule)
+            verdict = "pass" if d.passed else "fail"
+            why = (f"error {o.error_pct:+.4f} % {'within' if d.passed else 'outside'} ±{spec.limit_pct:g} %"
+                   f" ({d.outcome.value}, {d.rule})")
+            return verdict, why
+
+        tasks.append(Task(test.id, "accuracy", lp.name, spec, positions, lp.limit_pct, rule, _run_accuracy, _decide))
+    return tasks
+
+
+def _run_accuracy(session: RunSession, task: Task) -> list[PositionOutcome]:
+    runner = session.runner()
+    outcomes = runner.measure(task.spec, task.positions)
+    for o in outcomes:
+        if o.error_pct is not None:
+            o.extra["uncertainty_pct"] = round(_outcome_uncertainty(o, session), 6)
+    return outcomes
+
+
+def _count_task(test_id: str, kind: str, point: str, spec: PointSpec, positions: list[int], duration_s: float,
+                check: Callable[[int], tuple[bool, str]], params: dict[str, Any]) -> Task:
+    def _decide(o: PositionOutcome) -> tuple[str, str]:
+        ok, why = check(o.mut_pulses)
+        return ("pass" if ok else "fail"), why
+
+    def _run(session: RunSession, task: Task) -> list[PositionOutcome]:
+        return session.runner().count(task.spec, task.positions, duration_s)
+
+    return Task(test_id, kind, point, spec, positions, 0.0, "pulse count", _run, _decide,
+                {"duration_s": duration_s, **params})
+
+
+def _starting_task(test: StartingTest, rating: MeterRating, positions: list[int], library: StandardsLibrary,
+                   frequency_hz: float) -> Task:
+    st = starting_test(rating, time_multiple=test.time_factor, library=library)
+    need = max(test.min_pulses, st.min_pulses)
+    prov = next(iter(st.provenance.values()), None)
+    spec = PointSpec("starting", f"Ist {st.current_a:g} A", st.voltage_v, st.current_a, 0.0, "1",
+                     frequency_hz=frequency_hz, standard=f"{rating.standard}:{rating.edition}",
+                     limit_table=prov.table if prov else "", limit_status=prov.status if prov else "")
+
+    def check(pulses: int) -> tuple[bool, str]:
+        return (pulses >= need,
+                f"{pulses} pulse(s) at Ist = {st.current_a:g} A within {st.time_limit_s:.0f} s (need ≥ {need};"
+                f" pulse period {st.pulse_period_s:.0f} s)")
+
+    return _count_task(test.id, "starting", spec.point, spec, positions, st.time_limit_s, check,
+                       {"min_pulses": need})
+
+
+def _no_load_task(test: NoLoadTest, rating: MeterRating, positions: list[int], library: StandardsLibrary,
+                  frequency_hz: float) -> Task:
+    nl = no_load_test(rating, factor=test.duration_factor, library=library)
+    voltage = rating.un_v * test.voltage_pct / 100.0 if test.voltage_pct is not None else nl.voltage_v
+    allowed = min(test.max_pulses, nl.max_pulses)
+    prov = nl.provenance.get("duration") or next(iter(nl.provenance.values()), None)
+    spec = PointSpec("no_load", f"no load {voltage:g} V", voltage, 0.0, 0.0, "1", frequency_hz=frequency_hz,
+                     standard=f"{rating.standard}:{rating.edition}", limit_table=prov.table if prov else "",
+                     limit_status=prov.status if prov else "")
+
+    def check(pulses: int) -> tuple[bool, str]:
+        return (pulses <= allowed,
+                f"{pulses} pulse(s) in {nl.duration_s / 60:.1f} min at {voltage:g} V, no current"
+                f" (allowed ≤ {allowed}; {nl.formula})")
+
+    return _count_task(test.id, "no_load", spec.point, spec, positions, nl.duration_s, check, {"max_pulses": allowed})
+
+
+def expand_plan(plan: Plan, bench: BenchFile, library: StandardsLibrary) -> list[Task]:
+    """Every task of ``plan`` on ``bench``, in run order. Raises :class:`PlanError` for a plan that does not fit
+    the bench (ratings, limits); a point beyond the bench's or the meters' ratings is refused here too."""
+    rating, positions = _check_same_type(bench, plan, library)
+    phases = bench.limits.phases
+    tasks: list[Task] = []
+    for test in plan.tests:
+        if isinstance(test, AccuracyTest):
+            _check_requested_currents(test, rating, bench, library)
+            tasks += _accuracy_tasks(test, plan, rating, positions, library, phases)
+        elif isinstance(test, StartingTest):
+            tasks.append(_starting_task(test, rating, positions, library, rating.frequency_hz))
+        elif isinstance(test, NoLoadTest):
+            tasks.append(_no_load_task(test, rating, positions, library, rating.frequency_hz))
+        else:
+            raise PlanError(f"test {test.id!r}: kind {test.kind!r} is not supported yet by the plan runner")
+    _check_ratings(tasks, bench)
+    return tasks
+
+
+def _max_ratings(bench: BenchFile) -> tuple[float, float]:
+    """Highest current and voltage allowed: the bench's limits and every mounted meter's (series currents)."""
+    lim = bench.limits
+    imax = min([lim.max_current_a] + [p.meter.imax_a for p in bench.positions])
+    umax = min([lim.max_voltage_v] + [p.meter.umax_v or 1.15 * p.meter.un_v for p in bench.positions])
+    return imax, umax
+
+
+def _check_requested_currents(test: AccuracyTest, rating: MeterRating, bench: BenchFile,
+                              library: StandardsLibrary) -> None:
+    """A current the plan asks for explicitly must be within the ratings (the generator would just omit it)."""
+    imax, _ = _max_ratings(bench)
+    rated = rating.currents(library)
+    for c in test.currents or []:
+        try:
+            amps = rated.evaluate(c)
+        except ValueError as exc:
+            raise PlanError(f"test {test.id!r}: current {c!r}: {exc}") from exc
+        if amps > imax * (1 + 1e-9):
+            raise PlanError(f"test {test.id!r}: current {c} = {amps:g} A is beyond the bench's or the meters' rating"
+                            f" ({imax:g} A)")
+
+
+def _check_ratings(tasks: list[Task], bench: BenchFile) -> None:
+    imax, umax = _max_ratings(bench)
+    for t in tasks:
+        if t.spec.current_a > imax * (1 + 1e-9):
+            raise PlanError(f"test {t.test_id!r} point {t.point_id}: {t.spec.current_a:g} A is beyond the bench's or"
+                            f" the meters' rating ({imax:g} A)")
+        if t.spec.voltage_v > umax * (1 + 1e-9):
+            raise PlanError(f"test {t.test_id!r} point {t.point_id}: {t.spec.voltage_v:g} V is beyond the bench's or"
+                            f" the meters' rating ({umax:g} V)")
+

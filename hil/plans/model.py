@@ -1,0 +1,117 @@
+"""Test plans in YAML (pydantic-validated; errors name file, line and field).
+
+    plan: IEC 62053-21:2020 class 1, three-phase accuracy
+    standard: IEC 62053-21
+    edition: "2020"
+    tests:
+      - id: balanced
+        kind: accuracy
+        load: balanced
+        currents: [Imin, Itr, Iref, Imax]
+        power_factors: ["1", "0.5L", "0.8C"]
+
+``pytest testplans/<plan>.yaml --bench <bench.yaml>`` collects it directly (see :mod:`hil.plans.collect`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from instruments.yamlconfig import load_yaml_model
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MeasureOptions(_Model):
+    """How points are measured (defaults: standards.md §6 practice)."""
+
+    settle_s: float = Field(10.0, ge=0)
+    resolution_fraction: float = Field(0.1, gt=0, le=1)  # resolution ≤ this fraction of the limit
+    min_duration_s: float = Field(0.0, ge=0)
+    min_pulses: int = Field(1, ge=1)
+    repeats: int = Field(1, ge=1, le=100)
+    timeout_factor: float = Field(2.0, ge=1)
+    decision_rule: Literal["simple", "guard_band"] = "simple"
+
+
+class AccuracyTest(_Model):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    kind: Literal["accuracy"]
+    load: Literal["balanced", "single_element"] = "balanced"
+    currents: list[str] | None = None  # e.g. [Imin, Itr, "2 Itr", Iref, Imax]; None: the standard's set
+    power_factors: list[str] = Field(default_factory=lambda: ["1", "0.5L", "0.8C"])
+    elements: list[int] | None = None  # single_element: which elements (default: all of the meter's)
+    voltage_pct: float = Field(100.0, gt=0, le=130)  # of Un
+    frequency_pct: float = Field(100.0, gt=80, le=120)  # of the nominal frequency
+
+
+class StartingTest(_Model):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    kind: Literal["starting"]
+    time_factor: float = Field(1.5, ge=1)  # time limit = factor × the pulse period at Ist (status U)
+    min_pulses: int = Field(1, ge=1)
+
+
+class NoLoadTest(_Model):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    kind: Literal["no_load"]
+    duration_factor: float = Field(1.0, ge=1)  # × the standard's minimum duration (labs often use 2)
+    voltage_pct: float | None = Field(None, gt=0, le=130)  # default: the standard's (115 % / 110 % Un)
+    max_pulses: int = Field(1, ge=0)  # the meter shall not produce more than one pulse
+
+
+TestSpec = Annotated[
+    AccuracyTest | StartingTest | NoLoadTest, Field(discriminator="kind")
+]
+
+
+class Plan(_Model):
+    plan: str
+    description: str = ""
+    standard: str
+    edition: str
+    meter_class: str | None = Field(None, alias="class")  # default: the meters' class from the bench file
+    limits_override: str | None = None  # a lab's limit-table file, relative to the plan
+    measure: MeasureOptions = Field(default_factory=MeasureOptions)
+    tests: list[TestSpec]
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("edition", mode="before")
+    @classmethod
+    def _edition_text(cls, v: object) -> object:
+        return str(v) if isinstance(v, int) else v
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Plan:
+        seen: set[str] = set()
+        for t in self.tests:
+            if t.id in seen:
+                raise ValueError(f"test id {t.id!r} is used twice")
+            seen.add(t.id)
+        return self
+
+
+def load_plan(path: str | Path) -> Plan:
+    return load_yaml_model(path, Plan)
+
+
+def plan_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def is_plan_file(path: Path) -> bool:
+    """A YAML file is a plan if it has a top-level ``plan:`` key (cheap check, no full parse)."""
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    try:
+        head = path.read_text(encoding="utf-8")[:4096]
+    except OSError:
+        return False
+    return any(line.startswith("plan:") for line in head.splitlines())

@@ -1,0 +1,344 @@
+"""The run of a plan inside one pytest session: bench, run directory, results, verdicts, Allure labels.
+
+Measurements happen once per point for all positions; every result row is appended to the results table right
+after its point (a crash loses nothing already measured); ``run.json`` is written at the start and completed at
+the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import shlex
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hil import __version__
+from hil.benchfile import BenchFile, load_bench_file
+from hil.measure.accuracy import AccuracyRunner, MeasureSettings, PositionOutcome, utc_now
+from hil.plans.expand import Task
+from hil.plans.model import Plan, plan_sha256
+from hil.results import ResultsWriter, write_run_json
+from hil.safety import critical_section
+from instruments.drivers.errors import BenchFault
+
+_KEY = pytest.StashKey["RunSession"]()
+
+
+class MeterNonConformance(AssertionError):
+    """The meter under test is outside its limit (Allure: failed)."""
+
+
+class NoResult(Exception):
+    """No valid result for this meter: a bench fault or a meter that gives nothing to measure (Allure: broken)."""
+
+
+def run_session(config: pytest.Config) -> RunSession:
+    s = config.stash.get(_KEY, None)
+    if s is None:
+        s = RunSession(config)
+        config.stash[_KEY] = s
+        config.add_cleanup(s.finish)
+    return s
+
+
+def new_run_id(plan_stem: str) -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + plan_stem
+
+
+@dataclass
+class PointState:
+    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+    error: BaseException | None = None
+    transcript: str = ""
+    table: str = ""
+
+
+class RunSession:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.plans: list[tuple[Path, Plan]] = []
+        self._bench_file: BenchFile | None = None
+        self._bench: Any = None
+        self._sim: Any = None
+        self._runner: AccuracyRunner | None = None
+        self._results: ResultsWriter | None = None
+        self._points: dict[str, PointState] = {}
+        self._libraries: dict[Path, Any] = {}
+        self.run_dir: Path | None = None
+        self.run_id = ""
+        self.started_at = utc_now()
+        self.bench_source = ""
+        self.no_pulses: dict[int, str] = {}  # position -> why its pulse output is considered dead
+        self._dead_counts: dict[int, int] = {}
+
+    # -- setup --------------------------------------------------------------------------------------
+    @property
+    def bench_file(self) -> BenchFile:
+        """The bench file (read at collection; for the simulated bench, the simulator starts here)."""
+        if self._bench_file is None:
+            path = self.config.getoption("--bench")
+            if path:
+                self._bench_file = load_bench_file(path)
+                self.bench_source = str(path)
+            else:
+                from hil.simbench import bench_file_for
+                from instruments.simulators.bench import RunningBench, SimulatedBench
+
+                sim = SimulatedBench.from_file(
+                    self.config.getoption("--sim-bench"), seed=self.config.getoption("--sim-seed")
+                )
+                self._sim = RunningBench(sim).__enter__()
+                self._bench_file = self._sim.call(bench_file_for, sim)
+                self.bench_source = "<simulated bench>"
+        return self._bench_file
+
+    def library(self, plan_path: Path, plan: Plan) -> Any:
+        from hil.standards import StandardsLibrary
+
+        if plan_path not in self._libraries:
+            overrides = [plan_path.parent / plan.limits_override] if plan.limits_override else []
+            self._libraries[plan_path] = StandardsLibrary.load(overrides)
+        return self._libraries[plan_path]
+
+    def register_plan(self, path: Path, plan: Plan) -> None:
+        self.plans.append((path, plan))
+
+    def _ensure_run_dir(self) -> Path:
+        if self.run_dir is None:
+            opt = self.config.getoption("--run-dir")
+            stem = self.plans[0][0].stem if self.plans else "run"
+            self.run_id = Path(opt).name if opt else new_run_id(stem)
+            self.run_dir = Path(opt) if opt else Path("reports") / self.run_id
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._results = ResultsWriter(self.run_dir)
+        return self.run_dir
+
+    @property
+    def bench(self) -> Any:
+        if self._bench is None:
+            from hil.bench import Bench
+            from hil.safety import SafeState
+
+            safe = self.config.stash.get(_safe_key(), None) or SafeState()
+            b = Bench(self.bench_file, source_file=self.bench_source,
+                      allow_expired_calibration=bool(self.config.getoption("--allow-expired-calibration")),
+                      safe_state=safe)
+            b.connect()
+            self._bench = b
+            self._ensure_run_dir()
+            write_run_json(self.run_dir or Path("."), self.metadata())
+        return self._bench
+
+    def reference_accuracy_pct(self) -> float | None:
+        """The reference standard's error bound (bench file: roles.reference.calibration.accuracy_pct)."""
+        ref = self.bench_file.roles.get("reference")
+        return ref.calibration.accuracy_pct if ref is not None and ref.calibration is not None else None
+
+    def runner(self) -> AccuracyRunner:
+        if self._runner is None:
+            m = self.plans[0][1].measure
+            self._runner = AccuracyRunner(self.bench, MeasureSettings(
+                settle_s=m.settle_s, resolution_fraction=m.resolution_fraction, min_duration_s=m.min_duration_s,
+                min_pulses=m.min_pulses, timeout_factor=m.timeout_factor,
+            ))
+        return self._runner
+
+    def metadata(self, finished: bool = False) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "run_id": self.run_id,
+            "software_version": __version__,
+            "command_line": shlex.join(sys.argv),
+            "started_at": self.started_at,
+            "plans": [{"name": p.plan, "file": str(path), "sha256": plan_sha256(path), "standard": p.standard,
+                       "edition": p.edition} for path, p in self.plans],
+            "seed": self.config.getoption("--sim-seed") if self._sim is not None else None,
+        }
+        if self._sim is not None:
+            meta["seed"] = self._sim.bench.seed
+        if self._bench is not None:
+            meta.update(self._bench.metadata())
+        if finished:
+            meta["finished_at"] = utc_now()
+        return meta
+
+    # -- measuring ----------------------------------------------------------------------------------
+    def result_for(self, task: Task, position: int, item: pytest.Item) -> dict[str, Any]:
+        st = self._points.get(task.key)
+        if st is None:
+            st = self._measure(task)
+            self._points[task.key] = st
+        row = st.rows.get(position)
+        _allure_labels(item, self, task.test_kind, task.point_id, position, row)
+        if st.transcript:
+            _attach(st.transcript, "SCPI transcript", "text")
+        if st.table:
+            _attach(st.table, f"{task.point_id}: all positions", "csv")
+        if row is None:
+            raise NoResult(f"point {task.point_id} was not measured: {st.error}")
+        return row
+
+    def _measure(self, task: Task) -> PointState:
+        st = PointState()
+        bench = self.bench
+        mark = bench.transcript.mark()
+        started = utc_now()
+        try:
+            outcomes = task.run(self, task)
+        except BenchFault as exc:
+            outcomes = [PositionOutcome(p, bench.meter(p).spec.serial, 0, 0, None, 0.0, "broken",
+                                        f"bench fault: {exc}") for p in task.positions]
+            st.error = exc
+        finished = utc_now()
+        rows = [self._row(task, o, started, finished) for o in outcomes]
+        assert self._results is not None
+        with critical_section():  # a SIGTERM now waits until the point's rows are on disk
+            self._results.append(rows)
+        st.rows = {r["position"]: r for r in rows}
+        from instruments.drivers.transcript import Transcript
+
+        st.transcript = Transcript.render(bench.transcript.since(mark))
+        st.table = _csv(rows)
+        return st
+
+    def _row(self, task: Task, o: PositionOutcome, started: str, finished: str) -> dict[str, Any]:
+        spec = task.spec
+        cal_override = bool(self._bench is not None and self._bench.metadata()["calibration_override"])
+        verdict, reason = o.verdict, o.reason
+        if verdict is None and o.mut_pulses == 0 and task.test_kind != "accuracy" and o.position in self.no_pulses:
+            verdict, reason = "broken", (f"no pulses: the meter's pulse output gave nothing at every accuracy point of"
+                                         f" this run ({self.no_pulses[o.position]}), so {task.test_kind} cannot be"
+                                         " judged from pulses")
+        if verdict is None:
+            verdict, reason = task.decide(o)
+        if task.test_kind == "accuracy":
+            self._track_pulse_output(o, verdict)
+        row: dict[str, Any] = {
+            "run_id": self.run_id, "bench": self.bench_file.name, "position": o.position, "serial": o.serial,
+            "test": task.test_kind, "point": task.point_id, "voltage_v": spec.voltage_v, "current_a": spec.current_a,
+            "pf": spec.pf, "element": spec.element, "frequency_hz": spec.frequency_hz, "pulses": o.mut_pulses,
+            "duration_s": o.duration_s, "error_pct": o.error_pct, "limit_pct": task.limit_pct,
+            "uncertainty_pct": o.extra.get("uncertainty_pct"), "verdict": verdict, "standard": spec.standard,
+            "limit_table": spec.limit_table, "limit_status": spec.limit_status, "started_at": started,
+            "finished_at": finished, "test_id": task.test_id, "reason": reason, "n_ref": o.n_ref,
+            "decision_rule": task.decision_rule, "calibration_override": cal_override,
+        }
+        for k, v in o.extra.items():
+            row.setdefault(k, v)
+        return row
+
+    def _track_pulse_output(self, o: PositionOutcome, verdict: str) -> None:
+        """Remember positions whose pulse output gave nothing at every accuracy point so far."""
+        if verdict == "broken" and o.mut_pulses == 0 and o.reason.startswith("no pulses"):
+            self._dead_counts[o.position] = self._dead_counts.get(o.position, 0) + 1
+            self.no_pulses[o.position] = f"{self._dead_counts[o.position]} point(s)"
+        else:
+            self._dead_counts[o.position] = -10**9  # it pulsed once: a later count test judges it normally
+            self.no_pulses.pop(o.position, None)
+
+    # -- per meter ----------------------------------------------------------------------------------
+    def meter_summary(self, position: int, item: pytest.Item) -> None:
+        rows = [r for st in self._points.values() for p, r in st.rows.items() if p == position]
+        serial = self.bench_file.positions_by_number[position].meter.serial
+        _allure_labels(item, self, "summary", "meter verdict", position, None)
+        if self.run_dir is not None and rows:
+            with _quiet():
+                from hil.reporting.plots import error_curve_png
+
+                png = error_curve_png(rows, serial)
+                if png:
+                    _attach(png, f"error curve {serial}", "png")
+        if not rows:
+            pytest.skip("no points measured for this meter")
+        failed = [r for r in rows if r["verdict"] == "fail"]
+        broken = [r for r in rows if r["verdict"] == "broken"]
+        measured = [r for r in rows if r["error_pct"] is not None and r["limit_pct"]]
+        worst = max(measured, key=lambda r: abs(r["error_pct"]) / r["limit_pct"], default=None)
+        worst_txt = (f"worst point {worst['point']}: {worst['error_pct']:+.3f} % of ±{worst['limit_pct']:g} %"
+                     if worst else "no measured point")
+        if failed:
+            raise MeterNonConformance(f"meter {serial}: {len(failed)} point(s) out of limits "
+                                      f"({', '.join(r['point'] for r in failed)}); {worst_txt}")
+        if broken:
+            raise NoResult(f"meter {serial}: {len(broken)} point(s) without a result: {broken[0]['reason']}")
+
+    def finish(self) -> None:
+        try:
+            if self.run_dir is not None:
+                write_run_json(self.run_dir, self.metadata(finished=True))
+        finally:
+            if self._bench is not None:
+                self._bench.close()
+                self._bench = None
+            if self._sim is not None:
+                self._sim.__exit__(None, None, None)
+                self._sim = None
+
+
+def _safe_key() -> Any:
+    from hil.pytest_plugin import SAFE_STATE_KEY
+
+    return SAFE_STATE_KEY
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    cols = ["position", "serial", "pulses", "n_ref", "error_pct", "limit_pct", "uncertainty_pct", "verdict", "reason"]
+    lines = [",".join(cols)]
+    for r in rows:
+        vals = []
+        for c in cols:
+            v = r.get(c)
+            vals.append("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).replace(",", ";"))
+        lines.append(",".join(vals))
+    return "\n".join(lines) + "\n"
+
+
+class _quiet:
+    def __enter__(self) -> None:
+        os.environ.setdefault("MPLBACKEND", "Agg")
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _attach(body: str | bytes, name: str, kind: str) -> None:
+    try:
+        import allure
+    except ImportError:  # pragma: no cover - allure-pytest is a dependency
+        return
+    types = {"text": allure.attachment_type.TEXT, "csv": allure.attachment_type.CSV,
+             "png": allure.attachment_type.PNG}
+    allure.attach(body, name=name, attachment_type=types[kind])
+
+
+def _allure_labels(item: pytest.Item, s: RunSession, feature: str, story: str, position: int,
+                   row: dict[str, Any] | None) -> None:
+    import allure
+
+    serial = s.bench_file.positions_by_number[position].meter.serial
+    dyn: Any = allure.dynamic  # allure-pytest's helpers are untyped
+    dyn.suite(serial)
+    dyn.feature(feature)
+    dyn.story(story)
+    dyn.title(f"{story} — position {position} ({serial})")
+    allure.dynamic.parameter("bench", s.bench_file.name)
+    allure.dynamic.parameter("position", position)
+    allure.dynamic.parameter("serial", serial)
+    if row is not None:
+        allure.dynamic.parameter("point", row["point"])
+        desc = (f"error {row['error_pct']:+.4f} % (limit ±{row['limit_pct']:g} %, U = "
+                f"{row['uncertainty_pct'] if row['uncertainty_pct'] is not None else '—'} %, "
+                f"{row['decision_rule']}); limit: {row['standard']} {row['limit_table']} ({row['limit_status']})"
+                if row["error_pct"] is not None else row["reason"])
+        if row.get("calibration_override"):
+            desc += "\n\nWARNING: the reference standard's calibration had expired (run under override)."
+        dyn.description(desc)
+
+
+Runner = Callable[[RunSession, Task], list[PositionOutcome]]
