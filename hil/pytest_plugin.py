@@ -79,25 +79,35 @@ def simulated_bench(pytestconfig: pytest.Config) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def bench(request: pytest.FixtureRequest, safe_state: SafeState) -> Iterator[Any]:
-    """The bench of this session: ``--bench FILE``, or the simulated bench served in-process."""
-    from hil.bench import Bench
+def bench(request: pytest.FixtureRequest, safe_state: SafeState) -> Any:
+    """The bench of this session: ``--bench FILE``, or the simulated bench served in-process. Opened once (its
+    identities, calibration and ratings checked), closed with the safe state at the end of the session."""
+    from hil.plans.session import run_session
 
-    path = request.config.getoption("--bench")
-    allow = bool(request.config.getoption("--allow-expired-calibration"))
-    with contextlib.ExitStack() as stack:
-        if path is None:
-            from hil.simbench import bench_file_for
+    b = run_session(request.config).bench
+    request.config.stash[_BENCH] = b
+    return b
 
-            running = request.getfixturevalue("simulated_bench")
-            config = running.call(bench_file_for, running.bench)
-            b = Bench(config, source_file="<simulated bench>", allow_expired_calibration=allow, safe_state=safe_state)
-            b.connect()
-        else:
-            b = Bench.open(Path(path), allow_expired_calibration=allow, safe_state=safe_state)
-        stack.callback(b.close)
-        request.config.stash[_BENCH] = b
-        yield b
+
+@pytest.fixture(scope="session")
+def meters(bench: Any) -> list[Any]:
+    """The meters under test, one per position: ``.position``, ``.spec`` (nameplate), ``.port`` (driver)."""
+    return [bench.meter(p) for p in bench.positions]
+
+
+@pytest.fixture
+def load_point(bench: Any, request: pytest.FixtureRequest) -> Any:
+    """``load_point(current, pf, element=...)`` measures one accuracy point on every position; the limit comes from
+    the standards library (module attributes ``STANDARD``, ``EDITION``, ``CLASS`` choose the table; default
+    IEC 62053-21:2020), the verdict from the framework; rows go to the run's results."""
+    from hil.plans.python_api import LoadPointRunner
+    from hil.plans.session import run_session
+
+    mod = request.module
+    return LoadPointRunner(
+        run_session(request.config), getattr(mod, "STANDARD", "IEC 62053-21"), str(getattr(mod, "EDITION", "2020")),
+        getattr(mod, "CLASS", None), getattr(mod, "DECISION_RULE", "simple"),
+    )
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -6,6 +6,7 @@ their provenance; this module only decides the order, builds the source setting 
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -51,11 +52,16 @@ class Task:
 
 def rating_of(meter: MeterSpec, plan: Plan, library: StandardsLibrary) -> MeterRating:
     """The meter's nameplate as the standards library sees it, for the plan's standard and edition."""
+    return meter_rating(meter, plan.standard, plan.edition, plan.meter_class, library)
+
+
+def meter_rating(meter: MeterSpec, standard: str, edition: str, meter_class: str | None,
+                 library: StandardsLibrary) -> MeterRating:
     try:
         return MeterRating.model_validate(
             {
-                "standard": plan.standard, "edition": plan.edition,
-                "class_index": plan.meter_class or meter.meter_class, "connection": "direct",
+                "standard": standard, "edition": edition,
+                "class_index": meter_class or meter.meter_class, "connection": "direct",
                 "elements": 3 if meter.connection == "3P4W" else 1, "un_v": meter.un_v,
                 "constant_imp_per_kwh": meter.constant_imp_per_kwh, "ist_a": meter.ist_a, "imin_a": meter.imin_a,
                 "itr_a": meter.itr_a, "iref_a": meter.iref_a, "ib_a": meter.ib_a, "imax_a": meter.imax_a,
@@ -79,11 +85,6 @@ def _check_same_type(bench: BenchFile, plan: Plan, library: StandardsLibrary) ->
                 "different ratings: the positions of one run share one load, so a plan runs one meter type at a time"
             )
     return rating, [p.position for p in bench.positions]
-
-
-def _outcome_uncertainty(o: PositionOutcome, session: RunSession) -> float:
-    budget = uncertainty_budget(reference_class_pct=session.reference_accuracy_pct(), ref_pulses=o.n_ref or None)
-    return budget.expanded_pct
 
 
 def _accuracy_tasks(test: AccuracyTest, plan: Plan, rating: MeterRating, positions: list[int],
@@ -122,17 +123,37 @@ def _accuracy_tasks(test: AccuracyTest, plan: Plan, rating: MeterRating, positio
                    f" ({d.outcome.value}, {d.rule})")
             return verdict, why
 
-        tasks.append(Task(test.id, "accuracy", lp.name, spec, positions, lp.limit_pct, rule, _run_accuracy, _decide))
+        tasks.append(Task(test.id, "accuracy", lp.name, spec, positions, lp.limit_pct, rule, _run_accuracy, _decide,
+                          {"repeats": plan.measure.repeats}))
     return tasks
 
 
 def _run_accuracy(session: RunSession, task: Task) -> list[PositionOutcome]:
+    """Measure the point ``repeats`` times (the source is programmed once): mean error, spread, and the
+    repeatability in the uncertainty budget (GUM: s/√n)."""
     runner = session.runner()
-    outcomes = runner.measure(task.spec, task.positions)
-    for o in outcomes:
-        if o.error_pct is not None:
-            o.extra["uncertainty_pct"] = round(_outcome_uncertainty(o, session), 6)
-    return outcomes
+    runs = [runner.measure(task.spec, task.positions) for _ in range(int(task.params.get("repeats", 1)))]
+    return [combine_repeats([run[i] for run in runs], session.reference_accuracy_pct())
+            for i in range(len(task.positions))]
+
+
+def combine_repeats(per: list[PositionOutcome], reference_accuracy_pct: float | None) -> PositionOutcome:
+    """One outcome from repeated measurements of a position: any missing result makes it broken."""
+    missing = [o for o in per if o.error_pct is None]
+    if missing:
+        return missing[0]
+    errors = [float(o.error_pct) for o in per if o.error_pct is not None]
+    n_ref = min(o.n_ref for o in per)
+    budget = uncertainty_budget(reference_class_pct=reference_accuracy_pct, ref_pulses=n_ref or None,
+                                repeats=errors if len(errors) > 1 else ())
+    last = per[-1]
+    extra = dict(last.extra)
+    extra["uncertainty_pct"] = round(budget.expanded_pct, 6)
+    extra["repeats"] = len(errors)
+    if len(errors) > 1:
+        extra["spread_pct"] = round(statistics.stdev(errors), 6)
+    return PositionOutcome(last.position, last.serial, sum(o.mut_pulses for o in per), n_ref,
+                           statistics.fmean(errors), sum(o.duration_s for o in per), None, "", extra)
 
 
 def _count_task(test_id: str, kind: str, point: str, spec: PointSpec, positions: list[int], duration_s: float,

@@ -21,7 +21,7 @@ import pytest
 
 from hil import __version__
 from hil.benchfile import BenchFile, load_bench_file
-from hil.measure.accuracy import AccuracyRunner, MeasureSettings, PositionOutcome, utc_now
+from hil.measure.accuracy import AccuracyRunner, MeasureSettings, PointSpec, PositionOutcome, utc_now
 from hil.plans.expand import Task
 from hil.plans.model import Plan, plan_sha256
 from hil.results import ResultsWriter, write_run_json
@@ -143,7 +143,9 @@ class RunSession:
 
     def runner(self) -> AccuracyRunner:
         if self._runner is None:
-            m = self.plans[0][1].measure
+            from hil.plans.model import MeasureOptions
+
+            m = self.plans[0][1].measure if self.plans else MeasureOptions()
             self._runner = AccuracyRunner(self.bench, MeasureSettings(
                 settle_s=m.settle_s, resolution_fraction=m.resolution_fraction, min_duration_s=m.min_duration_s,
                 min_pulses=m.min_pulses, timeout_factor=m.timeout_factor,
@@ -196,10 +198,12 @@ class RunSession:
                                         f"bench fault: {exc}") for p in task.positions]
             st.error = exc
         finished = utc_now()
-        rows = [self._row(task, o, started, finished) for o in outcomes]
-        assert self._results is not None
-        with critical_section():  # a SIGTERM now waits until the point's rows are on disk
-            self._results.append(rows)
+        rows = []
+        for o in outcomes:
+            verdict, reason = self._verdict(task, o)
+            rows.append(self.row_for(task.test_id, task.test_kind, task.point_id, task.spec, o, verdict, reason,
+                                     started, finished, task.decision_rule, task.limit_pct))
+        self.append_rows(rows)
         st.rows = {r["position"]: r for r in rows}
         from instruments.drivers.transcript import Transcript
 
@@ -207,9 +211,7 @@ class RunSession:
         st.table = _csv(rows)
         return st
 
-    def _row(self, task: Task, o: PositionOutcome, started: str, finished: str) -> dict[str, Any]:
-        spec = task.spec
-        cal_override = bool(self._bench is not None and self._bench.metadata()["calibration_override"])
+    def _verdict(self, task: Task, o: PositionOutcome) -> tuple[str, str]:
         verdict, reason = o.verdict, o.reason
         if verdict is None and o.mut_pulses == 0 and task.test_kind != "accuracy" and o.position in self.no_pulses:
             verdict, reason = "broken", (f"no pulses: the meter's pulse output gave nothing at every accuracy point of"
@@ -219,15 +221,30 @@ class RunSession:
             verdict, reason = task.decide(o)
         if task.test_kind == "accuracy":
             self._track_pulse_output(o, verdict)
+        return verdict, reason
+
+    def append_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Append a point's rows to the run's results, whole: a SIGTERM waits until they are on disk."""
+        self._ensure_run_dir()
+        assert self._results is not None
+        with critical_section():
+            self._results.append(rows)
+
+    def row_for(self, test_id: str, kind: str, point: str, spec: PointSpec, o: PositionOutcome, verdict: str,
+                reason: str, started: str, finished: str, decision_rule: str,
+                limit_pct: float | None = None) -> dict[str, Any]:
+        """One results row (columns: hil.results.COLUMNS, then extras)."""
+        cal_override = bool(self._bench is not None and self._bench.metadata()["calibration_override"])
         row: dict[str, Any] = {
             "run_id": self.run_id, "bench": self.bench_file.name, "position": o.position, "serial": o.serial,
-            "test": task.test_kind, "point": task.point_id, "voltage_v": spec.voltage_v, "current_a": spec.current_a,
+            "test": kind, "point": point, "voltage_v": spec.voltage_v, "current_a": spec.current_a,
             "pf": spec.pf, "element": spec.element, "frequency_hz": spec.frequency_hz, "pulses": o.mut_pulses,
-            "duration_s": o.duration_s, "error_pct": o.error_pct, "limit_pct": task.limit_pct,
+            "duration_s": o.duration_s, "error_pct": o.error_pct,
+            "limit_pct": spec.limit_pct if limit_pct is None else limit_pct,
             "uncertainty_pct": o.extra.get("uncertainty_pct"), "verdict": verdict, "standard": spec.standard,
             "limit_table": spec.limit_table, "limit_status": spec.limit_status, "started_at": started,
-            "finished_at": finished, "test_id": task.test_id, "reason": reason, "n_ref": o.n_ref,
-            "decision_rule": task.decision_rule, "calibration_override": cal_override,
+            "finished_at": finished, "test_id": test_id, "reason": reason, "n_ref": o.n_ref,
+            "decision_rule": decision_rule, "calibration_override": cal_override,
         }
         for k, v in o.extra.items():
             row.setdefault(k, v)

@@ -1,0 +1,181 @@
+"""Life data: each unit's hours on test and whether it failed (failure) or was still working (right-censored).
+
+A unit taken off test, or still running when the test stopped, is *right-censored* (a suspension): it is known
+only to have lived at least that long. Censored units carry information and must not be dropped or treated as
+failures (IEC 61649 §5: Weibull analysis with suspended items).
+
+CSV format (one row per unit)::
+
+    unit,hours,failed          or          unit,hours,status
+    M01,1520,1                             M01,1520,failed
+    M02,2000,0                             M02,2000,censored
+
+``failed`` is 0/1 (also true/false, yes/no); ``status`` is one of ``failed``/``failure``/``f`` or
+``censored``/``suspended``/``survived``/``running``/``s``/``c``. Optional columns: ``level`` (stress level, for
+:mod:`hil.reliability.stress_levels`), ``mode`` (failure mode), ``note``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from hil.reliability._tables import read_csv_rows
+from instruments.yamlconfig import ConfigError
+
+FAILED_WORDS = frozenset({"failed", "failure", "fail", "f"})
+CENSORED_WORDS = frozenset({"censored", "suspended", "suspension", "survived", "running", "s", "c"})
+
+
+@dataclass(frozen=True, eq=False)
+class LifeData:
+    """Hours on test per unit and the failed flag; build with :meth:`of` (which validates)."""
+
+    hours: npt.NDArray[np.float64]
+    failed: npt.NDArray[np.bool_]
+    units: tuple[str, ...]
+
+    @classmethod
+    def of(
+        cls, hours: Iterable[float], failed: Iterable[bool | int], units: Sequence[str] | None = None
+    ) -> LifeData:
+        """Validate and build. ``hours`` > 0 and finite; ``failed`` true for a failure, false if censored."""
+        h = [float(x) for x in hours]
+        f = [bool(x) for x in failed]
+        names = tuple(units) if units is not None else tuple(f"#{i + 1}" for i in range(len(h)))
+        if len(f) != len(h) or len(names) != len(h):
+            raise ValueError(f"hours ({len(h)}), failed ({len(f)}) and units ({len(names)}) differ in length")
+        if not h:
+            raise ValueError("no units: life data needs at least one unit")
+        for name, x in zip(names, h, strict=True):
+            if not math.isfinite(x):
+                raise ValueError(f"unit {name}: hours must be a finite number, got {x!r}")
+            if x < 0:
+                raise ValueError(f"unit {name}: negative hours ({x:g}); hours on test must be > 0")
+            if x == 0:
+                raise ValueError(f"unit {name}: 0 hours; hours on test must be > 0")
+        return cls(np.asarray(h, dtype=np.float64), np.asarray(f, dtype=np.bool_), names)
+
+    @property
+    def n(self) -> int:
+        """Number of units."""
+        return len(self.hours)
+
+    @property
+    def failures(self) -> int:
+        """Number of failed units (r)."""
+        return int(self.failed.sum())
+
+    @property
+    def censored(self) -> int:
+        """Number of right-censored units."""
+        return self.n - self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able rows."""
+        return {
+            "units": [
+                {"unit": u, "hours": float(h), "failed": bool(f)}
+                for u, h, f in zip(self.units, self.hours, self.failed, strict=True)
+            ]
+        }
+
+
+class LifeRow(BaseModel):
+    """One CSV row of life data (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unit: str
+    hours: float = Field(description="hours on test until failure or censoring, > 0")
+    failed: bool | None = None
+    status: str | None = Field(default=None, validate_default=True)
+    level: str | None = None
+    mode: str | None = None
+    note: str | None = None
+
+    @field_validator("hours")
+    @classmethod
+    def _hours_positive(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        if v < 0:
+            raise ValueError(f"negative hours ({v:g}); hours on test must be > 0")
+        if v == 0:
+            raise ValueError("0 hours; hours on test must be > 0")
+        return v
+
+    @field_validator("status")
+    @classmethod
+    def _one_outcome(cls, v: str | None, info: ValidationInfo) -> str | None:
+        has_failed = info.data.get("failed") is not None
+        if v is None:
+            if not has_failed and "failed" not in info.data:
+                return v  # 'failed' was given but invalid: its own error is reported
+            if not has_failed:
+                raise ValueError("each row needs a 'failed' (0/1) or a 'status' (failed/censored) cell")
+            return v
+        word = v.strip().lower()
+        if word not in FAILED_WORDS | CENSORED_WORDS:
+            raise ValueError(f"unknown status {v!r}; use failed or censored (suspended, survived, running)")
+        if has_failed:
+            raise ValueError("give either 'failed' or 'status', not both")
+        return word
+
+    @property
+    def is_failure(self) -> bool:
+        """True if the unit failed."""
+        if self.failed is not None:
+            return self.failed
+        return self.status in FAILED_WORDS
+
+
+def read_life_rows(path: str | Path) -> list[tuple[int, LifeRow]]:
+    """Validated ``(line, row)`` pairs of a life-data CSV file; errors name file, line and column."""
+    rows = read_csv_rows(path, LifeRow)
+    seen: dict[tuple[str | None, str], int] = {}
+    for line, row in rows:
+        key = (row.level, row.unit)
+        if key in seen:
+            raise ConfigError(str(path), line, "unit", f"unit {row.unit!r} already on line {seen[key]}")
+        seen[key] = line
+    return rows
+
+
+def _life_data(rows: Sequence[LifeRow]) -> LifeData:
+    return LifeData.of([r.hours for r in rows], [r.is_failure for r in rows], [r.unit for r in rows])
+
+
+def read_life_data(path: str | Path, level: str | None = None) -> LifeData:
+    """Life data of a CSV file; with several stress levels in it, ``level`` selects one (required then)."""
+    rows = read_life_rows(path)
+    levels = sorted({r.level for _, r in rows if r.level is not None})
+    if level is not None:
+        chosen = [r for _, r in rows if r.level == level]
+        if not chosen:
+            raise ConfigError(str(path), None, "level", f"no rows at level {level!r}; levels: {', '.join(levels)}")
+        return _life_data(chosen)
+    if len(levels) > 1:
+        raise ConfigError(
+            str(path), None, "level",
+            f"rows at {len(levels)} stress levels ({', '.join(levels)}): choose one, or compare them",
+        )
+    return _life_data([r for _, r in rows])
+
+
+def read_life_levels(path: str | Path) -> dict[str, LifeData]:
+    """Life data per stress level of a CSV file with a ``level`` column (in order of first appearance)."""
+    rows = read_life_rows(path)
+    groups: dict[str, list[LifeRow]] = {}
+    for line, row in rows:
+        if row.level is None:
+            raise ConfigError(str(path), line, "level", "every row needs a stress level to compare levels")
+        groups.setdefault(row.level, []).append(row)
+    return {name: _life_data(rs) for name, rs in groups.items()}
