@@ -10,6 +10,7 @@ A channel that has seen no pulse at all after a few pulse periods, while its nei
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Sequence
@@ -207,6 +208,56 @@ class AccuracyRunner:
                             duration, None)
             for p in positions
         ]
+
+
+    # -- meter constant -----------------------------------------------------------------------------------
+    def meter_constant(self, spec: PointSpec, positions: Sequence[int], duration_s: float,
+                       register: str) -> list[PositionOutcome]:
+        """Pulses of the test output while ``spec``'s current flows for ``duration_s``, and the advance of
+        ``register`` over the same energy: registers are read with voltage on and no current (no energy flows
+        while the ports are read), the pulse count spans the whole current-on interval."""
+        bench = self.bench
+        ecal, clock = bench.error_calculator, bench.clock
+        idle = dataclasses.replace(spec, current_a=0.0)
+        self.energise(idle)
+        before = {p: self._read_register(p, register) for p in positions}
+        consts = {p: bench.meter(p).spec.constant_imp_per_kwh for p in positions}
+        ecal.configure(list(positions), consts, 1, mode="COUNT")
+        t0 = clock.now()
+        ecal.start(list(positions))
+        self.energise(spec)
+        clock.sleep(duration_s)
+        self.energise(idle)
+        results = ecal.results()
+        ecal.abort(list(positions))
+        duration = clock.now() - t0
+        out = []
+        for p in positions:
+            after = self._read_register(p, register)
+            serial = bench.meter(p).spec.serial
+            r = results[p]
+            b = before[p]
+            if isinstance(b, str) or isinstance(after, str):
+                out.append(PositionOutcome(p, serial, r.mut_pulses, r.ref_pulses, None, duration, "broken",
+                                           f"register {register} unreadable: {b if isinstance(b, str) else after}"))
+                continue
+            o = PositionOutcome(p, serial, r.mut_pulses, r.ref_pulses, None, duration, None)
+            o.extra["register_advance_kwh"] = round(after - b, 9)
+            out.append(o)
+        return out
+
+    def _read_register(self, position: int, register: str) -> float | str:
+        """The register in kWh, or the reason it could not be read."""
+        from instruments.drivers.errors import BenchFault
+
+        port = self.bench.meter(position).port
+        if port is None:
+            return "the bench file gives no port for this position"
+        try:
+            text = str(port.read(register))
+            return float(text.split("*")[0])
+        except (BenchFault, ValueError) as exc:
+            return str(exc)
 
 
 def _all_finished(ecal: Any, positions: frozenset[int]) -> bool:

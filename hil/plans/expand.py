@@ -6,6 +6,7 @@ their provenance; this module only decides the order, builds the source setting 
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,12 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from hil.benchfile import BenchFile, MeterSpec
 from hil.measure.accuracy import PointSpec, PositionOutcome
-from hil.plans.model import AccuracyTest, NoLoadTest, Plan, StartingTest
+from hil.plans.model import AccuracyTest, InfluenceTest, MeterConstantTest, NoLoadTest, Plan, StartingTest
 from hil.standards import (
     LoadPoint,
     MeterRating,
+    PowerFactor,
     StandardsLibrary,
     decide,
+    influence_points,
+    meter_constant_deviation_pct,
+    meter_constant_test,
     no_load_test,
     starting_test,
     uncertainty_budget,
@@ -205,6 +210,92 @@ def _no_load_task(test: NoLoadTest, rating: MeterRating, positions: list[int], l
     return _count_task(test.id, "no_load", spec.point, spec, positions, nl.duration_s, check, {"max_pulses": allowed})
 
 
+def _meter_constant_task(test: MeterConstantTest, rating: MeterRating, positions: list[int],
+                         library: StandardsLibrary) -> Task:
+    amps = rating.currents(library).evaluate(test.current)
+    pf = PowerFactor.parse(test.power_factor)
+    power = rating.elements * rating.un_v * amps * pf.value
+    mc = meter_constant_test(constant_imp_per_kwh=rating.constant_imp_per_kwh,
+                             register_resolution_kwh=test.register_resolution_kwh, power_w=power,
+                             max_resolution_pct=test.max_resolution_pct)
+    # the comparison resolves one register step and ±1 pulse of the test output
+    tolerance = mc.register_resolution_pct + 100.0 / mc.pulses
+    spec = PointSpec("meter_constant", f"{test.current} PF {pf} {mc.energy_kwh:g} kWh", rating.un_v, amps,
+                     pf.phi_deg, str(pf), frequency_hz=rating.frequency_hz, limit_pct=tolerance,
+                     standard=f"{rating.standard}:{rating.edition}", limit_table="meter constant: pulses vs register",
+                     limit_status="unconfirmed")
+
+    def _run(session: RunSession, task: Task) -> list[PositionOutcome]:
+        outs = session.runner().meter_constant(task.spec, task.positions, mc.duration_s, test.register_address)
+        for o in outs:
+            adv = o.extra.get("register_advance_kwh")
+            if o.verdict is None and adv:
+                o.error_pct = round(meter_constant_deviation_pct(o.mut_pulses, adv, rating.constant_imp_per_kwh), 6)
+        return outs
+
+    def _decide(o: PositionOutcome) -> tuple[str, str]:
+        adv = o.extra.get("register_advance_kwh", 0.0)
+        if o.error_pct is None:
+            return "fail", f"register {test.register_address} advanced {adv:g} kWh with {o.mut_pulses} pulses"
+        ok = abs(o.error_pct) <= tolerance
+        return ("pass" if ok else "fail"), (
+            f"{o.mut_pulses} pulses for {adv:g} kWh on {test.register_address}: {o.error_pct:+.3f} % from"
+            f" {rating.constant_imp_per_kwh:g} imp/kWh (allowed ±{tolerance:.3g} %)")
+
+    return Task(test.id, "meter_constant", spec.point, spec, positions, tolerance, "simple", _run, _decide,
+                {"duration_s": mc.duration_s, "energy_kwh": mc.energy_kwh})
+
+
+def _influence_tasks(test: InfluenceTest, plan: Plan, rating: MeterRating, positions: list[int],
+                     library: StandardsLibrary) -> list[Task]:
+    """Each deviation point: the error at reference conditions and at the deviated value, measured back to back;
+    the variation is judged against the table's limit of the additional error."""
+    try:
+        points = influence_points(rating, test.quantity, currents=test.currents, library=library)
+    except ValueError as exc:
+        raise PlanError(f"test {test.id!r}: {exc}") from exc
+    if test.power_factors is not None:
+        wanted = {str(PowerFactor.parse(p)) for p in test.power_factors}
+        points = [p for p in points if str(p.pf) in wanted]
+    tasks = []
+    for ip in points:
+        common = dict(phase_deg=ip.pf.phi_deg, pf=str(ip.pf), limit_pct=ip.limit,
+                      standard=f"{ip.provenance.standard}:{ip.provenance.edition}", limit_table=ip.provenance.table,
+                      limit_status=ip.provenance.status)
+        ref = PointSpec("influence", ip.name + " (reference)", ip.reference_voltage_v, ip.current_a,
+                        frequency_hz=ip.reference_frequency_hz, **common)  # type: ignore[arg-type]
+        dev = PointSpec("influence", ip.name, ip.voltage_v, ip.current_a, frequency_hz=ip.frequency_hz,
+                        **common)  # type: ignore[arg-type]
+
+        def _run(session: RunSession, task: Task, ref: PointSpec = ref, dev: PointSpec = dev) -> list[PositionOutcome]:
+            runner = session.runner()
+            at_ref = runner.measure(ref, task.positions)
+            at_dev = runner.measure(dev, task.positions)
+            out = []
+            for a, b in zip(at_ref, at_dev, strict=True):
+                if a.error_pct is None or b.error_pct is None:
+                    out.append(a if a.error_pct is None else b)
+                    continue
+                ua = uncertainty_budget(reference_class_pct=session.reference_accuracy_pct(), ref_pulses=a.n_ref)
+                ub = uncertainty_budget(reference_class_pct=session.reference_accuracy_pct(), ref_pulses=b.n_ref)
+                o = PositionOutcome(b.position, b.serial, a.mut_pulses + b.mut_pulses, min(a.n_ref, b.n_ref),
+                                    b.error_pct - a.error_pct, a.duration_s + b.duration_s, None)
+                o.extra.update(error_reference_pct=a.error_pct, error_deviated_pct=b.error_pct,
+                               uncertainty_pct=round(math.hypot(ua.expanded_pct, ub.expanded_pct), 6))
+                out.append(o)
+            return out
+
+        def _decide(o: PositionOutcome, limit: float = ip.limit) -> tuple[str, str]:
+            assert o.error_pct is not None
+            ok = abs(o.error_pct) <= limit
+            return ("pass" if ok else "fail"), (
+                f"variation {o.error_pct:+.4f} % (error {o.extra['error_deviated_pct']:+.4f} % vs"
+                f" {o.extra['error_reference_pct']:+.4f} % at reference) {'within' if ok else 'beyond'} ±{limit:g} %")
+
+        tasks.append(Task(test.id, "influence", ip.name, dev, positions, ip.limit, "simple", _run, _decide))
+    return tasks
+
+
 def expand_plan(plan: Plan, bench: BenchFile, library: StandardsLibrary) -> list[Task]:
     """Every task of ``plan`` on ``bench``, in run order. Raises :class:`PlanError` for a plan that does not fit
     the bench (ratings, limits); a point beyond the bench's or the meters' ratings is refused here too."""
@@ -219,8 +310,10 @@ def expand_plan(plan: Plan, bench: BenchFile, library: StandardsLibrary) -> list
             tasks.append(_starting_task(test, rating, positions, library, rating.frequency_hz))
         elif isinstance(test, NoLoadTest):
             tasks.append(_no_load_task(test, rating, positions, library, rating.frequency_hz))
-        else:
-            raise PlanError(f"test {test.id!r}: kind {test.kind!r} is not supported yet by the plan runner")
+        elif isinstance(test, MeterConstantTest):
+            tasks.append(_meter_constant_task(test, rating, positions, library))
+        elif isinstance(test, InfluenceTest):
+            tasks += _influence_tasks(test, plan, rating, positions, library)
     _check_ratings(tasks, bench)
     return tasks
 

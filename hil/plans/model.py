@@ -66,8 +66,30 @@ class NoLoadTest(_Model):
     max_pulses: int = Field(1, ge=0)  # the meter shall not produce more than one pulse
 
 
+class MeterConstantTest(_Model):
+    """Test-output pulses against the advance of an energy register read over the meter's port."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    kind: Literal["meter_constant"]
+    current: str = "Imax"
+    power_factor: str = "1"
+    register_address: str = "1.8.0"
+    register_resolution_kwh: float = Field(0.001, gt=0)  # last digit of the register readout
+    max_resolution_pct: float = Field(0.1, gt=0, le=10)  # one register step ≤ this % of the test energy (U)
+
+
+class InfluenceTest(_Model):
+    """Error shift at a deviated voltage or frequency against the error at reference conditions."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    kind: Literal["influence"]
+    quantity: Literal["voltage", "frequency"]
+    currents: list[str] | None = None  # default: the table's test currents
+    power_factors: list[str] | None = None  # default: every PF the table gives a limit for
+
+
 TestSpec = Annotated[
-    AccuracyTest | StartingTest | NoLoadTest, Field(discriminator="kind")
+    AccuracyTest | StartingTest | NoLoadTest | MeterConstantTest | InfluenceTest, Field(discriminator="kind")
 ]
 
 
