@@ -20,7 +20,7 @@ from typing import Any
 
 import pyvisa
 
-from hil.benchfile import BenchFile, MeterSpec, PortBinding, RoleBinding, load_bench_file
+from hil.benchfile import DEFAULT_UMAX_FACTOR, BenchFile, MeterSpec, PortBinding, RoleBinding, load_bench_file
 from hil.safety import SafeState
 from instruments.drivers.clock import WallClock
 from instruments.drivers.errors import BenchFault
@@ -30,9 +30,6 @@ from instruments.drivers.transport import VisaTransport
 
 log = logging.getLogger(__name__)
 
-#: meters' voltage circuits are refused above this multiple of Un unless the bench file gives ``umax_v``
-#: (IEC 62052-11 limit range of operation up to 1.15 Un; status U, see reference/standards.md §7)
-DEFAULT_UMAX_FACTOR = 1.15
 _TOL = 1e-9
 
 
@@ -172,13 +169,15 @@ class Bench:
                 calibration_due=cal.due.isoformat() if cal and cal.due else None, calibration_status=status,
             )
             self.records[role] = rec
-            if status == "expired" and role == "reference":
+            if status in ("expired", "none") and role == "reference":
                 if not self.allow_expired_calibration:
+                    what = (f"certificate {rec.calibration_certificate} expired on {rec.calibration_due}"
+                            f" (today {self.today.isoformat()})" if status == "expired" else
+                            "no calibration record (certificate and due date) is given")
                     raise CalibrationExpired(
-                        f"{self.source_file}: roles.reference.calibration: certificate {rec.calibration_certificate}"
-                        f" expired on {rec.calibration_due} (today {self.today.isoformat()}); the run is stopped"
-                        " before any output. Recalibrate, or override with --allow-expired-calibration"
-                        " (every result will then be marked)."
+                        f"{self.source_file}: roles.reference.calibration: {what}; the run is stopped before any"
+                        " output. Recalibrate (or record the certificate), or override with"
+                        " --allow-expired-calibration (every result will then be marked)."
                     )
                 rec.calibration_status = "expired-override"
                 log.warning("reference calibration expired on %s: running under override", rec.calibration_due)

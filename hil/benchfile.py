@@ -12,9 +12,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from instruments.yamlconfig import load_yaml_model
+
+#: meters' voltage circuits are refused above this multiple of Un unless the bench file gives ``umax_v``
+#: (IEC 62052-11 limit range of operation up to 1.15 Un; status U, see reference/standards.md §7)
+DEFAULT_UMAX_FACTOR = 1.15
 
 RoleName = Literal["source", "reference", "error_calculator", "chamber", "simulation"]
 
@@ -89,18 +93,21 @@ class BenchFile(_Model):
     roles: dict[RoleName, RoleBinding]
     positions: list[Position] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _unique(self) -> BenchFile:
-        seen_pos: set[int] = set()
-        seen_serial: set[str] = set()
-        for p in self.positions:
+    @field_validator("positions")
+    @classmethod
+    def _unique(cls, positions: list[Position]) -> list[Position]:
+        seen_pos: dict[int, int] = {}
+        seen_serial: dict[str, int] = {}
+        for i, p in enumerate(positions):
             if p.position in seen_pos:
-                raise ValueError(f"position {p.position} is defined twice")
+                raise ValueError(f"positions[{i}].position: position {p.position} is defined twice"
+                                 f" (also positions[{seen_pos[p.position]}])")
             if p.meter.serial in seen_serial:
-                raise ValueError(f"serial {p.meter.serial!r} appears at more than one position")
-            seen_pos.add(p.position)
-            seen_serial.add(p.meter.serial)
-        return self
+                raise ValueError(f"positions[{i}].meter.serial: serial {p.meter.serial!r} appears at more than one"
+                                 f" position (also positions[{seen_serial[p.meter.serial]}])")
+            seen_pos[p.position] = i
+            seen_serial[p.meter.serial] = i
+        return positions
 
 
     @property

@@ -90,8 +90,11 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
     plan_model = load_plan(plan_path)  # bad plans fail here, before anything is energised
     run_id = new_run_id(plan_path.stem)
     run_dir = (out or Path("reports") / run_id).resolve()
+    if (run_dir / "results.csv").exists():
+        raise OSError(f"run directory {run_dir} already holds results: give a new --out")
     run_dir.mkdir(parents=True, exist_ok=True)
-    _link_latest(run_dir)
+    if out is None:
+        _link_latest(run_dir)
 
     with _bench_for_run(bench, run_dir, sim_bench, seed) as (bench_path, bench_file):
         from hil.plans.expand import expand_plan
@@ -132,9 +135,10 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
                 signal.signal(s, h)
             rc = child.wait()
             log.close()
-            if rc < 0 or rc not in (0, 1):  # killed, interrupted or crashed: make sure the source is off
-                console.print(f"[yellow]pytest ended with {rc}: guardian switches the source off: "
-                              f"{guard_outputs_off(bench_file, str(bench_path))}[/]")
+            # whatever happened in the child (even a signal during its own safe state), the outputs end off
+            state = guard_outputs_off(bench_file, str(bench_path))
+            if rc not in (0, 1):
+                console.print(f"[yellow]pytest ended with {rc}: guardian switched the source off: {state}[/]")
     _print_summary(console, run_dir)
     console.print(f"results: {run_dir / 'results.parquet'}  log: {run_dir / 'pytest.log'}")
     return rc

@@ -41,15 +41,36 @@ _critical = _Critical()
 
 
 @contextlib.contextmanager
-def critical_section() -> Iterator[None]:
-    """Hold SIGTERM/SIGHUP until the block ends (e.g. writing a point's results), then stop as asked."""
-    _critical.depth += 1
+def _hold_sigint() -> Iterator[None]:
+    """Ctrl-C (SIGINT) is held like SIGTERM while inside (main thread only; elsewhere signals go to main)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _held(signum: int, frame: FrameType | None) -> None:
+        if _critical.pending is None:
+            _critical.pending = signum
+
+    previous = signal.signal(signal.SIGINT, _held)
     try:
         yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def critical_section() -> Iterator[None]:
+    """Hold SIGTERM/SIGHUP/SIGINT until the block ends (e.g. writing a point's results), then stop as asked."""
+    _critical.depth += 1
+    try:
+        with _hold_sigint():
+            yield
     finally:
         _critical.depth -= 1
         if _critical.depth == 0 and _critical.pending is not None:
             signum, _critical.pending = _critical.pending, None
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
             raise Terminated(signum)
 
 
@@ -84,17 +105,26 @@ class SafeState:
         return _remove
 
     def run(self, reason: str) -> list[ActionResult]:
-        """Run every action, newest first; never raises. Returns what each action did."""
+        """Run every action, newest first; never raises. Returns what each action did.
+
+        Signals that arrive meanwhile (SIGTERM, SIGHUP, Ctrl-C) are held until every action has run: a second
+        request to stop must not cut "source off" short."""
         results: list[ActionResult] = []
         with self._lock:
             todo = list(reversed(self.actions))
-        for name, action in todo:
+        _critical.depth += 1
+        with _hold_sigint():
             try:
-                action()
-                results.append(ActionResult(name))
-            except BaseException as exc:  # a safe-state action must never stop the next one
-                log.error("safe state (%s): %s failed: %s", reason, name, exc)
-                results.append(ActionResult(name, exc))
+                for name, action in todo:
+                    try:
+                        action()
+                        results.append(ActionResult(name))
+                    except BaseException as exc:  # a safe-state action must never stop the next one
+                        log.error("safe state (%s): %s failed: %s", reason, name, exc)
+                        results.append(ActionResult(name, exc))
+            finally:
+                _critical.depth -= 1
+                _critical.pending = None  # we are stopping anyway: the held signal has been honoured
         self.history.append((reason, results))
         return results
 

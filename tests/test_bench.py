@@ -70,6 +70,15 @@ def test_expired_reference_calibration_stops_before_any_connection(bench_file: B
     assert bench.transcript.entries == []  # nothing was sent to any instrument
 
 
+def test_reference_without_calibration_record_stops(bench_file: BenchFile) -> None:
+    data = bench_file.model_dump(by_alias=True)
+    data["roles"]["reference"]["calibration"] = None
+    bench = Bench(BenchFile.model_validate(data), today=TODAY)
+    with pytest.raises(CalibrationExpired, match="no calibration record"):
+        bench.connect()
+    assert bench.transcript.entries == []
+
+
 def test_expired_calibration_override_is_recorded(bench_file: BenchFile) -> None:
     expired = with_reference_calibration(bench_file, TODAY - dt.timedelta(days=1))
     with Bench(expired, today=TODAY, allow_expired_calibration=True) as bench:
@@ -137,8 +146,13 @@ def test_bench_file_round_trip_and_errors(bench_file: BenchFile, tmp_path: Path)
     assert (ei.value.line, ei.value.field) == (line, "limits.max_current_a")
 
 
-def test_duplicate_serial_is_refused(bench_file: BenchFile) -> None:
-    data = bench_file.model_dump(by_alias=True)
-    data["positions"][1]["meter"]["serial"] = data["positions"][0]["meter"]["serial"]
-    with pytest.raises(ValueError, match="appears at more than one position"):
-        BenchFile.model_validate(data)
+def test_duplicate_serial_is_refused_naming_the_field(bench_file: BenchFile, tmp_path: Path) -> None:
+    p = tmp_path / "dup.yaml"
+    dump_bench_file(bench_file, p)
+    first, second = bench_file.positions[0].meter.serial, bench_file.positions[1].meter.serial
+    p.write_text(p.read_text().replace(f"serial: {second}", f"serial: {first}"))
+    line = next(i for i, ln in enumerate(p.read_text().splitlines(), 1) if ln.startswith("positions:"))
+    with pytest.raises(ConfigError) as ei:
+        load_bench_file(p)
+    assert ei.value.line == line and ei.value.field == "positions"
+    assert "positions[1].meter.serial" in ei.value.message and first in ei.value.message

@@ -116,6 +116,9 @@ def test_measured_errors_agree_with_the_physics_within_uncertainty(results: pd.D
         # the reference's own error (class 0.02 %) is inside the stated expanded uncertainty
         assert abs(row["error_pct"] - truth) <= row["uncertainty_pct"] + 1e-9, (row["point"], truth)
         assert (abs(truth) <= row["limit_pct"]) == (row["verdict"] == "pass")
+    # acceptance inspection needs U ≤ limit / 5 (IEC 62058-21 §4.3): checked and recorded on every point
+    assert acc["uncertainty_adequate"].all()
+    assert (acc["uncertainty_pct"] <= acc["limit_pct"] / 5).all()
 
 
 def test_limits_carry_their_provenance(results: pd.DataFrame) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hil.benchfile import BenchFile, MeterSpec
+from hil.benchfile import DEFAULT_UMAX_FACTOR, BenchFile, MeterSpec
 from hil.measure.accuracy import PointSpec, PositionOutcome
 from hil.plans.model import AccuracyTest, InfluenceTest, MeterConstantTest, NoLoadTest, Plan, StartingTest
 from hil.standards import (
@@ -26,8 +26,12 @@ from hil.standards import (
     meter_constant_test,
     no_load_test,
     starting_test,
+    uncertainty_adequate,
     uncertainty_budget,
 )
+
+#: acceptance inspection: U ≤ 1/5 of the limit (IEC 62058-21 §4.3, standards.md §6)
+UNCERTAINTY_FRACTION = 0.2
 
 if TYPE_CHECKING:
     from hil.plans.session import RunSession
@@ -84,7 +88,8 @@ def _check_same_type(bench: BenchFile, plan: Plan, library: StandardsLibrary) ->
     rating = rating_of(first.meter, plan, library)
     for pos in bench.positions[1:]:
         other = rating_of(pos.meter, plan, library)
-        if other.currents(library).amps() != rating.currents(library).amps() or other.un_v != rating.un_v:
+        if (other.currents(library).amps() != rating.currents(library).amps() or other.un_v != rating.un_v
+                or other.class_index != rating.class_index or other.elements != rating.elements):
             raise PlanError(
                 f"positions {first.position} ({first.meter.serial}) and {pos.position} ({pos.meter.serial}) have "
                 "different ratings: the positions of one run share one load, so a plan runs one meter type at a time"
@@ -122,10 +127,16 @@ def _accuracy_tasks(test: AccuracyTest, plan: Plan, rating: MeterRating, positio
 
         def _decide(o: PositionOutcome, spec: PointSpec = spec) -> tuple[str, str]:
             assert o.error_pct is not None
-            d = decide(o.error_pct, spec.limit_pct, o.extra.get("uncertainty_pct"), rule)
+            u = o.extra.get("uncertainty_pct")
+            d = decide(o.error_pct, spec.limit_pct, u, rule)
             verdict = "pass" if d.passed else "fail"
             why = (f"error {o.error_pct:+.4f} % {'within' if d.passed else 'outside'} ±{spec.limit_pct:g} %"
                    f" ({d.outcome.value}, {d.rule})")
+            if u is not None:
+                check = uncertainty_adequate(u, spec.limit_pct, fraction=UNCERTAINTY_FRACTION)
+                o.extra["uncertainty_adequate"] = check.ok
+                if not check.ok:
+                    why += f"; uncertainty {u:.3g} % exceeds 1/5 of the limit (IEC 62058-21 §4.3)"
             return verdict, why
 
         tasks.append(Task(test.id, "accuracy", lp.name, spec, positions, lp.limit_pct, rule, _run_accuracy, _decide,
@@ -178,6 +189,7 @@ def _starting_task(test: StartingTest, rating: MeterRating, positions: list[int]
                    frequency_hz: float) -> Task:
     st = starting_test(rating, time_multiple=test.time_factor, library=library)
     need = max(test.min_pulses, st.min_pulses)
+    time_limit_s = st.time_limit_s / st.min_pulses * need  # multiple × τ(Ist) per required pulse
     prov = next(iter(st.provenance.values()), None)
     spec = PointSpec("starting", f"Ist {st.current_a:g} A", st.voltage_v, st.current_a, 0.0, "1",
                      frequency_hz=frequency_hz, standard=f"{rating.standard}:{rating.edition}",
@@ -185,10 +197,10 @@ def _starting_task(test: StartingTest, rating: MeterRating, positions: list[int]
 
     def check(pulses: int) -> tuple[bool, str]:
         return (pulses >= need,
-                f"{pulses} pulse(s) at Ist = {st.current_a:g} A within {st.time_limit_s:.0f} s (need ≥ {need};"
+                f"{pulses} pulse(s) at Ist = {st.current_a:g} A within {time_limit_s:.0f} s (need ≥ {need};"
                 f" pulse period {st.pulse_period_s:.0f} s)")
 
-    return _count_task(test.id, "starting", spec.point, spec, positions, st.time_limit_s, check,
+    return _count_task(test.id, "starting", spec.point, spec, positions, time_limit_s, check,
                        {"min_pulses": need})
 
 
@@ -322,7 +334,7 @@ def _max_ratings(bench: BenchFile) -> tuple[float, float]:
     """Highest current and voltage allowed: the bench's limits and every mounted meter's (series currents)."""
     lim = bench.limits
     imax = min([lim.max_current_a] + [p.meter.imax_a for p in bench.positions])
-    umax = min([lim.max_voltage_v] + [p.meter.umax_v or 1.15 * p.meter.un_v for p in bench.positions])
+    umax = min([lim.max_voltage_v] + [p.meter.umax_v or DEFAULT_UMAX_FACTOR * p.meter.un_v for p in bench.positions])
     return imax, umax
 
 

@@ -77,6 +77,7 @@ class RunSession:
         self.bench_source = ""
         self.no_pulses: dict[int, str] = {}  # position -> why its pulse output is considered dead
         self._dead_counts: dict[int, int] = {}
+        self._pulsed: set[int] = set()
 
     # -- setup --------------------------------------------------------------------------------------
     @property
@@ -117,6 +118,8 @@ class RunSession:
             self.run_id = Path(opt).name if opt else new_run_id(stem)
             self.run_dir = Path(opt) if opt else Path("reports") / self.run_id
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            if (self.run_dir / "results.csv").exists() or (self.run_dir / "results.parquet").exists():
+                raise pytest.UsageError(f"run directory {self.run_dir} already holds results: give a new one")
             self._results = ResultsWriter(self.run_dir)
         return self.run_dir
 
@@ -193,9 +196,10 @@ class RunSession:
         started = utc_now()
         try:
             outcomes = task.run(self, task)
-        except BenchFault as exc:
+        except Exception as exc:  # recorded once as broken rows: the other positions' items must not re-measure
+            kind = "bench fault" if isinstance(exc, BenchFault) else f"error ({type(exc).__name__})"
             outcomes = [PositionOutcome(p, bench.meter(p).spec.serial, 0, 0, None, 0.0, "broken",
-                                        f"bench fault: {exc}") for p in task.positions]
+                                        f"{kind}: {exc}") for p in task.positions]
             st.error = exc
         finished = utc_now()
         rows = []
@@ -252,11 +256,12 @@ class RunSession:
 
     def _track_pulse_output(self, o: PositionOutcome, verdict: str) -> None:
         """Remember positions whose pulse output gave nothing at every accuracy point so far."""
-        if verdict == "broken" and o.mut_pulses == 0 and o.reason.startswith("no pulses"):
+        if o.position not in self._pulsed and verdict == "broken" and o.mut_pulses == 0 \
+                and o.reason.startswith("no pulses"):
             self._dead_counts[o.position] = self._dead_counts.get(o.position, 0) + 1
             self.no_pulses[o.position] = f"{self._dead_counts[o.position]} point(s)"
         else:
-            self._dead_counts[o.position] = -10**9  # it pulsed once: a later count test judges it normally
+            self._pulsed.add(o.position)  # it pulsed once: a later count test judges it normally
             self.no_pulses.pop(o.position, None)
 
     # -- per meter ----------------------------------------------------------------------------------

@@ -29,11 +29,11 @@ def non_negative(name: str, value: float) -> float:
     return v
 
 
-def whole(name: str, value: int, minimum: int = 0) -> int:
+def whole(name: str, value: float, minimum: int = 0) -> int:
     """A whole number ≥ ``minimum`` (bools and fractional floats are refused)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or (
-        isinstance(value, float) and not value.is_integer()
-    ):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if isinstance(value, float) and not value.is_integer():
         raise ValueError(f"{name} must be a whole number, got {value!r}")
     v = int(value)
     if v < minimum:

@@ -55,7 +55,8 @@ def read_csv_rows(path: str | Path, model: type[M]) -> list[tuple[int, M]]:
             except ValidationError as exc:
                 err = exc.errors()[0]
                 field = ".".join(str(x) for x in err["loc"]) or "(row)"
-                raise ConfigError(name, line, field, err["msg"]) from exc
+                msg = err["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's ValueError
+                raise ConfigError(name, line, field, msg) from exc
     except csv.Error as exc:
         raise ConfigError(name, reader.line_num, "", f"CSV syntax error: {exc}") from exc
     if not rows:

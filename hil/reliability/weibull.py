@@ -27,20 +27,19 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import stats
 from scipy.special import logsumexp
 
 from hil.reliability._check import positive, probability
+from hil.reliability._likelihood import Profiles, critical, lr_interval
 from hil.reliability.lifedata import LifeData
 
 DEFAULT_CONFIDENCE = 0.90
 BOUNDS_METHOD = "likelihood-ratio (profile likelihood), two-sided"
-_EXP_CAP = 700.0  # exp() argument cap: keeps far-off bracket ends finite; never reached near a root
 
 
 def log_likelihood(beta: float, eta: float, data: LifeData) -> float:
@@ -60,100 +59,17 @@ def eta_given_beta(beta: float, data: LifeData) -> float:
     return math.exp((float(logsumexp(b * np.log(data.hours))) - math.log(data.failures)) / b)
 
 
-class _Profiles:
-    """The concave profile log-likelihoods of one data set (see the module docstring)."""
-
-    def __init__(self, data: LifeData) -> None:
-        self.lt = np.log(data.hours)
-        self.r = data.failures
-        self.s = float(self.lt[data.failed].sum())
-
-    def loglik(self, beta: float, a: float) -> float:
-        return float(
-            self.r * math.log(beta) + (beta - 1) * self.s + self.r * a
-            - np.exp(np.minimum(beta * self.lt + a, _EXP_CAP)).sum()
-        )
-
-    # profile over η (closed form) at fixed β
-    def a_of_beta(self, beta: float) -> float:
-        return math.log(self.r) - float(logsumexp(beta * self.lt))
-
-    def at_beta(self, beta: float) -> float:
-        return self.loglik(beta, self.a_of_beta(beta))
-
-    def score_beta(self, beta: float) -> float:
-        w = np.exp(beta * self.lt - logsumexp(beta * self.lt))
-        return self.r / beta - self.r * float((w * self.lt).sum()) + self.s
-
-    def beta_hat(self, start: float) -> float:
-        return _root_decreasing(self.score_beta, start)
-
-    # profile over β with a = ln c − β·x held (x = ln η, c = 1; x = ln B_p, c = −ln(1 − p))
-    def beta_on_line(self, x: float, lnc: float, start: float) -> float:
-        y = self.lt - x
-        fail_sum = self.s - self.r * x
-
-        def score(beta: float) -> float:
-            return float(self.r / beta + fail_sum - (np.exp(np.minimum(beta * y + lnc, _EXP_CAP)) * y).sum())
-
-        return _root_decreasing(score, start)
-
-    def on_line(self, x: float, lnc: float, start: float) -> float:
-        beta = self.beta_on_line(x, lnc, start)
-        return self.loglik(beta, lnc - beta * x)
-
-
-def _root_decreasing(f: Callable[[float], float], start: float) -> float:
-    """Root in β > 0 of a strictly decreasing ``f`` (+∞ at 0⁺), bracketed by doubling/halving from ``start``."""
-    lo = hi = start
-    if f(start) > 0:
-        while f(hi) > 0:
-            lo, hi = hi, hi * 2.0
-            if hi > 1e6:
-                raise ValueError("the shape parameter β is not determined by these data (it grows without bound)")
-    else:
-        while f(lo) <= 0:
-            hi, lo = lo, lo / 2.0
-            if lo < 1e-8:
-                raise ValueError("the shape parameter β is not determined by these data (it tends to 0)")
-    return float(optimize.brentq(f, lo, hi, xtol=1e-14, rtol=1e-13))
-
-
-def _lr_interval(profile: Callable[[float], float], x_hat: float, l_crit: float) -> tuple[float, float]:
-    """Both ends of {x : profile(x) ≥ l_crit} around ``x_hat`` (a log quantity); ±inf if not reached."""
-    ends = []
-    for sign in (-1.0, 1.0):
-        step, inner, outer = 0.02, x_hat, None
-        while step < 64.0:
-            x = x_hat + sign * step
-            if profile(x) < l_crit:
-                outer = x
-                break
-            inner, step = x, step * 2.0
-        if outer is None:
-            ends.append(sign * math.inf)
-        else:
-            a, b = sorted((inner, outer))
-            ends.append(float(optimize.brentq(lambda v: profile(v) - l_crit, a, b, xtol=1e-12)))
-    return ends[0], ends[1]
-
-
-def _critical(confidence: float) -> float:
-    """Half the χ²₁ quantile: the log-likelihood drop that bounds a two-sided interval at ``confidence``."""
-    return float(stats.chi2.ppf(confidence, 1)) / 2.0
-
-
 def _b_life(beta: float, eta: float, percent: float) -> float:
     p = probability("B-life fraction", percent / 100.0)
-    return eta * (-math.log1p(-p)) ** (1.0 / beta)
+    return eta * float((-math.log1p(-p)) ** (1.0 / beta))
 
 
 def _b_life_interval(
-    prof: _Profiles, beta: float, eta: float, l_max: float, percent: float, confidence: float
+    prof: Profiles, beta: float, eta: float, l_max: float, percent: float, confidence: float
 ) -> tuple[float, float]:
     lnc = math.log(-math.log1p(-percent / 100.0))
     x_hat = math.log(_b_life(beta, eta, percent))
-    lo, hi = _lr_interval(lambda x: prof.on_line(x, lnc, beta), x_hat, l_max - _critical(confidence))
+    lo, hi = lr_interval(lambda x: prof.on_line(x, lnc, beta), x_hat, l_max - critical(confidence))
     return math.exp(lo), math.exp(hi)
 
 
@@ -196,7 +112,7 @@ class WeibullFit:
     def b_life_interval(self, percent: float, confidence: float | None = None) -> tuple[float, float]:
         """Two-sided likelihood-ratio interval of the B_p life at ``confidence`` (default: the fit's)."""
         cl = probability("confidence", self.confidence if confidence is None else confidence)
-        return _b_life_interval(_Profiles(self.data), self.beta, self.eta, self.log_likelihood, percent, cl)
+        return _b_life_interval(Profiles(self.data), self.beta, self.eta, self.log_likelihood, percent, cl)
 
     def b_life_lower(self, percent: float, confidence: float | None = None) -> float:
         """One-sided lower confidence bound of the B_p life (the lower end of the two-sided 2·CL − 1 interval)."""
@@ -230,10 +146,14 @@ class WeibullFit:
 
 
 def _scipy_estimate(data: LifeData) -> tuple[float, float]:
+    """scipy's censored MLE (shape, scale); NaN if its optimiser gives up (the polish then starts from β = 1)."""
     censored = stats.CensoredData(uncensored=data.hours[data.failed], right=data.hours[~data.failed])
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        c, _, scale = stats.weibull_min.fit(censored, floc=0)
+        try:
+            c, _, scale = stats.weibull_min.fit(censored, floc=0)
+        except (ValueError, RuntimeError, FloatingPointError):
+            return math.nan, math.nan
     return float(c), float(scale)
 
 
@@ -251,14 +171,14 @@ def fit_weibull(data: LifeData, confidence: float = DEFAULT_CONFIDENCE) -> Weibu
             "every failure is at the longest time on test: the data do not determine β (it grows without bound)"
         )
     scipy_c, scipy_scale = _scipy_estimate(data)
-    prof = _Profiles(data)
+    prof = Profiles(data)
     start = scipy_c if math.isfinite(scipy_c) and 1e-3 < scipy_c < 1e3 else 1.0
     beta = prof.beta_hat(start)
     eta = math.exp(-prof.a_of_beta(beta) / beta)
     l_max = prof.at_beta(beta)
-    l_crit = l_max - _critical(cl)
-    lb_lo, lb_hi = _lr_interval(lambda x: prof.at_beta(math.exp(x)), math.log(beta), l_crit)
-    le_lo, le_hi = _lr_interval(lambda x: prof.on_line(x, 0.0, beta), math.log(eta), l_crit)
+    l_crit = l_max - critical(cl)
+    lb_lo, lb_hi = lr_interval(lambda x: prof.at_beta(math.exp(x)), math.log(beta), l_crit)
+    le_lo, le_hi = lr_interval(lambda x: prof.on_line(x, 0.0, beta), math.log(eta), l_crit)
     return WeibullFit(
         beta=beta, eta=eta, log_likelihood=l_max, confidence=cl,
         beta_interval=(math.exp(lb_lo), math.exp(lb_hi)), eta_interval=(math.exp(le_lo), math.exp(le_hi)),

@@ -235,8 +235,17 @@ class VisaTransport:
             self.transcript.add(self.name, "event", "close")
 
     def reconnect(self) -> None:
+        """Close and open again, retrying a refused open ``reconnects`` times with growing pauses."""
         self.close()
-        self.open()
+        for attempt in range(self.reconnects + 1):
+            try:
+                self.open()
+                break
+            except InstrumentConnectionError as exc:
+                self.transcript.add(self.name, "error", f"open failed ({attempt + 1}/{self.reconnects + 1}): {exc}")
+                if attempt == self.reconnects:
+                    raise
+                time.sleep(self.reconnect_delay_s * (attempt + 1))
         for cb in self.on_reconnect:
             cb()
 
@@ -250,7 +259,7 @@ class VisaTransport:
         attempts = 0
         while True:
             if self._link is None:
-                self.open()
+                self.reconnect()  # bounded retries of its own
             link = self._link
             assert link is not None
             try:
@@ -279,9 +288,10 @@ class VisaTransport:
             time.sleep(self.reconnect_delay_s * attempts)
             try:
                 self.reconnect()
-            except InstrumentConnectionError:
-                if attempts >= self.reconnects:
-                    raise
+            except InstrumentConnectionError as exc:
+                raise InstrumentConnectionError(
+                    self.name, f"connection lost during {what!r}; reconnect failed: {exc}"
+                ) from exc
 
     def write(self, command: str) -> None:
         self.transcript.add(self.name, "write", command)
