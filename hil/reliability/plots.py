@@ -40,11 +40,18 @@ def median_ranks(data: LifeData) -> tuple[npt.NDArray[np.float64], npt.NDArray[n
     for position, idx in enumerate(order):
         if data.failed[idx]:
             at_or_after = n - position
-            previous += (n + 1 - previous) / (2 + at_or_after)
+            previous += (n + 1 - previous) / (1 + at_or_after)
             hours.append(float(data.hours[idx]))
             ranks.append(previous)
     f = (np.asarray(ranks) - 0.3) / (n + 0.4)
     return np.asarray(hours, dtype=np.float64), f
+
+
+def _fmt(x: float) -> str:
+    """Hours for a plot label: whole hours from 1000 up (no 1.6e+04), 3 significant digits below."""
+    if not math.isfinite(x):
+        return "∞"
+    return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.3g}"
 
 
 def _weibull_y(f: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -88,19 +95,21 @@ def weibull_plot_png(
     if fit is not None:
         t_line = np.geomspace(lo_t, hi_t, 200)
         ax.plot(t_line, fit.beta * (np.log(t_line) - math.log(fit.eta)), color="#2ca02c", linewidth=1.6,
-                label=f"MLE fit: β = {fit.beta:.3g}, η = {fit.eta:.4g} h")
-        b_lo, b_hi = fit.beta_interval
+                label=f"MLE fit: β = {fit.beta:.3g}, η = {_fmt(fit.eta)} h")
         ax.axhline(float(_weibull_y(0.1)[()]), color="#999999", linestyle=":", linewidth=0.8)
         ax.plot([fit.b10], [float(_weibull_y(0.1)[()])], marker="D", color="#2ca02c", markersize=6, linestyle="none",
-                label=f"B10 = {fit.b10:.4g} h")
-        ax.text(0.02, 0.98,
-                f"{fit.confidence:.0%} LR bounds (two-sided)\nβ: {b_lo:.3g} … {b_hi:.3g}\n"
-                f"η: {fit.eta_interval[0]:.4g} … {fit.eta_interval[1]:.4g} h\n"
-                f"B10: {fit.b10_interval[0]:.4g} … {fit.b10_interval[1]:.4g} h",
-                transform=ax.transAxes, va="top", ha="left", fontsize=9,
-                bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#cccccc"})
+                label=f"B10 = {_fmt(fit.b10)} h")
+    title_box = None
+    if fit is not None:
+        title_box = (
+            f"{fit.confidence:.0%} likelihood-ratio bounds (two-sided)\n"
+            f"β {_fmt(fit.beta_interval[0])} … {_fmt(fit.beta_interval[1])}, "
+            f"η {_fmt(fit.eta_interval[0])} … {_fmt(fit.eta_interval[1])} h\n"
+            f"B10 {_fmt(fit.b10_interval[0])} … {_fmt(fit.b10_interval[1])} h"
+        )
     ax.set_title(f"{title} — {data.n} units, {data.failures} failed, {data.censored} censored")
-    ax.legend(loc="lower right", fontsize=9)
+    # upper left: the points run from lower left to upper right, and the censored marks sit on the bottom edge
+    ax.legend(loc="upper left", fontsize=9, title=title_box, title_fontsize=9, alignment="left")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
