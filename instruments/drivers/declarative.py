@@ -147,20 +147,22 @@ class Setting(Generic[V]):
 
     def check(self, obj: _Node, value: Any) -> None:
         """Refuse a value outside the instrument's range or a tighter bench/meter restriction."""
-        what = f"{obj.driver().name}.{self.name}" + (
-            f"[{obj.placeholders()['ch']}]" if "ch" in obj.placeholders() else ""
-        )
         if self.values is not None and value not in self.values:
-            raise RangeError(what, value, None, None, f"(one of {list(self.values)})")
+            raise RangeError(self._what(obj), value, None, None, f"(one of {list(self.values)})")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if math.isnan(value) or math.isinf(value):
-                raise RangeError(what, value, None, None, self.unit)
+                raise RangeError(self._what(obj), value, None, None, self.unit)
             lim = self.limits(obj)
             if lim is not None and not (lim[0] <= value <= lim[1]):
                 extra = obj.driver().restrictions.get(self.name)
                 rating = extra[2] if extra is not None and (value < extra[0] or value > extra[1]) else \
                     f"the {obj.driver().model} range"
-                raise RangeError(what, value, lim[0], lim[1], self.unit, rating)
+                raise RangeError(self._what(obj), value, lim[0], lim[1], self.unit, rating)
+
+    def _what(self, obj: _Node) -> str:
+        """``driver.setting[channel]`` for messages (built only when a value is refused)."""
+        ch = obj.placeholders().get("ch")
+        return f"{obj.driver().name}.{self.name}" + (f"[{ch}]" if ch is not None else "")
 
 
 class Reading(Setting[V]):
