@@ -63,6 +63,14 @@ class _Node:
     def placeholders(self) -> dict[str, Any]:
         return {}
 
+    def command(self, template: str) -> str:
+        """``template`` with this node's placeholders filled in (cached: the same few commands repeat)."""
+        cache: dict[str, str] = self.__dict__.setdefault("_commands", {})
+        cmd = cache.get(template)
+        if cmd is None:
+            cmd = cache[template] = template.format(**self.placeholders())
+        return cmd
+
     def driver(self) -> ScpiDriver:
         raise NotImplementedError
 
@@ -126,7 +134,7 @@ class Setting(Generic[V]):
     def __get__(self, obj: _Node | None, objtype: type | None = None) -> Setting[V] | V:
         if obj is None:
             return self
-        reply = obj.query(self.query_command.format(**obj.placeholders()))
+        reply = obj.query(obj.command(self.query_command))
         try:
             value: V = self.parse(reply)
         except (TypeError, ValueError) as exc:
@@ -135,7 +143,7 @@ class Setting(Generic[V]):
 
     def __set__(self, obj: _Node, value: V) -> None:
         self.check(obj, value)
-        obj.write(f"{self.command.format(**obj.placeholders())} {self.fmt(value)}")
+        obj.write(f"{obj.command(self.command)} {self.fmt(value)}")
 
     def limits(self, obj: _Node) -> Limits | None:
         base = self.within(obj) if callable(self.within) else self.within
@@ -189,7 +197,7 @@ class Action:
     def __get__(self, obj: _Node | None, objtype: type | None = None) -> Any:
         if obj is None:
             return self
-        return lambda: obj.write(self.command.format(**obj.placeholders()))
+        return lambda: obj.write(obj.command(self.command))
 
 
 class Channel(_Node):

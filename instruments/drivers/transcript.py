@@ -37,27 +37,30 @@ class Transcript:
 
     def __init__(self, max_entries: int = 200_000) -> None:
         self.max_entries = max_entries
-        self._entries: deque[TranscriptEntry] = deque(maxlen=max_entries)
+        # plain tuples on the hot path (every command and reply); entries are built when read
+        self._entries: deque[tuple[float, str, Direction, str, float | None]] = deque(maxlen=max_entries)
         self._total = 0  # entries ever added (marks count these)
         self.listeners: list[Callable[[TranscriptEntry], None]] = []
 
     def add(self, instrument: str, direction: Direction, text: str, elapsed_s: float | None = None) -> None:
-        entry = TranscriptEntry(time.time(), instrument, direction, text, elapsed_s)
-        self._entries.append(entry)
+        raw = (time.time(), instrument, direction, text, elapsed_s)
+        self._entries.append(raw)
         self._total += 1
-        for listener in self.listeners:
-            listener(entry)
+        if self.listeners:
+            entry = TranscriptEntry(*raw)
+            for listener in self.listeners:
+                listener(entry)
 
     def mark(self) -> int:
         return self._total
 
     def since(self, mark: int) -> list[TranscriptEntry]:
         n = len(self._entries)
-        return list(itertools.islice(self._entries, max(0, n - (self._total - mark)), n))
+        return [TranscriptEntry(*raw) for raw in itertools.islice(self._entries, max(0, n - (self._total - mark)), n)]
 
     @property
     def entries(self) -> list[TranscriptEntry]:
-        return list(self._entries)
+        return [TranscriptEntry(*raw) for raw in self._entries]
 
     @staticmethod
     def render(entries: list[TranscriptEntry]) -> str:

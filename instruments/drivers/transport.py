@@ -78,7 +78,7 @@ class _SocketLink:
         self.sock = sock
         self.timeout_s = timeout_s
         self.buf = bytearray()
-        sock.settimeout(timeout_s)
+        sock.settimeout(None)
 
     def peer_closed(self) -> bool:
         """One non-blocking ``select``: has the peer closed or reset the link while we were idle?"""
@@ -92,19 +92,14 @@ class _SocketLink:
         self.sock.sendall(data)
 
     def _fill(self, deadline: float) -> None:
-        # the socket's own timeout (poll inside recv, in C) is cheaper than a select() from Python
+        # the socket stays blocking without a timeout: a timeout would add a poll() before every send as well
         left = deadline - time.monotonic()
         if left <= 0:
             raise _Timeout
-        if left < self.timeout_s:
-            self.sock.settimeout(left)
-        try:
-            chunk = self.sock.recv(_RECV)
-        except TimeoutError:
-            raise _Timeout from None
-        finally:
-            if left < self.timeout_s:
-                self.sock.settimeout(self.timeout_s)
+        readable, _, _ = select.select([self.sock], [], [], left)
+        if not readable:
+            raise _Timeout
+        chunk = self.sock.recv(_RECV)
         if not chunk:
             raise ConnectionResetError("the instrument closed the connection")
         self.buf += chunk
