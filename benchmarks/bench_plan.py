@@ -59,7 +59,8 @@ def main() -> None:
         virtual, wall, points = run_plan(PLAN, tmp)
         strict, edges = bounds(points, 10.0)
         fixed = tmp / "fixed_practice.yaml"
-        fixed.write_text(PLAN.read_text().replace("min_pulses: 1", "min_pulses: 25\n  min_duration_s: 30"))
+        text = PLAN.read_text().replace("min_pulses: 1", "min_pulses: 25")
+        fixed.write_text(text.replace("min_duration_s: 10 ", "min_duration_s: 30 "))
         f_virtual, f_wall, _ = run_plan(fixed, tmp)
     print("== demo plan: IEC 62053-21:2020 class 1, 12 positions, simulated bench ==")
     print(f"points                               : {len(points)}")
