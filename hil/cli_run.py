@@ -24,9 +24,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         return run_plan(
-            args.plan, args.bench, args.out, seed=args.seed, sim_bench=args.sim_bench,
+            args.plan, args.bench, args.resume or args.out, seed=args.seed, sim_bench=args.sim_bench,
             allow_expired_calibration=args.allow_expired_calibration, pytest_args=shlex.split(args.pytest_args),
-            progress=not args.no_progress,
+            progress=not args.no_progress, resume=args.resume is not None,
         )
     except (ConfigError, PlanError, StandardsError, OSError) as exc:
         return _err(str(exc))
@@ -111,6 +111,8 @@ def add_run_commands(sub: Any) -> None:
     run.add_argument("--sim-bench", type=Path, help="simulated-bench YAML when no --bench is given")
     run.add_argument("--allow-expired-calibration", action="store_true")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                     help="continue an interrupted run in RUN_DIR (plan and seed from its run.json)")
     run.add_argument("--pytest-args", default="", help="extra pytest arguments, as one quoted string")
     run.set_defaults(func=cmd_run)
 

@@ -39,6 +39,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--sim-bench", default=None, help="simulated-bench YAML used when no --bench is given")
     group.addoption("--sim-seed", type=int, default=None, help="seed of the simulated bench")
     group.addoption("--run-dir", default=None, help="run directory for results (default: reports/<run-id>)")
+    group.addoption(
+        "--resume", action="store_true", default=False,
+        help="continue the interrupted run in --run-dir: completed points are kept, a sequence continues from "
+             "its checkpoint",
+    )
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -10,6 +10,7 @@ file.
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import subprocess
 import sys
@@ -79,19 +80,36 @@ def _link_latest(run_dir: Path) -> None:
         latest.symlink_to(run_dir.name)
 
 
+def resume_plan(run_dir: Path) -> tuple[Path, int | None]:
+    """The plan file and the simulated bench's seed of an interrupted run (from its ``run.json``)."""
+    meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    plans = meta.get("plans") or []
+    if not plans:
+        raise OSError(f"{run_dir / 'run.json'} names no plan: cannot resume")
+    return Path(plans[0]["file"]), meta.get("seed")
+
+
 def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: int | None = None,
              sim_bench: Path | None = None, allow_expired_calibration: bool = False,
-             pytest_args: list[str] | None = None, progress: bool = True) -> int:
+             pytest_args: list[str] | None = None, progress: bool = True, resume: bool = False) -> int:
+    """Run ``plan``; with ``resume``, continue the interrupted run in ``out`` (plan and seed from its run.json
+    unless given): completed points are kept, a sequence continues from its checkpoint."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
+    if resume:
+        if out is None or not (out / "run.json").exists():
+            raise OSError(f"--resume needs the run directory of an interrupted run (with run.json): {out}")
+        plan_file, run_seed = resume_plan(out)
+        plan = plan or plan_file
+        seed = seed if seed is not None else run_seed
     plan_path = (plan or DEFAULT_PLAN).resolve()
     plan_model = load_plan(plan_path)  # bad plans fail here, before anything is energised
     run_id = new_run_id(plan_path.stem)
     run_dir = (out or Path("reports") / run_id).resolve()
-    if (run_dir / "results.csv").exists():
-        raise OSError(f"run directory {run_dir} already holds results: give a new --out")
+    if not resume and ((run_dir / "results.csv").exists() or (run_dir / "checkpoint.json").exists()):
+        raise OSError(f"run directory {run_dir} already holds results: give a new --out (or --resume it)")
     run_dir.mkdir(parents=True, exist_ok=True)
     if out is None:
         _link_latest(run_dir)
@@ -108,12 +126,14 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
                "--rootdir", str(plan_path.parent)]
         if allow_expired_calibration:
             cmd.append("--allow-expired-calibration")
+        if resume:
+            cmd += ["--resume"]
         if seed is not None and bench is None:
             cmd += ["--sim-seed", str(seed)]
         cmd += pytest_args or []
         console.print(f"[bold]hil run[/] {plan_model.plan}\n  bench {bench_file.name} ({bench_path})\n"
                       f"  run   {run_dir}")
-        log = (run_dir / "pytest.log").open("w", encoding="utf-8")
+        log = (run_dir / "pytest.log").open("a" if resume else "w", encoding="utf-8")
         child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=plan_path.parent,
                                  start_new_session=True)
 

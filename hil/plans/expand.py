@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from hil.benchfile import DEFAULT_UMAX_FACTOR, BenchFile, MeterSpec
 from hil.measure.accuracy import PointSpec, PositionOutcome
 from hil.plans.model import AccuracyTest, InfluenceTest, MeterConstantTest, NoLoadTest, Plan, StartingTest
+from hil.sequences.model import BurnInTest, ThermalCyclingTest
 from hil.standards import (
     LoadPoint,
     MeterRating,
@@ -308,6 +309,29 @@ def _influence_tasks(test: InfluenceTest, plan: Plan, rating: MeterRating, posit
     return tasks
 
 
+def _sequence_task(test: BurnInTest | ThermalCyclingTest, rating: MeterRating, bench: BenchFile,
+                   positions: list[int], library: StandardsLibrary) -> Task:
+    """A stress sequence: one task; its load point (if energised) is checked against the ratings like any."""
+    from hil.sequences.profile import ProfileError
+    from hil.sequences.task import check_against_bench, sequence_task
+
+    chamber = bench.roles.get("chamber")
+    try:
+        check_against_bench(test, dict(chamber.options) if chamber is not None else None)
+    except ProfileError as exc:
+        raise PlanError(str(exc)) from exc
+    load = None
+    if test.load is not None:
+        try:
+            amps = rating.currents(library).evaluate(test.load.current)
+            pf = PowerFactor.parse(test.load.power_factor)
+        except ValueError as exc:
+            raise PlanError(f"test {test.id!r}: load {test.load.current} PF {test.load.power_factor}: {exc}") from exc
+        load = PointSpec(test.kind, f"{test.load.current} PF {pf}", rating.un_v * test.load.voltage_pct / 100.0,
+                         amps, pf.phi_deg, str(pf), frequency_hz=rating.frequency_hz)
+    return sequence_task(test, load, positions, f"{rating.standard}:{rating.edition}")
+
+
 def expand_plan(plan: Plan, bench: BenchFile, library: StandardsLibrary) -> list[Task]:
     """Every task of ``plan`` on ``bench``, in run order. Raises :class:`PlanError` for a plan that does not fit
     the bench (ratings, limits); a point beyond the bench's or the meters' ratings is refused here too."""
@@ -326,6 +350,8 @@ def expand_plan(plan: Plan, bench: BenchFile, library: StandardsLibrary) -> list
             tasks.append(_meter_constant_task(test, rating, positions, library))
         elif isinstance(test, InfluenceTest):
             tasks += _influence_tasks(test, plan, rating, positions, library)
+        elif isinstance(test, BurnInTest | ThermalCyclingTest):
+            tasks.append(_sequence_task(test, rating, bench, positions, library))
     _check_ratings(tasks, bench)
     return tasks
 

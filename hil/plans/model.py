@@ -21,6 +21,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hil.sequences.model import BurnInTest, ThermalCyclingTest
 from instruments.yamlconfig import load_yaml_model
 
 
@@ -89,7 +90,8 @@ class InfluenceTest(_Model):
 
 
 TestSpec = Annotated[
-    AccuracyTest | StartingTest | NoLoadTest | MeterConstantTest | InfluenceTest, Field(discriminator="kind")
+    AccuracyTest | StartingTest | NoLoadTest | MeterConstantTest | InfluenceTest | BurnInTest | ThermalCyclingTest,
+    Field(discriminator="kind"),
 ]
 
 

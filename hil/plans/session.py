@@ -78,6 +78,9 @@ class RunSession:
         self.no_pulses: dict[int, str] = {}  # position -> why its pulse output is considered dead
         self._dead_counts: dict[int, int] = {}
         self._pulsed: set[int] = set()
+        #: ``--resume``: continue an interrupted run
+        self.resuming = bool(config.getoption("--resume", default=False))
+        self._done_rows: dict[str, dict[int, dict[str, Any]]] = {}
 
     # -- setup --------------------------------------------------------------------------------------
     @property
@@ -118,9 +121,14 @@ class RunSession:
             self.run_id = Path(opt).name if opt else new_run_id(stem)
             self.run_dir = Path(opt) if opt else Path("reports") / self.run_id
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            if (self.run_dir / "results.csv").exists() or (self.run_dir / "results.parquet").exists():
+            has_results = any((self.run_dir / f).exists()
+                              for f in ("results.csv", "results.parquet", "checkpoint.json"))
+            if has_results and not self.resuming:
                 raise pytest.UsageError(f"run directory {self.run_dir} already holds results: give a new one")
-            self._results = ResultsWriter(self.run_dir)
+            self._results = ResultsWriter(self.run_dir)  # resuming: continues the existing table
+            if self.resuming:
+                for r in self._results.rows:  # rows of tasks completed before the interruption are reused
+                    self._done_rows.setdefault(f"{r['test_id']}::{r['point']}", {})[int(r["position"])] = r
         return self.run_dir
 
     @property
@@ -192,6 +200,10 @@ class RunSession:
     def _measure(self, task: Task) -> PointState:
         st = PointState()
         bench = self.bench
+        done = self._done_rows.get(task.key, {})
+        if self.resuming and done and all(p in done for p in task.positions):
+            st.rows = {p: done[p] for p in task.positions}  # completed before the interruption: not again
+            return st
         mark = bench.transcript.mark()
         started = utc_now()
         try:

@@ -1,0 +1,84 @@
+"""A sequence test as one plan task: rows per meter (pass = survived, fail = failed during the sequence)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hil.measure.accuracy import PointSpec, PositionOutcome
+from hil.safety import Terminated
+from hil.sequences.model import BurnInTest, SequenceTest
+from hil.sequences.profile import ProfileError, check_profile, steps_of
+
+if TYPE_CHECKING:
+    from hil.plans.expand import Task
+    from hil.plans.session import RunSession
+
+
+def _opt(options: dict[str, Any], name: str) -> float | None:
+    v = options.get(name)
+    return None if v is None else float(v)
+
+
+def check_against_bench(test: SequenceTest, chamber_options: dict[str, Any] | None) -> None:
+    """Refuse the profile at expansion when the bench file's chamber options give the limits (the chamber's own
+    query is checked again when the sequence starts). A sequence needs a chamber role."""
+    if chamber_options is None:
+        raise ProfileError(f"test {test.id!r}: the bench has no chamber role")
+    check_profile(test, min_c=_opt(chamber_options, "min_temperature_c"),
+                  max_c=_opt(chamber_options, "max_temperature_c"),
+                  max_gradient_k_per_min=_opt(chamber_options, "max_gradient_k_per_min"),
+                  min_rh=_opt(chamber_options, "min_humidity_pct"), max_rh=_opt(chamber_options, "max_humidity_pct"))
+
+
+def sequence_task(test: SequenceTest, load: PointSpec | None, positions: list[int], standard: str) -> Task:
+    from hil.plans.expand import Task
+
+    steps = steps_of(test)
+    spec = load or PointSpec(test.kind, "unenergised", 0.0, 0.0, 0.0, "1")
+    spec = PointSpec(test.kind, _point_name(test), spec.voltage_v, spec.current_a, spec.phase_deg, spec.pf,
+                     frequency_hz=spec.frequency_hz, standard=standard, limit_table="survival",
+                     limit_status="n/a")
+
+    def _run(session: RunSession, task: Task) -> list[PositionOutcome]:
+        from hil.sequences.runner import SequenceRunner
+
+        runner = session.runner()
+        run_dir = session.run_dir
+        assert run_dir is not None
+        try:
+            return SequenceRunner(session.bench, runner.energise, test, load, task.positions, run_dir, task.key,
+                                  resume=bool(getattr(session, "resuming", False))).run()
+        except Exception as exc:
+            # a stop request's safe state talks to the instruments under the running sequence: the fault that
+            # follows is the interruption, not a bench fault (no broken rows: the run is to be resumed)
+            signum = _terminating(session)
+            if signum is not None:
+                raise Terminated(signum) from exc
+            raise
+
+    def _decide(o: PositionOutcome) -> tuple[str, str]:
+        x = o.extra
+        if x.get("failure_mode"):
+            return "fail", (f"failed ({x['failure_mode']}) between {x['failed_after_h']:.3f} h and "
+                            f"{x['failed_before_h']:.3f} h (midpoint {x['failure_time_h']:.3f} h): "
+                            f"{x.get('failure_reason', '')}")
+        why = f"survived {x.get('sequence_h', 0.0):g} h"
+        if not x.get("pulse_output_seen") and load is not None:
+            why += "; no pulse output from the start (monitored through its port only)"
+        return "pass", why
+
+    return Task(test.id, test.kind, spec.point, spec, positions, 0.0, "survival", _run, _decide,
+                {"steps": len(steps)})
+
+
+def _terminating(session: RunSession) -> int | None:
+    from hil.plans.session import _safe_key
+
+    safe = session.config.stash.get(_safe_key(), None)
+    return None if safe is None else safe.terminating
+
+
+def _point_name(test: SequenceTest) -> str:
+    if isinstance(test, BurnInTest):
+        return f"{test.duration_h:g} h at {test.temperature_c:g} °C"
+    return f"{test.cycles} cycles {test.low_c:g}…{test.high_c:g} °C at {test.gradient_k_per_min:g} K/min"

@@ -1,0 +1,147 @@
+"""Burn-in on the default simulated bench: the weak unit (position 12) and only it fails, at the simulator's true
+failure time; a run killed mid-sequence (SIGTERM, SIGKILL) and resumed ends with the same results.
+
+The simulated bench is served by this test process; pytest runs the plan as a subprocess against it (as hardware).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hil.results import read_results
+from hil.sequences import read_monitoring
+from hil.simbench import simulated_bench
+from instruments.simulators.bench import RunningBench
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED = 3
+INTERVAL_S = 60.0
+WEAK = 12
+# 48 h at +70 °C: the weak unit fails after ≈ 21-31 h there (default bench file), the others never
+PLAN = """\
+plan: burn-in test
+standard: IEC 62053-21
+edition: "2020"
+class: "1"
+tests:
+  - id: bi
+    kind: burn_in
+    temperature_c: 70
+    duration_h: 48
+    gradient_k_per_min: 1.0
+    end_temperature_c: 23
+    monitoring: {interval_s: 60, port_every: 60, chunk_intervals: 30}
+"""
+
+
+def _pytest(plan: Path, bench: Path, run_dir: Path, *extra: str) -> subprocess.Popen[str]:
+    cmd = [sys.executable, "-m", "pytest", str(plan), "--bench", str(bench), "--run-dir", str(run_dir),
+           "-p", "no:cacheprovider", "-q", *extra]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=plan.parent)
+
+
+@pytest.fixture
+def plan(tmp_path: Path) -> Path:
+    p = tmp_path / "burn_in_48h.yaml"
+    p.write_text(PLAN, encoding="utf-8")
+    return p
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[RunningBench, Path]]:
+    with simulated_bench(seed=SEED, write_to=tmp_path / "bench.yaml") as (rb, _):
+        yield rb, tmp_path / "bench.yaml"
+
+
+def _run(plan: Path, bench: Path, run_dir: Path, *extra: str) -> str:
+    p = _pytest(plan, bench, run_dir, *extra)
+    out, _ = p.communicate(timeout=600)
+    assert p.returncode == 1, out  # the weak unit fails: pytest exit 1
+    return out
+
+
+def _truth(rb: RunningBench) -> dict[int, float | None]:
+    return dict(rb.call(lambda: {p: m.failed_at for p, m in rb.bench.world.meters.items()}))
+
+
+def test_burn_in_finds_the_weak_unit_at_its_true_failure_time(plan: Path, served: tuple[RunningBench, Path],
+                                                               tmp_path: Path) -> None:
+    rb, bench = served
+    run_dir = tmp_path / "run"
+    _run(plan, bench, run_dir)
+    res = read_results(run_dir).set_index("position")
+    truth = _truth(rb)
+    assert truth[WEAK] is not None
+    assert [p for p, t in truth.items() if t is not None] == [WEAK]  # the simulator agrees only 12 failed
+    assert list(res.index[res["verdict"] == "fail"]) == [WEAK]
+    assert set(res["verdict"]) == {"pass", "fail"}
+    row = res.loc[WEAK].to_dict()
+    true_s = float(truth[WEAK] or 0.0)
+    assert row["failure_mode"] == "dead"  # no pulses and the port silent
+    # the recorded failure time (window midpoint, bench clock) is within one monitoring interval of the truth
+    assert abs(float(row["failure_clock_s"]) - true_s) <= INTERVAL_S
+    # the window brackets the truth (sequence time = clock − the sequence's origin)
+    origin = float(row["failure_clock_s"]) - float(row["failure_time_h"]) * 3600
+    assert float(row["failed_after_h"]) * 3600 <= true_s - origin <= float(row["failed_before_h"]) * 3600 + 1e-6
+    mon = read_monitoring(run_dir)
+    # one row per meter per interval, no interval twice
+    assert not mon.duplicated(["position", "t_end_s"]).any()
+    assert set(mon["position"]) == set(range(1, 13))
+    # pulses per full interval at Iref PF 1 = 3 × 230 V × 5 A × 60 s / 3.6e6 Ws/kWh × 1000 imp/kWh = 57.5
+    full = mon[(mon["position"] == 1) & ((mon["t_end_s"] - mon["t_start_s"]) == INTERVAL_S)]
+    assert abs(full["pulses"].mean() - 57.5) < 1.0
+    dead = mon[(mon["position"] == WEAK) & (mon["t_start_s"] > row["failed_before_h"] * 3600)]
+    assert (dead["pulses"] == 0).all() and len(dead) > 0
+
+
+def _progress_h(run_dir: Path) -> float:
+    try:
+        data = json.loads((run_dir / "checkpoint.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0.0
+    return max((float(s["seq_time"]) / 3600 for s in data["sequences"].values()), default=0.0)
+
+
+def _comparable(df: pd.DataFrame) -> pd.DataFrame:
+    # timestamps differ; pulses counted in total miss the unmonitored interruption
+    drop = ["run_id", "started_at", "finished_at", "pulses"]
+    return df.drop(columns=[c for c in drop if c in df]).sort_values("position").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_killed_and_resumed_equals_uninterrupted(plan: Path, tmp_path: Path, signum: int) -> None:
+    with simulated_bench(seed=SEED, write_to=tmp_path / "a.yaml") as (_, _):
+        _run(plan, tmp_path / "a.yaml", tmp_path / "straight")
+    straight = read_results(tmp_path / "straight")
+    with simulated_bench(seed=SEED, write_to=tmp_path / "b.yaml") as (rb, _):
+        run_dir = tmp_path / "killed"
+        p = _pytest(plan, tmp_path / "b.yaml", run_dir)
+        deadline = time.monotonic() + 120
+        while _progress_h(run_dir) < 2.0 and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        p.send_signal(signum)
+        p.communicate(timeout=60)
+        killed_at = _progress_h(run_dir)
+        assert 0 < killed_at < 15, killed_at  # interrupted well before the weak unit's failure
+        assert not (run_dir / "results.csv").exists()  # the sequence had not finished
+        before = read_monitoring(run_dir)
+        _run(plan, tmp_path / "b.yaml", run_dir, "--resume")
+        truth = _truth(rb)
+    resumed = read_results(run_dir)
+    pd.testing.assert_frame_equal(_comparable(resumed), _comparable(straight), check_dtype=False)
+    mon = read_monitoring(run_dir)
+    assert not mon.duplicated(["position", "t_end_s"]).any()  # no duplicated intervals
+    # every interval recorded before the kill is still there
+    assert set(before["t_end_s"]) <= set(mon["t_end_s"])
+    ckpt = json.loads((run_dir / "checkpoint.json").read_text(encoding="utf-8"))
+    assert len(next(iter(ckpt["sequences"].values()))["interruptions"]) == 1
+    assert truth[WEAK] is not None
