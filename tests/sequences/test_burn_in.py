@@ -21,26 +21,10 @@ from hil.results import read_results
 from hil.sequences import read_monitoring
 from hil.simbench import simulated_bench
 from instruments.simulators.bench import RunningBench
+from tests.sequences.plans import PLAN, SEED, WEAK
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED = 3
 INTERVAL_S = 60.0
-WEAK = 12
-# 48 h at +70 °C: the weak unit fails after ≈ 21-31 h there (default bench file), the others never
-PLAN = """\
-plan: burn-in test
-standard: IEC 62053-21
-edition: "2020"
-class: "1"
-tests:
-  - id: bi
-    kind: burn_in
-    temperature_c: 70
-    duration_h: 48
-    gradient_k_per_min: 1.0
-    end_temperature_c: 23
-    monitoring: {interval_s: 60, port_every: 60, chunk_intervals: 30}
-"""
 
 
 def _pytest(plan: Path, bench: Path, run_dir: Path, *extra: str) -> subprocess.Popen[str]:
