@@ -20,7 +20,15 @@ from typing import Any
 
 import pyvisa
 
-from hil.benchfile import DEFAULT_UMAX_FACTOR, BenchFile, MeterSpec, PortBinding, RoleBinding, load_bench_file
+from hil.benchfile import (
+    DEFAULT_UMAX_FACTOR,
+    BenchFile,
+    MeterSpec,
+    PortBinding,
+    RoleBinding,
+    RoleName,
+    load_bench_file,
+)
 from hil.safety import SafeState
 from instruments.drivers.clock import WallClock
 from instruments.drivers.errors import BenchFault
@@ -131,15 +139,20 @@ class Bench:
                 f"{self.source_file}: roles.{name}.options: driver {driver!r} rejects the options: {exc}"
             ) from exc
 
+    def driver_for(self, role: RoleName) -> Any:
+        """The driver of ``role`` as the bench file binds it (no checks: :meth:`connect` does those)."""
+        binding = self.config.roles[role]
+        options = dict(binding.options)
+        if role == "source":
+            options.setdefault("phases", self.config.limits.phases)
+        return self._make_driver(role, binding.driver, binding.resource, options)
+
     def connect(self) -> None:
         """Check calibration, connect every role, check identities, apply limits, arm the safe state."""
         try:
             self._check_calibration()
-            for role, binding in self.config.roles.items():
-                options = dict(binding.options)
-                if role == "source":
-                    options.setdefault("phases", self.config.limits.phases)
-                self.roles[role] = self._make_driver(role, binding.driver, binding.resource, options)
+            for role in self.config.roles:
+                self.roles[role] = self.driver_for(role)
             self._check_identities()
             self._apply_limits()
             self._arm_safe_state()

@@ -29,25 +29,19 @@ DEFAULT_PLAN = PROJECT_ROOT / "testplans" / "iec62053-21_2020_class1_3ph_accurac
 
 def guard_outputs_off(bench_file: BenchFile, source_file: str) -> str:
     """Switch the source off using only the bench file (the guardian's last resort)."""
-    from instruments.drivers.registry import driver_entry
-    from instruments.drivers.transport import VisaTransport
+    from hil.bench import Bench
 
-    binding = bench_file.roles.get("source")
-    if binding is None:
+    if "source" not in bench_file.roles:
         return "no source role"
-    entry = driver_entry(binding.driver)
-    transport = VisaTransport("source", binding.resource, timeout_s=5.0, read_termination=entry.read_termination,
-                              write_termination=entry.write_termination)
+    bench = Bench(bench_file, source_file=source_file)
     try:
-        options = dict(binding.options)
-        options.setdefault("phases", bench_file.limits.phases)
-        src = entry.load()(transport, **options)
+        src = bench.driver_for("source")
         src.output_off()
         return "outputs off" if not src.is_on() else "OUTPUT STILL ON"
     except Exception as exc:  # the guardian reports; it must not crash
         return f"could not switch the source off ({source_file}): {exc}"
     finally:
-        transport.close()
+        bench.close()  # nothing armed: only closes the link
 
 
 @contextlib.contextmanager

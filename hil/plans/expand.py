@@ -98,6 +98,23 @@ def _check_same_type(bench: BenchFile, plan: Plan, library: StandardsLibrary) ->
     return rating, [p.position for p in bench.positions]
 
 
+def accuracy_decision(o: PositionOutcome, limit_pct: float, rule: str) -> tuple[str, str]:
+    """Verdict and reason of a measured accuracy point (the one place the framework decides it): the plan's
+    decision rule, and whether the uncertainty is small enough for acceptance (U ≤ limit/5)."""
+    assert o.error_pct is not None
+    u = o.extra.get("uncertainty_pct")
+    d = decide(o.error_pct, limit_pct, u, rule)  # type: ignore[arg-type]
+    verdict = "pass" if d.passed else "fail"
+    why = (f"error {o.error_pct:+.4f} % {'within' if d.passed else 'outside'} ±{limit_pct:g} %"
+           f" ({d.outcome.value}, {d.rule})")
+    if u is not None:
+        check = uncertainty_adequate(u, limit_pct, fraction=UNCERTAINTY_FRACTION)
+        o.extra["uncertainty_adequate"] = check.ok
+        if not check.ok:
+            why += f"; uncertainty {u:.3g} % exceeds 1/5 of the limit (IEC 62058-21 §4.3)"
+    return verdict, why
+
+
 def _accuracy_tasks(test: AccuracyTest, plan: Plan, rating: MeterRating, positions: list[int],
                     library: StandardsLibrary, phases: int) -> list[Task]:
     from hil.standards import generate_load_points
@@ -127,18 +144,7 @@ def _accuracy_tasks(test: AccuracyTest, plan: Plan, rating: MeterRating, positio
         )
 
         def _decide(o: PositionOutcome, spec: PointSpec = spec) -> tuple[str, str]:
-            assert o.error_pct is not None
-            u = o.extra.get("uncertainty_pct")
-            d = decide(o.error_pct, spec.limit_pct, u, rule)
-            verdict = "pass" if d.passed else "fail"
-            why = (f"error {o.error_pct:+.4f} % {'within' if d.passed else 'outside'} ±{spec.limit_pct:g} %"
-                   f" ({d.outcome.value}, {d.rule})")
-            if u is not None:
-                check = uncertainty_adequate(u, spec.limit_pct, fraction=UNCERTAINTY_FRACTION)
-                o.extra["uncertainty_adequate"] = check.ok
-                if not check.ok:
-                    why += f"; uncertainty {u:.3g} % exceeds 1/5 of the limit (IEC 62058-21 §4.3)"
-            return verdict, why
+            return accuracy_decision(o, spec.limit_pct, rule)
 
         tasks.append(Task(test.id, "accuracy", lp.name, spec, positions, lp.limit_pct, rule, _run_accuracy, _decide,
                           {"repeats": plan.measure.repeats}))

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hil.measure.accuracy import PointSpec, utc_now
-from hil.plans.expand import combine_repeats, meter_rating
+from hil.plans.expand import accuracy_decision, combine_repeats, meter_rating
 from hil.plans.session import MeterNonConformance, NoResult, RunSession
-from hil.standards import PowerFactor, decide, default_library, limit_for
+from hil.standards import PowerFactor, default_library, limit_for
 
 
 @dataclass
@@ -75,9 +75,7 @@ class LoadPointRunner:
         for o in outcomes:
             verdict, reason = o.verdict, o.reason
             if verdict is None and o.error_pct is not None:
-                d = decide(o.error_pct, spec.limit_pct, o.extra.get("uncertainty_pct"), self.decision_rule)  # type: ignore[arg-type]
-                verdict = "pass" if d.passed else "fail"
-                reason = f"error {o.error_pct:+.4f} % vs ±{spec.limit_pct:g} % ({d.outcome.value}, {d.rule})"
+                verdict, reason = accuracy_decision(o, spec.limit_pct, self.decision_rule)
             rows.append(s.row_for(test, "accuracy", name, spec, o, verdict or "broken", reason, started, finished,
                                   self.decision_rule))
         s.append_rows(rows)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from instruments.scpi.errors import ScpiError
 from instruments.scpi.mnemonics import short_form
 
 #: a bound is a number, or a function of the device (ranges that come from a rating known only at run time)
+_N = TypeVar("_N", int, float)
 Bound = float | Callable[[Any], float] | None
 
 # NRf with an optional suffix; white space is allowed around the exponent's E and before the suffix (§7.7.2.2)
@@ -156,15 +157,20 @@ class Num(ParamType):
                 value = _SPECIAL_VALUES[name]
             else:
                 return self.special(name, device)
-        lo = _resolve(self.minimum, device)
-        hi = _resolve(self.maximum, device)
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise ScpiError(-222)
-        return value
+        return _in_range(value, self.minimum, self.maximum, device)
 
     def omitted(self, device: Any) -> float | None:
         value = _resolve(self.default, device)
         return None if value is None else float(value)
+
+
+def _in_range(value: _N, minimum: Bound, maximum: Bound, device: Any) -> _N:
+    """``value`` if within the (possibly device-dependent) bounds, else −222 Data out of range."""
+    lo = _resolve(minimum, device)
+    hi = _resolve(maximum, device)
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ScpiError(-222)
+    return value
 
 
 class Int(ParamType):
@@ -204,11 +210,7 @@ class Int(ParamType):
             if name in ("MIN", "MAX", "DEF"):
                 return self.special(name, device)
             raise ScpiError(-104) if _MNEMONIC.match(token) else ScpiError(-102)
-        lo = _resolve(self.minimum, device)
-        hi = _resolve(self.maximum, device)
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise ScpiError(-222)
-        return value
+        return _in_range(value, self.minimum, self.maximum, device)
 
     def omitted(self, device: Any) -> int | None:
         value = _resolve(self.default, device)
