@@ -5,7 +5,9 @@ time it took, and compares it with:
 
 - its lower bound Σ over points of (settling + required pulses × pulse period), with the count tests'
   prescribed durations — the strict bound, and the bound that counts the pulse edge opening each gate
-  (the error calculator needs N + 1 edges for N periods). Target: ≤ 1.05 × the edge bound;
+  (the error calculator needs N + 1 edges for N periods). The issue's target is ≤ 1.05 × the strict bound;
+  it is not met: a gate can only open on a meter pulse edge, the first edge after settling comes up to one pulse
+  period later (the slowest of the positions sets the point's end), and that wait is not in the strict bound;
 - the same plan run with the fixed practice of ≥ 25 pulses and ≥ 30 s per point (standards.md §6).
 
 Run: ``.venv/bin/python benchmarks/bench_plan.py``
@@ -65,9 +67,11 @@ def main() -> None:
     print("== demo plan: IEC 62053-21:2020 class 1, 12 positions, simulated bench ==")
     print(f"points                               : {len(points)}")
     print(f"virtual bench time                   : {virtual / 60:8.1f} min")
-    print(f"lower bound Σ(settle + N·τ)          : {strict / 60:8.1f} min   ratio {virtual / strict:.3f}")
+    ratio = virtual / strict
+    print(f"lower bound Σ(settle + N·τ)          : {strict / 60:8.1f} min   ratio {ratio:.3f}"
+          f"   (issue target <= 1.05: {'met' if ratio <= 1.05 else 'NOT met'})")
     print(f"lower bound Σ(settle + (N+1)·τ)      : {edges / 60:8.1f} min   ratio {virtual / edges:.3f}"
-          "   (target <= 1.05)")
+          "   (counting the edge that opens each gate)")
     print(f"fixed practice (≥25 pulses, ≥30 s)   : {f_virtual / 60:8.1f} min"
           f"   demo / fixed = {virtual / f_virtual:.2f}")
     print(f"wall time of the demo (hil run)      : {wall:8.1f} s   (fixed-practice run: {f_wall:.1f} s)")

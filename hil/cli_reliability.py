@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from hil.jsonable import jsonable
+
 EXIT_BAD_INPUT = 2
 
 Handler = Callable[[argparse.Namespace], int]
@@ -22,17 +24,6 @@ Handler = Callable[[argparse.Namespace], int]
 def _err(msg: str) -> int:
     print(f"hil: error: {msg}", file=sys.stderr, flush=True)
     return EXIT_BAD_INPUT
-
-
-def _jsonable(value: Any) -> Any:
-    """Non-finite floats become None (JSON has no infinity); tuples become lists."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _num(x: float, digits: int = 5) -> str:
@@ -72,7 +63,7 @@ def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], text: Callable[[], None]) -> int:
     if args.json:
-        print(json.dumps(_jsonable(data), indent=2, ensure_ascii=False, allow_nan=False))
+        print(json.dumps(jsonable(data), indent=2, ensure_ascii=False, allow_nan=False))
     else:
         text()
     return 0

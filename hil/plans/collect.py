@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from hil.plans.expand import Task, expand_plan
-from hil.plans.model import Plan, is_plan_file, load_plan
+from hil.plans.analysis import Acceleration, acceleration_of, analyse, write_analysis
+from hil.plans.expand import PlanError, Task, expand_plan
+from hil.plans.model import Plan, ReliabilityAnalysisTest, is_plan_file, load_plan
 from hil.plans.session import MeterNonConformance, NoResult, run_session
 
 
@@ -33,6 +34,14 @@ class PlanFile(pytest.File):
                     self, name=f"{task.test_id}::{task.point_id}[pos{pos:02d}-{meter.serial}]", task=task,
                     position=pos, plan=plan,
                 )
+        for test in plan.tests:
+            if isinstance(test, ReliabilityAnalysisTest):
+                try:
+                    acceleration = acceleration_of(test, plan)
+                except ValueError as exc:
+                    raise PlanError(f"{self.path}: {exc}") from exc
+                yield AnalysisItem.from_parent(self, name=f"{test.id}::reliability", test=test, plan=plan,
+                                               acceleration=acceleration)
         for pos in sorted({p for t in tasks for p in t.positions}):
             meter = bench_file.positions_by_number[pos].meter
             yield MeterSummaryItem.from_parent(self, name=f"summary[pos{pos:02d}-{meter.serial}]", position=pos)
@@ -81,6 +90,35 @@ class MeterSummaryItem(_VerdictItem):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"meter at position {self.position}"
+
+
+class AnalysisItem(_VerdictItem):
+    """The failures of this run's sequences, analysed (``reliability_analysis``): passes or fails on its MTBF
+    target, passes as a report without one."""
+
+    def __init__(self, *, test: ReliabilityAnalysisTest, plan: Plan, acceleration: Acceleration,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.test, self.plan, self.acceleration = test, plan, acceleration
+
+    def runtest(self) -> None:
+        from hil.results import read_results
+
+        session = run_session(self.config)
+        run_dir = session.run_dir
+        if run_dir is None or not ((run_dir / "results.parquet").exists() or (run_dir / "results.csv").exists()):
+            pytest.skip("no sequence ran in this run: nothing to analyse")
+        try:
+            outcome = analyse(read_results(run_dir), self.test, self.plan, self.acceleration)
+        except ValueError as exc:  # e.g. every analysed row broken: no life data
+            raise NoResult(f"{self.test.id}: {exc}") from exc
+        path = write_analysis(run_dir, self.test, self.acceleration, outcome)
+        session.analysis_labels(self, self.test.id, outcome, path)
+        if outcome.passed is False:
+            raise MeterNonConformance(outcome.reason)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"reliability analysis {self.test.id}"
 
 
 def collect_plan_file(file_path: Path, parent: pytest.Collector) -> PlanFile | None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from hil.benchfile import DEFAULT_UMAX_FACTOR, BenchFile, MeterSpec
 from hil.measure.accuracy import PointSpec, PositionOutcome
 from hil.plans.model import AccuracyTest, InfluenceTest, MeterConstantTest, NoLoadTest, Plan, StartingTest
-from hil.sequences.model import BurnInTest, ThermalCyclingTest
+from hil.sequences.model import SequenceTest
 from hil.standards import (
     LoadPoint,
     MeterRating,
@@ -315,7 +315,7 @@ def _influence_tasks(test: InfluenceTest, plan: Plan, rating: MeterRating, posit
     return tasks
 
 
-def _sequence_task(test: BurnInTest | ThermalCyclingTest, rating: MeterRating, bench: BenchFile,
+def _sequence_task(test: SequenceTest, rating: MeterRating, bench: BenchFile,
                    positions: list[int], library: StandardsLibrary) -> Task:
     """A stress sequence: one task; its load point (if energised) is checked against the ratings like any."""
     from hil.sequences.profile import ProfileError
@@ -356,7 +356,7 @@ def expand_plan(plan: Plan, bench: BenchFile, library: StandardsLibrary) -> list
             tasks.append(_meter_constant_task(test, rating, positions, library))
         elif isinstance(test, InfluenceTest):
             tasks += _influence_tasks(test, plan, rating, positions, library)
-        elif isinstance(test, BurnInTest | ThermalCyclingTest):
+        elif isinstance(test, SequenceTest):  # every kind of hil.sequences.model
             tasks.append(_sequence_task(test, rating, bench, positions, library))
     _check_ratings(tasks, bench)
     return tasks

@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hil.sequences.model import BurnInTest, ThermalCyclingTest
+from hil.sequences.model import SequenceTest
 from instruments.yamlconfig import load_yaml_model
 
 
@@ -89,8 +89,39 @@ class InfluenceTest(_Model):
     power_factors: list[str] | None = None  # default: every PF the table gives a limit for
 
 
+class AccelerationOption(_Model):
+    """Test → use conditions (standards.md §8): Arrhenius, or Peck with humidity."""
+
+    model: Literal["arrhenius", "peck"] = "arrhenius"
+    activation_energy_ev: float = Field(0.7, ge=0)
+    humidity_exponent: float = Field(2.66, ge=0)  # Peck's fit (standards.md §8)
+    use_temperature_c: float
+    use_humidity_pct: float | None = Field(None, gt=0, le=100)
+    test_temperature_c: float | None = None  # None: the analysed sequence's temperature
+    test_humidity_pct: float | None = Field(None, gt=0, le=100)  # None: the analysed sequence's humidity
+
+    @model_validator(mode="after")
+    def _peck_humidity(self) -> AccelerationOption:
+        if self.model == "peck" and self.use_humidity_pct is None:
+            raise ValueError("the Peck model needs use_humidity_pct")
+        return self
+
+
+class ReliabilityAnalysisTest(_Model):
+    """Analyse the failures of this run's sequences (Weibull with censoring, MTBF bound, acceleration)."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    kind: Literal["reliability_analysis"]
+    of: list[str] | None = None  # ids of sequence tests of this plan, before this one; None: all of them
+    confidence: float = Field(0.9, gt=0.5, lt=1)
+    acceleration: AccelerationOption | None = None
+    #: verdict: the MTBF lower bound at ``confidence``, in use hours, must reach this (None: report only)
+    target_mtbf_h: float | None = Field(None, gt=0)
+
+
 TestSpec = Annotated[
-    AccuracyTest | StartingTest | NoLoadTest | MeterConstantTest | InfluenceTest | BurnInTest | ThermalCyclingTest,
+    AccuracyTest | StartingTest | NoLoadTest | MeterConstantTest | InfluenceTest | SequenceTest
+    | ReliabilityAnalysisTest,
     Field(discriminator="kind"),
 ]
 
@@ -114,11 +145,17 @@ class Plan(_Model):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Plan:
-        seen: set[str] = set()
+        seen: dict[str, TestSpec] = {}
         for t in self.tests:
             if t.id in seen:
                 raise ValueError(f"test id {t.id!r} is used twice")
-            seen.add(t.id)
+            if isinstance(t, ReliabilityAnalysisTest):
+                for ref in t.of or []:
+                    if ref not in seen or not isinstance(seen[ref], SequenceTest):
+                        raise ValueError(f"test {t.id!r}: {ref!r} is not a sequence test before it in this plan")
+                if t.of is None and not any(isinstance(x, SequenceTest) for x in seen.values()):
+                    raise ValueError(f"test {t.id!r}: no sequence test before it to analyse")
+            seen[t.id] = t
         return self
 
 

@@ -302,6 +302,25 @@ class RunSession:
         if broken:
             raise NoResult(f"meter {serial}: {len(broken)} point(s) without a result: {broken[0]['reason']}")
 
+    def analysis_labels(self, item: pytest.Item, test_id: str, outcome: Any, path: Path) -> None:
+        """Allure for a ``reliability_analysis`` item: its numbers, table and Weibull plot."""
+        import allure
+
+        dyn: Any = allure.dynamic
+        dyn.suite("reliability")
+        dyn.feature("reliability_analysis")
+        dyn.story(test_id)
+        dyn.title(f"reliability analysis {test_id}")
+        allure.dynamic.parameter("bench", self.bench_file.name)
+        dyn.description(outcome.reason)
+        _attach(path.read_text(encoding="utf-8"), path.name, "text")
+        s = outcome.summary
+        with _quiet():
+            from hil.reliability import weibull_plot_png
+
+            _attach(weibull_plot_png(s.data, s.fit, title=f"Weibull probability plot — {test_id}"),
+                    f"Weibull plot {test_id}", "png")
+
     def finish(self) -> None:
         try:
             if self.run_dir is not None:

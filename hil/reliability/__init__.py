@@ -15,7 +15,14 @@ from hil.reliability.acceleration import (
     kelvin,
     peck_af,
 )
-from hil.reliability.lifedata import LifeData, LifeRow, read_life_data, read_life_levels, read_life_rows
+from hil.reliability.lifedata import (
+    LifeData,
+    LifeRow,
+    life_data_from_results,
+    read_life_data,
+    read_life_levels,
+    read_life_rows,
+)
 from hil.reliability.mtbf import (
     FAILURE_TERMINATED,
     TIME_TERMINATED,
@@ -88,6 +95,7 @@ __all__ = [
     "eta_given_beta",
     "fit_weibull",
     "kelvin",
+    "life_data_from_results",
     "load_parts_table",
     "log_likelihood",
     "median_ranks",

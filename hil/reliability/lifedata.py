@@ -21,7 +21,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from hil.reliability._tables import read_csv_rows
 from instruments.yamlconfig import ConfigError
+
+if TYPE_CHECKING:  # pandas only for the annotation: the analytics themselves do not need it
+    import pandas as pd
 
 FAILED_WORDS = frozenset({"failed", "failure", "fail", "f"})
 CENSORED_WORDS = frozenset({"censored", "suspended", "suspension", "survived", "running", "s", "c"})
@@ -41,6 +44,8 @@ class LifeData:
     hours: npt.NDArray[np.float64]
     failed: npt.NDArray[np.bool_]
     units: tuple[str, ...]
+    #: units left out of the analysis, as (unit, why): no valid outcome (broken/skipped) or no time on test
+    excluded: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(
@@ -179,3 +184,70 @@ def read_life_levels(path: str | Path) -> dict[str, LifeData]:
             raise ConfigError(str(path), line, "level", "every row needs a stress level to compare levels")
         groups.setdefault(row.level, []).append(row)
     return {name: _life_data(rs) for name, rs in groups.items()}
+
+
+#: a results row of a stress sequence: its limit table is "survival" (hil.sequences.task), or it has sequence hours
+SURVIVAL_TABLE = "survival"
+
+
+def _cell(row: dict[str, Any], name: str) -> float | None:
+    """A numeric cell of a results row, None when missing or NaN (pandas gives NaN/None/pd.NA)."""
+    v = row.get(name)
+    if v is None:
+        return None
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _is_sequence_row(row: dict[str, Any]) -> bool:
+    return row.get("limit_table") == SURVIVAL_TABLE or _cell(row, "sequence_h") is not None
+
+
+def life_data_from_results(results: pd.DataFrame, tests: Sequence[str] | None = None) -> LifeData:
+    """Life data of the stress-sequence rows of a run's results table (``hil.results``, one row per meter).
+
+    ``tests``: the plan test ids to take (column ``test_id``, else ``test``); None takes every sequence row.
+    - verdict ``fail``: a failure at ``failure_time_h`` (the midpoint of the failure window, hours since the
+      sequence started); without one (a failure found only by a check at the end), at ``sequence_h``;
+    - verdict ``pass``: survived, right-censored at ``sequence_h`` (IEC 61649 §5: suspended items count);
+    - ``broken``/``skipped`` rows (no valid outcome) and units with no time on test are left out and listed in
+      :attr:`LifeData.excluded`.
+    Units are the serials (``test_id/serial`` when several tests are taken). Raises ``ValueError`` when no unit
+    is left.
+    """
+    records = [{str(k): v for k, v in r.items()} for r in results.to_dict("records")]
+    id_col = "test_id" if "test_id" in results.columns else "test"
+    if tests is not None:
+        wanted = set(tests)
+        rows = [r for r in records if str(r.get(id_col)) in wanted]
+    else:
+        rows = [r for r in records if _is_sequence_row(r)]
+    several = len({str(r.get(id_col)) for r in rows}) > 1
+    hours: list[float] = []
+    failed: list[bool] = []
+    units: list[str] = []
+    excluded: list[tuple[str, str]] = []
+    for r in rows:
+        unit = str(r.get("serial", r.get("position", f"#{len(units) + len(excluded) + 1}")))
+        if several:
+            unit = f"{r.get(id_col)}/{unit}"
+        verdict = str(r.get("verdict"))
+        if verdict not in ("pass", "fail"):
+            excluded.append((unit, f"{verdict}: no valid outcome"))
+            continue
+        h = _cell(r, "failure_time_h") if verdict == "fail" else None
+        h = h if h is not None else _cell(r, "sequence_h")
+        if h is None or h <= 0:
+            excluded.append((unit, f"{verdict}: no time on test"))
+            continue
+        hours.append(h)
+        failed.append(verdict == "fail")
+        units.append(unit)
+    if not units:
+        which = "of " + ", ".join(map(str, tests)) if tests is not None else "of a stress sequence"
+        raise ValueError(f"no results rows {which} with a pass or fail verdict ({len(excluded)} left out)")
+    data = LifeData.of(hours, failed, units)
+    return LifeData(data.hours, data.failed, data.units, tuple(excluded))
