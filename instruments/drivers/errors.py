@@ -33,6 +33,16 @@ class InstrumentError(BenchFault):
         super().__init__(instrument, f"error {code},\"{message}\" after {command!r}")
 
 
+class RequestRefused(BenchFault):
+    """The instrument refused a request with a reply code of its own protocol (no error queue); nothing changed."""
+
+    def __init__(self, instrument: str, code: int | str, meaning: str, request: str, shown: str) -> None:
+        self.code = code
+        self.meaning = meaning
+        self.request = request
+        super().__init__(instrument, f"{shown} ({meaning}) after {request!r}")
+
+
 class ReplyError(BenchFault):
     """A reply could not be parsed (garbled, wrong format)."""
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from instruments.drivers.declarative import Reading, ScpiDriver, Setting
-from instruments.drivers.errors import BenchFault, RangeError, ReplyError
+from instruments.drivers.errors import RangeError, ReplyError, RequestRefused
 
 #: ``NA:`` reasons and what they mean
 REASONS = {
@@ -35,14 +35,12 @@ _RESOLUTION_C = 0.05
 _RUNNING = ("CONSTANT", "RUN")
 
 
-class EspecError(BenchFault):
+class EspecError(RequestRefused):
     """The controller answered ``NA:<reason>``; nothing was changed."""
 
     def __init__(self, instrument: str, reason: str, request: str) -> None:
         self.reason = reason
-        self.meaning = REASONS.get(reason, "refused")
-        self.request = request
-        super().__init__(instrument, f"NA:{reason} ({self.meaning}) after {request!r}")
+        super().__init__(instrument, reason, REASONS.get(reason, "refused"), request, f"NA:{reason}")
 
 
 def field(index: int) -> Callable[[str], float]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from instruments.drivers.declarative import Action, Limits, Reading, ScpiDriver, Setting, parse_bool
-from instruments.drivers.errors import BenchFault, ReplyError
+from instruments.drivers.errors import ReplyError, RequestRefused
 
 SEP = "\xb6"  # ¶ in Latin-1
 
@@ -42,14 +42,11 @@ def frame(*fields: object) -> str:
     return SEP.join(str(f) for f in fields)
 
 
-class SimServError(BenchFault):
+class SimServError(RequestRefused):
     """The chamber refused a request with a negative code; nothing was changed."""
 
     def __init__(self, instrument: str, code: int, request: str) -> None:
-        self.code = code
-        self.meaning = CODES.get(code, "unknown reply code")
-        self.request = request
-        super().__init__(instrument, f"SimServ code {code} ({self.meaning}) after {request!r}")
+        super().__init__(instrument, code, CODES.get(code, "unknown reply code"), request, f"SimServ code {code}")
 
 
 def _var(command: int, variable: int) -> str:
