@@ -51,9 +51,10 @@ def _plan_rows(plan_path: Path, bench: Path | None) -> tuple[Any, list[dict[str,
     tasks = expand_plan(plan, bench_file, library)
     meter = bench_file.positions[0].meter
     ref = bench_file.roles.get("reference")
-    ref_constant = 5e6  # reference pulse constant assumed for the estimate when the bench does not say
+    # the run asks the error calculator; before anything is connected the bench file says, or it is assumed
+    ref_constant, ref_source = 5e6, "assumed (bench file: roles.reference.options.pulse_constant_imp_per_kwh)"
     if ref is not None and "pulse_constant_imp_per_kwh" in ref.options:
-        ref_constant = float(ref.options["pulse_constant_imp_per_kwh"])
+        ref_constant, ref_source = float(ref.options["pulse_constant_imp_per_kwh"]), "bench file"
     m = plan.measure
     rows = []
     for t in tasks:
@@ -69,7 +70,8 @@ def _plan_rows(plan_path: Path, bench: Path | None) -> tuple[Any, list[dict[str,
             pp = pulses_for_point(limit_pct=t.limit_pct, mut_constant=meter.constant_imp_per_kwh,
                                   ref_constant=ref_constant, power_w=power, resolution_fraction=m.resolution_fraction,
                                   min_duration_s=m.min_duration_s, min_pulses=m.min_pulses)
-            row.update(pulses=pp.pulses, expected_s=round(m.settle_s + (pp.pulses + 1) * pp.pulse_period_s, 1))
+            row.update(pulses=pp.pulses, expected_s=round(m.settle_s + (pp.pulses + 1) * pp.pulse_period_s, 1),
+                       ref_constant_imp_per_kwh=ref_constant, ref_constant_source=ref_source)
         else:
             row.update(pulses=None, expected_s=round(m.settle_s + float(t.params.get("duration_s", 0.0)), 1))
         rows.append(row)
@@ -97,7 +99,12 @@ def cmd_plan_show(args: argparse.Namespace) -> int:
         table.add_row(r["test"], r["point"], f"{r['voltage_v']:g}", f"{r['current_a']:g}", r["pf"], r["element"],
                       f"±{r['limit_pct']:g}" if r["limit_pct"] else "", str(r["pulses"] or ""),
                       f"{r['expected_s']:g}", r["limit"])
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    est = next((r for r in rows if r.get("ref_constant_imp_per_kwh")), None)
+    if est is not None:
+        console.print(f"pulses estimated with a reference constant of {est['ref_constant_imp_per_kwh']:g} imp/kWh "
+                      f"({est['ref_constant_source']}); the run uses the error calculator's")
     return 0
 
 

@@ -37,7 +37,8 @@ def _options(sim: SimulatedBench, role: str) -> dict[str, Any]:
     if role == "error_calculator":
         return {"channels": len(sim.world.calculators)}
     if role == "reference":
-        return {"elements": src.phases}
+        return {"elements": src.phases,
+                "pulse_constant_imp_per_kwh": sim.config.reference.pulse_constant_imp_per_kwh}
     return {}
 
 

@@ -75,9 +75,13 @@ class YokogawaWT(ScpiDriver):
     integration_stop = Action(":INTEG:STOP")
     integration_reset = Action(":INTEG:RES")
 
-    def __init__(self, transport: Any, *, elements: int = 3, check_errors: bool = True) -> None:
+    def __init__(self, transport: Any, *, elements: int = 3, pulse_constant_imp_per_kwh: float | None = None,
+                 check_errors: bool = True) -> None:
         super().__init__(transport, check_errors=check_errors)
         self.elements = elements
+        #: constant of the reference's HF pulse output that feeds the error calculators (a bench fact from the
+        #: bench file, not queried over SCPI); used to estimate pulses before anything is connected
+        self.pulse_constant_imp_per_kwh = pulse_constant_imp_per_kwh
         self._items: tuple[tuple[str, Element], ...] | None = None  # as last selected (None: unknown)
         self._headers_off = False
         self._reconnects = 0
