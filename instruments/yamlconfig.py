@@ -52,7 +52,9 @@ def _line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
             nxt = node.value[part]
             line = nxt.start_mark.line + 1
         if nxt is None:
-            break  # pydantic adds type tags (e.g. union members) to loc; stop at the last real node
+            if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+                continue  # a tag pydantic adds to loc (a union member such as "dry_heat"): skip it
+            break  # stop at the last real node
         node = nxt
     return line
 

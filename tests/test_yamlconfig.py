@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
@@ -76,3 +77,28 @@ def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as ei:
         load_yaml_model(tmp_path / "nope.yaml", Doc)
     assert "cannot read" in str(ei.value)
+
+
+class Hot(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["hot"]
+    hours: float = Field(gt=0)
+
+
+class Cold(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["cold"]
+    hours: float = Field(gt=0)
+
+
+class Tagged(BaseModel):
+    steps: list[Annotated[Hot | Cold, Field(discriminator="kind")]]
+
+
+def test_union_member_error_names_the_fields_own_line(tmp_path: Path) -> None:
+    # pydantic puts the union tag ("cold") into the error location; the line is still the field's
+    p = write(tmp_path, "steps:\n  - kind: hot\n    hours: 1\n  - kind: cold\n    # two lines down\n    hours: -2\n")
+    with pytest.raises(ConfigError) as exc:
+        load_yaml_model(p, Tagged)
+    assert exc.value.line == 6
+    assert "hours" in str(exc.value)
