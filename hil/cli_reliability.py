@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from hil.jsonable import jsonable
+from hil.values import jsonable
 
 EXIT_BAD_INPUT = 2
 

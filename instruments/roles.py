@@ -61,6 +61,25 @@ class Source(Protocol):
         """True once the outputs have settled after the last change."""
 
 
+@runtime_checkable
+class DipSource(Source, Protocol):
+    """A source that also generates voltage dips and short interruptions (OIML D 11; power cycling is
+    ``output_off`` / ``output_on``). The current of a phantom source is not dipped."""
+
+    def program_dip(self, level_pct: float, *, cycles: float | None = None, duration_s: float | None = None,
+                    phases: Sequence[int] | None = None, repeat: int = 1, interval_s: float = 0.0) -> None:
+        """Residual voltage ``level_pct`` (0..100 % of the programmed voltage; 0 = interruption) for ``cycles``
+        of the output frequency or ``duration_s`` (exactly one, > 0), on ``phases`` (None: all), ``repeat``
+        times, ``interval_s`` from the end of one dip to the start of the next. Refused before anything is sent
+        when a value is beyond the source's range."""
+
+    def trigger_dip(self) -> None:
+        """Start the programmed dips now."""
+
+    def dip_running(self) -> bool:
+        """True while programmed dips are still to come or in progress."""
+
+
 IntegrationState = Literal["RESET", "READY", "START", "STOP", "TIMEUP", "ERROR"]
 CalculatorMode = Literal["ERROR", "CONTINUOUS", "COUNT"]
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hil.jsonable import jsonable
 from hil.plans.model import Plan, ReliabilityAnalysisTest
 from hil.reliability import arrhenius_af, peck_af
 from hil.reliability.summary import LifeSummary, summarise_life
 from hil.sequences.model import SequenceTest
+from hil.values import jsonable
 
 
 class AnalysisError(ValueError):

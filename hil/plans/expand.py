@@ -357,7 +357,9 @@ def expand_plan(plan: Plan, bench: BenchFile, library: StandardsLibrary) -> list
         elif isinstance(test, InfluenceTest):
             tasks += _influence_tasks(test, plan, rating, positions, library)
         elif isinstance(test, SequenceTest):  # every kind of hil.sequences.model
-            tasks.append(_sequence_task(test, rating, bench, positions, library))
+            from hil.sequences.checks import with_checks  # checks before / during / after, shift rows
+
+            tasks += with_checks(test, _sequence_task(test, rating, bench, positions, library), plan, rating, library)
     _check_ratings(tasks, bench)
     return tasks
 

@@ -179,6 +179,9 @@ class RunSession:
             meta.update(self._bench.metadata())
         if finished:
             meta["finished_at"] = utc_now()
+        gaps = _interruptions(self.run_dir) if self.run_dir is not None else []
+        if gaps:  # a resumed sequence: the unmonitored time is part of the run's record
+            meta["interruptions"] = gaps
         return meta
 
     # -- measuring ----------------------------------------------------------------------------------
@@ -189,6 +192,8 @@ class RunSession:
             self._points[task.key] = st
         row = st.rows.get(position)
         _allure_labels(item, self, task.test_kind, task.point_id, position, row)
+        if row is not None and self.run_dir is not None and task.spec.limit_table == "survival":  # a sequence
+            _sequence_report(self.run_dir, task, position, row, item)
         if st.transcript:
             _attach(st.transcript, "SCPI transcript", "text")
         if st.table:
@@ -332,6 +337,29 @@ class RunSession:
             if self._sim is not None:
                 self._sim.__exit__(None, None, None)
                 self._sim = None
+
+
+def _sequence_report(run_dir: Path, task: Task, position: int, row: dict[str, Any], item: pytest.Item) -> None:
+    """Allure steps per stage of a stress sequence, the meter's timeline and the chamber trace (docs/reporting.md).
+    A report that cannot be made says so in an attachment: it must not change the meter's verdict."""
+    from hil.reporting.allure_steps import report_sequence_item
+    from hil.sequences.profile import steps_of
+
+    test = next((t for t in getattr(getattr(item, "plan", None), "tests", []) if t.id == task.test_id), None)
+    try:
+        planned = [s.name for s in steps_of(test)] if test is not None else None
+        with _quiet():
+            report_sequence_item(run_dir, task.test_id, position, row, planned, getattr(test, "cycles", None))
+    except Exception as exc:  # reported, never raised into the verdict
+        _attach(f"stage steps not available: {type(exc).__name__}: {exc}", "sequence report", "text")
+
+
+def _interruptions(run_dir: Path) -> list[dict[str, Any]]:
+    """Interruptions of the run's sequences (checkpoint), in sequence hours, for run.json."""
+    from hil.reporting.sequence_data import checkpoint_sequences
+
+    return [{"sequence": key, "from_h": round(g["from_s"] / 3600, 4), "to_h": round(g["to_s"] / 3600, 4)}
+            for key, state in checkpoint_sequences(run_dir).items() for g in state.get("interruptions") or []]
 
 
 def _safe_key() -> Any:

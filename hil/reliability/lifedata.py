@@ -28,6 +28,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from hil.reliability._tables import read_csv_rows
+from hil.values import finite_or_none
 from instruments.yamlconfig import ConfigError
 
 if TYPE_CHECKING:  # pandas only for the annotation: the analytics themselves do not need it
@@ -190,20 +191,9 @@ def read_life_levels(path: str | Path) -> dict[str, LifeData]:
 SURVIVAL_TABLE = "survival"
 
 
-def _cell(row: dict[str, Any], name: str) -> float | None:
-    """A numeric cell of a results row, None when missing or NaN (pandas gives NaN/None/pd.NA)."""
-    v = row.get(name)
-    if v is None:
-        return None
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
 
 def _is_sequence_row(row: dict[str, Any]) -> bool:
-    return row.get("limit_table") == SURVIVAL_TABLE or _cell(row, "sequence_h") is not None
+    return row.get("limit_table") == SURVIVAL_TABLE or finite_or_none(row.get("sequence_h")) is not None
 
 
 def life_data_from_results(results: pd.DataFrame, tests: Sequence[str] | None = None) -> LifeData:
@@ -238,8 +228,8 @@ def life_data_from_results(results: pd.DataFrame, tests: Sequence[str] | None = 
         if verdict not in ("pass", "fail"):
             excluded.append((unit, f"{verdict}: no valid outcome"))
             continue
-        h = _cell(r, "failure_time_h") if verdict == "fail" else None
-        h = h if h is not None else _cell(r, "sequence_h")
+        h = finite_or_none(r.get("failure_time_h")) if verdict == "fail" else None
+        h = h if h is not None else finite_or_none(r.get("sequence_h"))
         if h is None or h <= 0:
             excluded.append((unit, f"{verdict}: no time on test"))
             continue

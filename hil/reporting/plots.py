@@ -14,7 +14,7 @@ import io
 import itertools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
+from hil.reporting.sequence_plots import write_sequence_plots
 from hil.reporting.tables import Rows, as_frame, meter_summaries
 from hil.results import read_results
 
@@ -261,14 +262,17 @@ def summary_png(results: Rows, title: str = "All meters: error / limit per point
 
 @dataclass(frozen=True)
 class PlotFiles:
-    """Plots written for a run: one per meter (by serial) and the summary of all meters."""
+    """Plots written for a run: one per meter (by serial), the summary of all meters, and the stress sequences'
+    plots by title (chamber trace, timeline, Weibull plot per sequence test)."""
 
     meters: dict[str, Path]
     summary: Path
+    sequences: dict[str, Path] = field(default_factory=dict)
 
 
 def write_plots(run_dir: str | Path, results: pd.DataFrame | None = None) -> PlotFiles:
-    """Write ``plots/<serial>.png`` for every meter and ``plots/summary.png`` into the run directory."""
+    """Write ``plots/<serial>.png`` for every meter and ``plots/summary.png`` into the run directory, and the
+    plots of the run's stress sequences (:func:`hil.reporting.sequence_plots.write_sequence_plots`)."""
     d = Path(run_dir)
     frame = read_results(d) if results is None else results
     out_dir = d / "plots"
@@ -284,7 +288,7 @@ def write_plots(run_dir: str | Path, results: pd.DataFrame | None = None) -> Plo
         meters[serial] = path
     summary = out_dir / "summary.png"
     summary.write_bytes(summary_png(frame))
-    return PlotFiles(meters, summary)
+    return PlotFiles(meters, summary, write_sequence_plots(d, frame, out_dir))
 
 
 def png_size(data: bytes) -> tuple[int, int]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from hil.reporting.allure_files import write_allure_files, write_global_attachments
 from hil.reporting.html import build_report
 from hil.reporting.plots import PlotFiles, write_plots
+from hil.reporting.sequence_data import sequence_tests
+from hil.reporting.sequence_tables import SUMMARY_HTML, interruption_lines, write_sequence_tables
 from hil.reporting.tables import MeterSummary, meter_summaries, summary_html, summary_text
 from hil.results import read_results
 
@@ -21,6 +23,7 @@ class ReportOutcome:
     summary_html: Path
     allure_files: list[Path]
     index_html: Path | None  # None: the HTML report could not be built (no Node / no local Allure)
+    sequence_tables: list[Path] = field(default_factory=list)  # reliability.csv, sequence_summary.csv/.html
 
 
 def report_run(run_dir: str | Path, *, html: bool = True, out: TextIO | None = None) -> ReportOutcome:
@@ -36,10 +39,15 @@ def report_run(run_dir: str | Path, *, html: bool = True, out: TextIO | None = N
     plots = write_plots(d, frame)
     table = d / "summary.html"
     table.write_text(summary_html(summaries, caption=f"Summary per meter — {d.name}"), encoding="utf-8")
-    (d / "summary.txt").write_text(summary_text(summaries), encoding="utf-8")
+    seq_tables = write_sequence_tables(d, frame)
+    gaps = interruption_lines(d, sequence_tests(frame))  # a resumed sequence says so under the summary
+    (d / "summary.txt").write_text(summary_text(summaries) + "".join(f"{g}\n" for g in gaps), encoding="utf-8")
     files = write_allure_files(d)
     attachments = [("Summary per meter", table, "text/html"), ("All meters: error / limit", plots.summary, "image/png")]
     attachments += [(f"Error curve {serial}", path, "image/png") for serial, path in plots.meters.items()]
+    attachments += [(title, path, "image/png") for title, path in plots.sequences.items()]
+    attachments += [("Stress sequences: summary per meter", p, "text/html") for p in seq_tables
+                    if p.name == SUMMARY_HTML]
     files.append(write_global_attachments(d, attachments))
     index = build_report(d, out=out) if html else None
-    return ReportOutcome(d, summaries, plots, table, files, index)
+    return ReportOutcome(d, summaries, plots, table, files, index, seq_tables)

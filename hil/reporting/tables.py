@@ -17,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from hil.values import finite_or_none
+
 #: columns of a point table, in this order (``reason``/``decision_rule`` added when the results have them)
 POINT_COLUMNS: tuple[str, ...] = (
     "position", "serial", "error_pct", "limit_pct", "uncertainty_pct", "verdict", "pulses", "duration_s",
@@ -49,20 +51,10 @@ class MeterSummary:
         return asdict(self)
 
 
-def _finite(x: Any) -> float | None:
-    """``x`` as a float, or None when missing/NaN (pandas gives NaN, pd.NA or None for a missing value)."""
-    if x is None or x is pd.NA:
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
 
 def usage_ratio(error_pct: Any, limit_pct: Any) -> float | None:
     """|error| / limit, or None when either is missing or the limit is not positive."""
-    e, lim = _finite(error_pct), _finite(limit_pct)
+    e, lim = finite_or_none(error_pct), finite_or_none(limit_pct)
     if e is None or lim is None or lim <= 0:
         return None
     return abs(e) / lim
@@ -75,7 +67,7 @@ def meter_verdict(verdicts: Sequence[str]) -> str:
 
 
 def _position(value: Any) -> int | None:
-    v = _finite(value)
+    v = finite_or_none(value)
     return int(v) if v is not None else None
 
 
@@ -119,8 +111,8 @@ def meter_summaries(results: Rows) -> list[MeterSummary]:
             skipped=verdicts.count("skipped"),
             worst_test=str(w["test"]) if w else None,
             worst_point=str(w["point"]) if w else None,
-            worst_error_pct=_finite(w.get("error_pct")) if w else None,
-            worst_limit_pct=_finite(w.get("limit_pct")) if w else None,
+            worst_error_pct=finite_or_none(w.get("error_pct")) if w else None,
+            worst_limit_pct=finite_or_none(w.get("limit_pct")) if w else None,
             worst_ratio=usage_ratio(w.get("error_pct"), w.get("limit_pct")) if w else None,
         ))
     out.sort(key=lambda s: (s.position is None, s.position or 0, s.serial))
@@ -128,7 +120,7 @@ def meter_summaries(results: Rows) -> list[MeterSummary]:
 
 
 def _fmt(x: Any, digits: int = 3) -> str:
-    v = _finite(x)
+    v = finite_or_none(x)
     return "–" if v is None else f"{v:.{digits}f}"
 
 

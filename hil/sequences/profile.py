@@ -1,11 +1,30 @@
-"""A sequence's chamber profile as primitive steps (ramp, soak), and its check against the chamber's limits."""
+"""A sequence's chamber profile as primitive steps (ramp, soak), and its check against the chamber's limits.
+
+Humidity: a step with ``humidity_pct`` sets the chamber's humidity; ``band_rh`` is the tolerance the standard gives
+for it (the alarm band during a soak). ``humidity_off`` marks dry/cold steps: humidity control is switched off
+where the chamber driver can (``humidity_off()``), else left as it is.
+
+Absolute phase ends (IEC 60068-2-30 Db): the first step of the cycles is the *anchor* (its start is cycle time 0),
+and a soak with ``until_s`` ends at anchor + ``until_s`` whatever the ramp before it took, so cycle k starts at
+exactly k·24 h.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-from hil.sequences.model import BurnInTest, SequenceTest, ThermalCyclingTest
+from hil.sequences.disturbances import DisturbanceStep, PowerCyclingTest, disturbance_steps
+from hil.sequences.model import (
+    BurnInTest,
+    ColdTest,
+    DampHeatCyclicTest,
+    DampHeatSteadyTest,
+    DryHeatTest,
+    SequenceTest,
+    ThermalCyclingTest,
+)
+from hil.standards import environmental as env
 
 
 class ProfileError(ValueError):
@@ -21,10 +40,15 @@ class Ramp:
     gradient_k_per_min: float
     band_k: float
     humidity_pct: float | None = None
+    band_rh: float | None = None
+    humidity_off: bool = False
+    #: the cycle grid (``Soak.until_s``) counts from the start of this step
+    anchor: bool = False
 
     @property
     def name(self) -> str:
-        return f"ramp to {self.target_c:g} °C"
+        rh = "" if self.humidity_pct is None else f" at {self.humidity_pct:g} %RH"
+        return f"ramp to {self.target_c:g} °C{rh}"
 
     def timeout_s(self, from_c: float) -> float:
         """Twice the nominal ramp time plus an hour for the chamber's settling."""
@@ -40,36 +64,110 @@ class Soak:
     duration_s: float
     guaranteed: bool
     band_k: float
+    humidity_pct: float | None = None
+    band_rh: float | None = None
+    humidity_off: bool = False
+    #: end at anchor + until_s (cycle grid) instead of ``duration_s`` after the soak started (then nominal)
+    until_s: float | None = None
+    #: humidity not judged in the first seconds of the soak (the standard allows a wider band there)
+    rh_allowance_s: float = 0.0
 
     @property
     def name(self) -> str:
-        return f"soak {self.duration_s / 3600:g} h at {self.target_c:g} °C"
+        rh = "" if self.humidity_pct is None else f", {self.humidity_pct:g} %RH"
+        if self.until_s is not None:
+            return f"hold {self.target_c:g} °C{rh} to {self.until_s / 3600:g} h"
+        return f"soak {self.duration_s / 3600:g} h at {self.target_c:g} °C{rh}"
 
 
-Step = Ramp | Soak
+def timed_ramp(from_c: float, target_c: float, minutes: float, band_k: float, humidity_pct: float | None = None,
+               band_rh: float | None = None, anchor: bool = False) -> Ramp:
+    """A ramp that covers ``from_c → target_c`` in ``minutes``: gradient = |span| / minutes (Db: (55 − 25)/180)."""
+    return Ramp(target_c, abs(target_c - from_c) / minutes, band_k, humidity_pct, band_rh, anchor=anchor)
+
+
+Step = Ramp | Soak | DisturbanceStep
 
 
 def steps_of(test: SequenceTest) -> list[Step]:
     """The profile of a sequence test as ramps and soaks, in run order."""
+    if isinstance(test, PowerCyclingTest):  # dips and power cycles (hil.sequences.disturbances)
+        return disturbance_steps(test)
     steps: list[Step] = []
     if isinstance(test, BurnInTest):
         steps.append(Ramp(test.temperature_c, test.gradient_k_per_min, test.band_k, test.humidity_pct))
-        steps.append(Soak(test.temperature_c, test.duration_h * 3600.0, test.guaranteed_soak, test.band_k))
+        steps.append(Soak(test.temperature_c, test.duration_h * 3600.0, test.guaranteed_soak, test.band_k,
+                          test.humidity_pct))
+    elif isinstance(test, DampHeatCyclicTest):
+        steps += _damp_heat_cyclic(test)
+    elif isinstance(test, DryHeatTest | ColdTest | DampHeatSteadyTest):
+        steps += _steady(test)
     else:
         for _ in range(test.cycles):
             for target in (test.high_c, test.low_c):
                 steps.append(Ramp(target, test.gradient_k_per_min, test.band_k))
                 steps.append(Soak(target, test.dwell_min * 60.0, test.guaranteed_soak, test.band_k))
     if test.end_temperature_c is not None:
-        steps.append(Ramp(test.end_temperature_c, test.gradient_k_per_min, test.band_k))
+        if isinstance(test, DampHeatCyclicTest):  # recovery: back to the standard atmosphere
+            steps.append(Ramp(test.end_temperature_c, test.gradient_k_per_min, env.DB_LOWER_TOL_K.value,
+                              env.DB_RECOVERY_RH.setpoint, env.DB_RECOVERY_RH.band))
+        else:
+            band = test.band_k
+            assert band is not None  # set by the model
+            steps.append(Ramp(test.end_temperature_c, test.gradient_k_per_min, band))
     return steps
+
+
+def _damp_heat_cyclic(test: DampHeatCyclicTest) -> list[Step]:
+    """IEC 60068-2-30 Db (7.2, 7.3): stabilisation at 25 ± 3 °C (standard atmosphere, then RH ≥ 95 % for its last
+    hour), then per cycle: rise to the upper temperature in 3 h at RH ≥ 95 %; hold to 12 h at 93 ± 3 %; linear fall
+    to 25 °C (variant 1: in 3 h, RH ≥ 95 %; variant 2: 3-6 h, RH ≥ 80 %); hold at 25 °C, RH ≥ 95 %, to 24 h."""
+    c = test.cycle
+    low, tol_low, tol_up = c.lower_c, env.DB_LOWER_TOL_K.value, env.DB_UPPER_TOL_K.value
+    st_rh, rise_rh, hold_rh = env.DB_STABILISE_RH, env.DB_RISE_RH, env.DB_HOLD_RH
+    fall_rh, low_rh = c.fall_rh, env.DB_LOW_RH
+    steps: list[Step] = [
+        Ramp(low, test.gradient_k_per_min, tol_low, st_rh.setpoint, st_rh.band),
+        Soak(low, test.stabilisation_h * 3600.0, True, tol_low, st_rh.setpoint, st_rh.band),
+        Soak(low, env.DB_STABILISE_RH_H.value * 3600.0, False, tol_low, low_rh.setpoint, low_rh.band,
+             rh_allowance_s=env.DB_STABILISE_RH_H.value * 3600.0),  # RH is being raised: ≥ 95 % by its end
+    ]
+    day = c.cycle_h * 3600.0
+    for k in range(test.cycles):
+        t0 = k * day
+        steps += [
+            timed_ramp(low, c.upper.value, env.DB_RISE_H.value * 60.0, tol_up, rise_rh.setpoint, rise_rh.band,
+                       anchor=k == 0),
+            Soak(c.upper.value, (c.hold_end_h - env.DB_RISE_H.value) * 3600.0, False, tol_up, hold_rh.setpoint,
+                 hold_rh.band, until_s=t0 + c.hold_end_h * 3600.0, rh_allowance_s=hold_rh.allowance_min * 60.0),
+            timed_ramp(c.upper.value, low, c.fall_h * 60.0, tol_low, fall_rh.setpoint, fall_rh.band),
+            Soak(low, (c.cycle_h - c.fall_end_h) * 3600.0, False, tol_low, low_rh.setpoint, low_rh.band,
+                 until_s=t0 + day, rh_allowance_s=fall_rh.allowance_min * 60.0),
+        ]
+    return steps
+
+
+def _steady(test: DryHeatTest | ColdTest | DampHeatSteadyTest) -> list[Step]:
+    """Ramp at ≤ 1 K/min (OIML D 11), a (guaranteed) soak for the duration: dry heat and cold without humidity
+    control (IEC 60068-2-2 Bb, -2-1 Ab), damp heat steady state at its humidity (IEC 60068-2-78 Cab)."""
+    assert test.temperature_c is not None and test.duration_h is not None and test.band_k is not None
+    if isinstance(test, DampHeatSteadyTest):
+        rh, band_rh, off = test.humidity_pct, test.band_rh, False
+    else:
+        rh, band_rh, off = None, None, True
+    return [Ramp(test.temperature_c, test.gradient_k_per_min, test.band_k, rh, band_rh, humidity_off=off),
+            Soak(test.temperature_c, test.duration_h * 3600.0, test.guaranteed_soak, test.band_k, rh, band_rh,
+                 humidity_off=off)]
 
 
 def check_profile(test: SequenceTest, *, min_c: float | None, max_c: float | None,
                   max_gradient_k_per_min: float | None, min_rh: float | None = None,
-                  max_rh: float | None = None) -> None:
-    """Refuse a profile beyond the chamber's temperature/humidity range or gradient (None: limit unknown)."""
+                  max_rh: float | None = None, has_humidity: bool | None = None) -> None:
+    """Refuse a profile beyond the chamber's temperature/humidity range or gradient, or one that needs humidity
+    on a chamber without humidity control (None: limit unknown)."""
     for st in steps_of(test):
+        if st.humidity_pct is not None and has_humidity is False:
+            raise ProfileError(f"test {test.id!r}: {st.name} needs humidity control; the chamber has none")
         if isinstance(st, Ramp):
             t = st.target_c
             if (min_c is not None and t < min_c) or (max_c is not None and t > max_c):
@@ -79,10 +177,10 @@ def check_profile(test: SequenceTest, *, min_c: float | None, max_c: float | Non
                     and st.gradient_k_per_min > max_gradient_k_per_min:
                 raise ProfileError(f"test {test.id!r}: gradient {st.gradient_k_per_min:g} K/min is beyond the "
                                    f"chamber's {max_gradient_k_per_min:g} K/min")
-            rh = st.humidity_pct
-            if rh is not None and ((min_rh is not None and rh < min_rh) or (max_rh is not None and rh > max_rh)):
-                raise ProfileError(f"test {test.id!r}: {rh:g} %RH is beyond the chamber's range "
-                                   f"[{min_rh}, {max_rh}] %RH")
+        rh = st.humidity_pct
+        if rh is not None and ((min_rh is not None and rh < min_rh) or (max_rh is not None and rh > max_rh)):
+            raise ProfileError(f"test {test.id!r}: {rh:g} %RH is beyond the chamber's range "
+                               f"[{min_rh}, {max_rh}] %RH")
     if isinstance(test, ThermalCyclingTest) and test.high_c - test.low_c <= 2 * test.band_k:
         raise ProfileError(f"test {test.id!r}: the cycle range {test.low_c:g}…{test.high_c:g} °C is within the "
                            f"soak band ±{test.band_k:g} K")

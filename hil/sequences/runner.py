@@ -12,18 +12,28 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hil.measure.accuracy import PointSpec, PositionOutcome
 from hil.safety import critical_section
+from hil.sequences.disturbances import run_disturbance_step
+from hil.sequences.error_monitor import ErrorMonitor
 from hil.sequences.model import SequenceTest
 from hil.sequences.monitor import MeterState
 from hil.sequences.profile import ProfileError, Ramp, Soak, Step, check_profile, steps_of
 from hil.sequences.store import Checkpoint, MonitoringStore
 from instruments.drivers.errors import BenchFault
 
+if TYPE_CHECKING:
+    from hil.sequences.checks import DuringChecks
+
 _WS_PER_KWH = 3.6e6
+#: humidity alarm band (%RH) during a soak whose profile gives no tolerance
+DEFAULT_BAND_RH = 5.0
 _EPS = 1e-6
+#: instants closer than this fraction of an interval are one (the bench clock's readings are rounded: a soak end or
+#: a check that far from a grid point is reached there, not by an interval of 0.1 ms)
+_NEAR = 1e-3
 
 
 @dataclass
@@ -36,8 +46,15 @@ class _State:
     parts: list[str] = field(default_factory=list)
     meters: dict[str, dict[str, Any]] = field(default_factory=dict)
     chamber_alarm_intervals: int = 0
+    humidity_alarm_intervals: int = 0
+    anchor: float | None = None  # sequence time of the cycle grid's origin (Db: start of cycle 1)
     interruptions: list[dict[str, float]] = field(default_factory=list)
     done: bool = False
+    errors: dict[str, Any] = field(default_factory=dict)  # error windows per meter (hil.sequences.error_monitor)
+    checks_done: int = 0  # checks during the sequence completed (hil.sequences.checks)
+    check_results: dict[str, Any] = field(default_factory=dict)  # their outcomes, per check and point
+    check_pauses: list[dict[str, Any]] = field(default_factory=list)  # monitoring paused for a check
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)  # per meter, from dips / power cycles
 
 
 def chamber_limits(chamber: Any) -> tuple[float | None, float | None, float | None]:
@@ -49,37 +66,63 @@ def chamber_limits(chamber: Any) -> tuple[float | None, float | None, float | No
     return low, high, getattr(chamber, "max_gradient_k_per_min", None)
 
 
+def chamber_humidity_limits(chamber: Any) -> tuple[bool, float | None, float | None]:
+    """(has humidity control, min %RH, max %RH) from the chamber driver: its options, else the controller's query
+    (SimServ 11007/11009 for variable 2, ESPEC ``humidity_range``)."""
+    if not bool(getattr(chamber, "has_humidity", True)):
+        return False, None, None
+    limits = getattr(chamber, "limits", None)
+    if callable(limits):
+        low, high = limits(2)
+        return True, low, high
+    low, high = getattr(chamber, "humidity_range", (None, None))
+    return True, low, high
+
+
 class SequenceRunner:
     """One sequence task: ``run()`` returns one outcome per position (verdict decided by the caller)."""
 
     def __init__(self, bench: Any, energise: Any, test: SequenceTest, load: PointSpec | None, positions: list[int],
-                 run_dir: Path, key: str, resume: bool = False) -> None:
+                 run_dir: Path, key: str, resume: bool = False, during: DuringChecks | None = None) -> None:
         self.bench, self.energise, self.test, self.load = bench, energise, test, load
         self.positions, self.key, self.resume = positions, key, resume
         self.steps: list[Step] = steps_of(test)
+        #: the chamber's humidity is read each interval only when the profile controls it (one query less else)
+        self._uses_rh = any(s.humidity_pct is not None for s in self.steps)
         self.mon = test.monitoring
-        self.store = MonitoringStore(run_dir)
+        self.store = MonitoringStore(run_dir, key)
         self.checkpoint = Checkpoint(run_dir)
         self._buffer: list[dict[str, Any]] = []
         self._buffered_intervals = 0
         self._counts: dict[int, int] = {}
         self._meters: dict[int, MeterState] = {}
         self._last_t = 0.0  # sequence time at the end of the last completed interval
+        self.during = during
+        # nominal soak time before each step: checks during the sequence come every ``during.every_s`` of soak
+        self._soak_before = [sum(s.duration_s for s in self.steps[:i] if isinstance(s, Soak))
+                             for i in range(len(self.steps))]
+        self._errmon = ErrorMonitor({p: float(bench.meter(p).spec.constant_imp_per_kwh) for p in positions},
+                                    self.mon.max_error_shift_pct, self.mon.error_resolution_pct)
         self._power = {p: (load.active_power_w(3 if getattr(bench.meter(p).spec, "connection", "3P4W") == "3P4W"
                                                else 1) if load is not None else 0.0) for p in positions}
 
     # -- entry ------------------------------------------------------------------------------------
     def run(self) -> list[PositionOutcome]:
-        chamber, clock = self.bench.chamber, self.bench.clock
-        low, high, grad = chamber_limits(chamber)
-        try:
-            check_profile(self.test, min_c=low, max_c=high, max_gradient_k_per_min=grad)
-        except ProfileError as exc:
-            raise BenchFault("chamber", str(exc)) from exc
+        clock = self.bench.clock
+        if any(isinstance(s, Ramp | Soak) for s in self.steps):  # dips and power cycles alone need no chamber
+            chamber = self.bench.chamber
+            low, high, grad = chamber_limits(chamber)
+            has_rh, low_rh, high_rh = chamber_humidity_limits(chamber) if self._uses_rh else (None, None, None)
+            try:
+                check_profile(self.test, min_c=low, max_c=high, max_gradient_k_per_min=grad, min_rh=low_rh,
+                              max_rh=high_rh, has_humidity=has_rh)
+            except ProfileError as exc:
+                raise BenchFault("chamber", str(exc)) from exc
         saved = self.checkpoint.get(self.key) if self.resume else None
         if saved is not None:
             st = _State(**saved)
             self._meters = {int(p): MeterState.from_json(m) for p, m in st.meters.items()}
+            self._errmon.load(st.errors)
             if st.done:
                 return self._outcomes(st)
             self.store.keep_only(st.parts)
@@ -107,6 +150,8 @@ class SequenceRunner:
         self._start_counting()
         try:
             while st.step < len(self.steps):
+                if st.anchor is None and getattr(self.steps[st.step], "anchor", False):
+                    st.anchor = st.step_started  # cycle 1 starts here: the grid of absolute phase ends
                 self._run_step(st, self.steps[st.step])
                 st.step += 1
                 st.soak_from = None
@@ -118,6 +163,7 @@ class SequenceRunner:
             # completed intervals are kept (SIGTERM arrives as KeyboardInterrupt; a bench fault too)
             self._flush(st)
             raise
+        self._errmon.finish(self._meters)
         st.done = True
         self._flush(st)
         self.bench.error_calculator.abort(self.positions)
@@ -129,11 +175,16 @@ class SequenceRunner:
             self.energise(self.load)
 
     def _setup_step(self, step: Step) -> None:
+        if not isinstance(step, Ramp | Soak):
+            return  # dips and power cycles leave the chamber as it is
         ch = self.bench.chamber
         if isinstance(step, Ramp):
             ch.set_gradient(step.gradient_k_per_min, step.gradient_k_per_min)
+        if isinstance(step, Ramp | Soak):
             if step.humidity_pct is not None:
                 ch.set_humidity(step.humidity_pct)
+            elif step.humidity_off and callable(getattr(ch, "humidity_off", None)):
+                ch.humidity_off()  # dry heat / cold: no humidity control, where the driver can switch it off
         ch.set_temperature(step.target_c)
         if not ch.is_running():
             ch.start()
@@ -145,6 +196,8 @@ class SequenceRunner:
         ecal.configure(self.positions, consts, 1, mode="COUNT")
         ecal.start(self.positions)
         self._counts = {p: 0 for p in self.positions}
+        # read once per (re)start, not per interval: the monitored error's reference constant
+        self._errmon.restart(float(ecal.channel(self.positions[0]).ref_constant))
 
     # -- steps ------------------------------------------------------------------------------------
     def _grid_next(self, st: _State, t: float) -> float:
@@ -152,6 +205,9 @@ class SequenceRunner:
         return (math.floor(t / i + _EPS) + 1) * i
 
     def _run_step(self, st: _State, step: Step) -> None:
+        if not isinstance(step, Ramp | Soak):
+            run_disturbance_step(self, st, step)  # monitored per dip / power cycle there
+            return
         clock = self.bench.clock
         if isinstance(step, Ramp):
             timeout = st.step_started + step.timeout_s(self.bench.chamber.temperature())
@@ -170,15 +226,24 @@ class SequenceRunner:
                 while abs(temp - step.target_c) > step.band_k:
                     t, temp = self._interval(st, step, math.inf)
                     st.soak_from = t
-        end = st.soak_from + step.duration_s
-        while clock.now() - st.origin < end - _EPS:
+        # a soak on the cycle grid ends at its absolute time, however long the ramp before it took
+        end = st.soak_from + step.duration_s if step.until_s is None else (st.anchor or 0.0) + step.until_s
+        while clock.now() - st.origin < end - _NEAR * self.mon.interval_s:
             self._interval(st, step, end)
 
-    def _interval(self, st: _State, step: Step, end: float) -> tuple[float, float]:
+    def _interval(self, st: _State, step: Ramp | Soak, end: float) -> tuple[float, float]:
         """One monitoring interval up to the next grid point (or ``end``): returns (sequence time, °C)."""
         bench, clock = self.bench, self.bench.clock
+        mark = self._next_check(st, step, end)  # a check during the sequence ends this interval early
+        # the bench clock's readings are not exact: a check this close to a grid point is due there
+        near = _NEAR * self.mon.interval_s
+        if mark is not None and clock.now() - st.origin >= mark - near:  # overdue: stopped while it ran
+            self._run_check(st, end)
+            mark = self._next_check(st, step, end)
+            if clock.now() - st.origin >= end - near:
+                return self._last_t, float(bench.chamber.temperature())
         start = clock.now() - st.origin
-        stop = min(self._grid_next(st, start), end)
+        stop = min(self._grid_next(st, start), end, math.inf if mark is None else mark)
         clock.sleep(stop - start)
         t = clock.now() - st.origin
         results = bench.error_calculator.results()
@@ -186,6 +251,8 @@ class SequenceRunner:
         setpoint = step.target_c
         alarm = isinstance(step, Soak) and abs(temp - setpoint) > self.mon.chamber_band_k
         st.chamber_alarm_intervals += int(alarm)
+        rh, rh_alarm = self._humidity(st, step, t)
+        st.humidity_alarm_intervals += int(rh_alarm)
         k = round(t / self.mon.interval_s)
         port_now = k % self.mon.port_every == 0
         dt = t - start
@@ -211,19 +278,72 @@ class SequenceRunner:
                 m.stopped(port_alive=regs[p] is not None)
             elif p in regs:
                 m.register(t, regs[p], self.mon.register_resolution_kwh, self.mon.register_tolerance_pct)
+        errors = self._errmon.update(start, t, results, self._meters)  # same counts: no extra I/O
         for p in self.positions:
             m = self._meters[p]
             self._buffer.append({
                 "test_id": self.test.id, "step": st.step, "step_name": step.name, "t_start_s": start, "t_end_s": t,
                 "clock_s": st.origin + t, "position": p, "pulses": got[p], "register_kwh": _nan(regs.get(p)),
-                "chamber_c": temp, "setpoint_c": setpoint,
+                "chamber_c": temp, "setpoint_c": setpoint, "humidity_pct": _nan(rh),
+                "setpoint_rh": _nan(getattr(step, "humidity_pct", None)), "humidity_alarm": rh_alarm,
                 "chamber_alarm": alarm, "alive": not m.failed, "failure_mode": m.mode or "",
+                "error_pct": errors[p],
             })
         self._buffered_intervals += 1
         self._last_t = t
         if self._buffered_intervals >= self.mon.chunk_intervals:
             self._flush(st)
+        if mark is not None and t >= mark - near:
+            self._run_check(st, end)
         return t, temp
+
+    # -- checks during the sequence (hil.sequences.checks) ---------------------------------------------
+    def _next_check(self, st: _State, step: Step, end: float) -> float | None:
+        """Sequence time of the next check during the sequence, if it falls in this soak (once it counts)."""
+        d = self.during
+        if d is None or st.checks_done >= d.count or not isinstance(step, Soak) or not math.isfinite(end) \
+                or st.soak_from is None:
+            return None
+        offset = (st.checks_done + 1) * d.every_s - self._soak_before[st.step]
+        if offset > end - st.soak_from + _EPS:
+            return None  # in a later soak
+        return st.soak_from + max(offset, 0.0)
+
+    def _run_check(self, st: _State, end: float) -> None:
+        """Pause monitoring, measure the check's points (outcomes kept in the checkpoint until their items
+        write them), put the load back and count again from the next grid point (like a resume)."""
+        assert self.during is not None
+        clock, k = self.bench.clock, st.checks_done + 1
+        self._flush(st)  # the monitoring up to here is on disk before the load changes
+        self.bench.error_calculator.abort(self.positions)
+        paused = clock.now() - st.origin
+        label = self.during.label(k)
+        st.check_results[label] = self.during.measure(k)
+        st.checks_done = k
+        self._apply_load()
+        now = clock.now() - st.origin
+        resume_at = max(now, min(self._grid_next(st, now), end))
+        clock.sleep(resume_at - now)
+        st.check_pauses.append({"check": label, "from_s": paused, "to_s": resume_at})
+        for m in self._meters.values():  # the check's energy is in the registers, not in the counted pulses
+            m.reg_kwh, m.reg_pulses = None, 0
+        self._last_t = resume_at
+        self._start_counting()
+        self._flush(st)
+
+    def _humidity(self, st: _State, step: Step, t: float) -> tuple[float | None, bool]:
+        """(humidity now, alarm): a soak's humidity further than its band from the setpoint is an alarm, except
+        in its first ``rh_allowance_s`` (the standard's wider band at a phase start)."""
+        if not self._uses_rh:
+            return None, False
+        raw = self.bench.chamber.humidity()
+        rh = None if raw is None else float(raw)
+        if rh is None or not isinstance(step, Soak) or step.humidity_pct is None:
+            return rh, False
+        band = self.mon.chamber_band_rh or step.band_rh or DEFAULT_BAND_RH
+        if st.soak_from is not None and t - st.soak_from <= step.rh_allowance_s + _EPS:
+            return rh, False
+        return rh, abs(rh - step.humidity_pct) > band + _EPS
 
     def _read_register(self, position: int) -> float | None:
         port = self.bench.meter(position).port
@@ -243,6 +363,7 @@ class SequenceRunner:
                 self._buffer, self._buffered_intervals = [], 0
             st.seq_time = self._last_t  # no instrument I/O here: it also runs while stopping
             st.meters = {str(p): m.to_json() for p, m in self._meters.items()}
+            st.errors = self._errmon.to_json()
             self.checkpoint.put(self.key, dict(st.__dict__))
 
     def _outcomes(self, st: _State) -> list[PositionOutcome]:
@@ -258,10 +379,18 @@ class SequenceRunner:
                 failed_before_h=None if m.failed_before is None else round(m.failed_before / 3600, 6),
                 failure_clock_s=None if ft is None else round(st.origin + ft, 3),
                 pulse_output_seen=m.pulsed, chamber_alarm_intervals=st.chamber_alarm_intervals,
+                humidity_alarm_intervals=st.humidity_alarm_intervals,
+                # the baseline of the monitored error (its later values are in the monitoring rows)
+                monitor_error_first_pct=_round(self._errmon.windows[p].first_pct),
                 sequence_h=round(st.seq_time / 3600, 6),
             )
+            o.extra.update(st.extras.get(str(p), {}))
             out.append(o)
         return out
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 6)
 
 
 def _nan(v: float | None) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -54,22 +55,29 @@ class Checkpoint:
 
 
 class MonitoringStore:
-    """Appends chunks of monitoring rows as part files of ``RUN_DIR/monitoring.parquet/``."""
+    """Appends chunks of monitoring rows as part files of ``RUN_DIR/monitoring.parquet/``.
 
-    def __init__(self, run_dir: Path) -> None:
+    Part names carry the sequence's test id: a plan with several sequences keeps each one's parts, and a resume
+    of one sequence removes only its own parts written after its checkpoint."""
+
+    def __init__(self, run_dir: Path, task_key: str = "") -> None:
         self.dir = run_dir / MONITORING
         self.dir.mkdir(parents=True, exist_ok=True)
+        test_id = task_key.split("::", 1)[0]
+        self.prefix = "part-" + (re.sub(r"[^A-Za-z0-9_.-]", "_", test_id) + "-" if test_id else "")
 
     def parts(self) -> list[str]:
-        return sorted(p.name for p in self.dir.glob("part-*.parquet"))
+        """This sequence's part files (a task key without a test id owns the bare ``part-NNNNNN`` names)."""
+        pattern = re.compile(re.escape(self.prefix) + r"\d{6}\.parquet$")
+        return sorted(p.name for p in self.dir.glob(f"{self.prefix}*.parquet") if pattern.match(p.name))
 
     def keep_only(self, parts: list[str]) -> None:
-        """Remove parts written after the last checkpoint (resume: no duplicated rows)."""
+        """Remove this sequence's parts written after the last checkpoint (resume: no duplicated rows)."""
         for name in set(self.parts()) - set(parts):
             (self.dir / name).unlink()
 
     def write(self, rows: list[dict[str, Any]], index: int) -> str:
-        name = f"part-{index:06d}.parquet"
+        name = f"{self.prefix}{index:06d}.parquet"
         fd, tmp = tempfile.mkstemp(dir=self.dir, suffix=".tmp")
         os.close(fd)
         try:
@@ -82,9 +90,12 @@ class MonitoringStore:
 
 
 def read_monitoring(run_dir: str | Path) -> pd.DataFrame:
-    """Every monitoring row of a run, in time order."""
+    """Every monitoring row of a run, in bench-clock order (sequences one after the other)."""
     d = Path(run_dir) / MONITORING
     parts = sorted(d.glob("part-*.parquet"))
     if not parts:
         return pd.DataFrame()
-    return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    frame = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    if "clock_s" in frame.columns:
+        frame = frame.sort_values(["clock_s", "position"], kind="stable", ignore_index=True)
+    return frame

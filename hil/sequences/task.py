@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from hil.measure.accuracy import PointSpec, PositionOutcome
 from hil.safety import Terminated
-from hil.sequences.model import BurnInTest, SequenceTest
+from hil.sequences.disturbances import PowerCyclingTest
+from hil.sequences.model import BurnInTest, DampHeatCyclicTest, SequenceTest, ThermalCyclingTest
 from hil.sequences.profile import ProfileError, check_profile, steps_of
 
 if TYPE_CHECKING:
@@ -23,6 +25,8 @@ def check_against_bench(test: SequenceTest, chamber_options: dict[str, Any] | No
     """Refuse the profile at expansion when the bench file's chamber options give the limits (the chamber's own
     query is checked again when the sequence starts). A sequence needs a chamber role."""
     if chamber_options is None:
+        if isinstance(test, PowerCyclingTest) and test.temperature_c is None:
+            return  # dips and power cycles at room temperature need no chamber
         raise ProfileError(f"test {test.id!r}: the bench has no chamber role")
     check_profile(test, min_c=_opt(chamber_options, "min_temperature_c"),
                   max_c=_opt(chamber_options, "max_temperature_c"),
@@ -34,12 +38,15 @@ def sequence_task(test: SequenceTest, load: PointSpec | None, positions: list[in
     from hil.plans.expand import Task
 
     steps = steps_of(test)
+    if load is not None and getattr(test, "voltage_only", False):  # circuits at Un, no current
+        load = replace(load, point=f"{load.voltage_v:g} V, no current", current_a=0.0, phase_deg=0.0, pf="1")
     spec = load or PointSpec(test.kind, "unenergised", 0.0, 0.0, 0.0, "1")
     spec = PointSpec(test.kind, _point_name(test), spec.voltage_v, spec.current_a, spec.phase_deg, spec.pf,
                      frequency_hz=spec.frequency_hz, standard=standard, limit_table="survival",
                      limit_status="n/a")
 
     def _run(session: RunSession, task: Task) -> list[PositionOutcome]:
+        from hil.sequences.checks import during_checks
         from hil.sequences.runner import SequenceRunner
 
         runner = session.runner()
@@ -47,7 +54,8 @@ def sequence_task(test: SequenceTest, load: PointSpec | None, positions: list[in
         assert run_dir is not None
         try:
             return SequenceRunner(session.bench, runner.energise, test, load, task.positions, run_dir, task.key,
-                                  resume=bool(getattr(session, "resuming", False))).run()
+                                  resume=bool(getattr(session, "resuming", False)),
+                                  during=during_checks(session, task)).run()
         except Exception as exc:
             # a stop request's safe state talks to the instruments under the running sequence: the fault that
             # follows is the interruption, not a bench fault (no broken rows: the run is to be resumed)
@@ -63,7 +71,7 @@ def sequence_task(test: SequenceTest, load: PointSpec | None, positions: list[in
                             f"{x['failed_before_h']:.3f} h (midpoint {x['failure_time_h']:.3f} h): "
                             f"{x.get('failure_reason', '')}")
         why = f"survived {x.get('sequence_h', 0.0):g} h"
-        if not x.get("pulse_output_seen") and load is not None:
+        if not x.get("pulse_output_seen") and load is not None and load.current_a > 0:
             why += "; no pulse output from the start (monitored through its port only)"
         return "pass", why
 
@@ -79,6 +87,13 @@ def _terminating(session: RunSession) -> int | None:
 
 
 def _point_name(test: SequenceTest) -> str:
+    if isinstance(test, PowerCyclingTest):
+        return test.point_name()
     if isinstance(test, BurnInTest):
         return f"{test.duration_h:g} h at {test.temperature_c:g} °C"
+    if isinstance(test, DampHeatCyclicTest):
+        return f"Db {test.cycles} × 24 h, 25…{test.upper_c} °C, variant {test.variant}"
+    if not isinstance(test, ThermalCyclingTest):  # dry heat, cold, damp heat steady state
+        rh = getattr(test, "humidity_pct", None)
+        return f"{test.duration_h:g} h at {test.temperature_c:g} °C" + ("" if rh is None else f", {rh:g} %RH")
     return f"{test.cycles} cycles {test.low_c:g}…{test.high_c:g} °C at {test.gradient_k_per_min:g} K/min"

@@ -1,12 +1,14 @@
 """Fluke 6100B/6105A Electrical Power Standard (meter-test source), SCPI subset.
 
 Commands as in the "6100B/6105A Users Manual", chapter 5 (remote commands): ``SOURce:PHASe<x>:VOLTage``,
-``...:CURRent``, ``...:PANGle``, ``SOURce:FREQuency``, ``OUTPut[:STATe]``.
+``...:CURRent``, ``...:PANGle``, ``SOURce:FREQuency``, ``OUTPut[:STATe]``. Dips and short interruptions use
+the ``SOURce:DIPS`` subsystem of our simulator (docs/drivers.md): its limits are the manual's dip/swell
+specification (§1-55), its command text is ours.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from instruments.drivers.declarative import (
@@ -17,9 +19,19 @@ from instruments.drivers.declarative import (
     ScpiDriver,
     Setting,
     fmt_bool,
+    fmt_number,
     parse_bool,
 )
+from instruments.drivers.errors import RangeError
 from instruments.roles import PhaseLoad
+
+#: dip/swell limits (6100B/6105A Users Manual §1-55): duration 1 ms .. 1 min, repeat delay 0 .. 60 s
+DIP_MIN_S = 1e-3
+DIP_MAX_S = 60.0
+DIP_MAX_DELAY_S = 60.0
+DIP_MAX_COUNT = 1000  # ours: the manual gives no bound
+#: the output frequency range (``frequency`` below): a duration in cycles is checked so that it is valid at any
+FREQ_MIN_HZ, FREQ_MAX_HZ = 40.0, 70.0
 
 
 class Phase(Channel):
@@ -30,6 +42,7 @@ class Phase(Channel):
     voltage_angle = Setting("SOUR:PHAS{ch}:VOLT:PANG", unit="deg", within=(-360.0, 360.0))
     current_angle = Setting("SOUR:PHAS{ch}:CURR:PANG", unit="deg", within=(-360.0, 360.0))
     watts = Reading("SOUR:PHAS{ch}:POW:WATT?", unit="W")
+    dips = Setting("SOUR:PHAS{ch}:VOLT:DIPS", parse=parse_bool, fmt=fmt_bool, doc="the phase takes part in dips")
 
 
 class Fluke6105A(ScpiDriver):
@@ -37,10 +50,22 @@ class Fluke6105A(ScpiDriver):
 
     model = "Fluke 6105A"
     phases_ = Channels(Phase, lambda drv: range(1, drv.phases + 1))
-    frequency = Setting("SOUR:FREQ", unit="Hz", within=(40.0, 70.0))
+    frequency = Setting("SOUR:FREQ", unit="Hz", within=(FREQ_MIN_HZ, FREQ_MAX_HZ))
     output = Setting("OUTP", query="OUTP?", parse=parse_bool, fmt=fmt_bool)
     condition = Reading("STAT:OPER:COND?", parse=int)
     reset = Action("*RST")
+    # -- dips and short interruptions (level in % of the programmed voltage; 0 % = interruption)
+    dip_level = Setting("SOUR:DIPS:LEV", unit="%", within=(0.0, 100.0))
+    dip_duration = Setting("SOUR:DIPS:DUR", unit="s", within=(DIP_MIN_S, DIP_MAX_S))
+    dip_cycles = Setting("SOUR:DIPS:DUR:CYCL", unit="cycles",
+                         within=(DIP_MIN_S * FREQ_MAX_HZ, DIP_MAX_S * FREQ_MIN_HZ))
+    dip_count = Setting("SOUR:DIPS:COUN", within=(1, DIP_MAX_COUNT), parse=int)
+    dip_delay = Setting("SOUR:DIPS:DEL", unit="s", within=(0.0, DIP_MAX_DELAY_S),
+                        doc="from the end of one dip to the start of the next")
+    dip_start = Action("SOUR:DIPS:INIT")
+    dip_abort = Action("SOUR:DIPS:ABOR")
+    dips_running = Reading("SOUR:DIPS:RUNN?", parse=parse_bool)
+    dip_events = Reading("SOUR:DIPS:EVEN?", parse=int, doc="dips completed since power-on / *RST")
 
     #: STATus:OPERation bit set while the outputs settle (simulator and 6105A convention)
     SETTLING_BIT = 1 << 1
@@ -85,3 +110,40 @@ class Fluke6105A(ScpiDriver):
 
     def settled(self) -> bool:
         return not (self.condition & self.SETTLING_BIT)
+
+    # -- the DipSource role ------------------------------------------------------------------------
+    def program_dip(self, level_pct: float, *, cycles: float | None = None, duration_s: float | None = None,
+                    phases: Sequence[int] | None = None, repeat: int = 1, interval_s: float = 0.0) -> None:
+        """Check every value first (level 0..100 %, duration > 0 within the source's range), then program them
+        in one compound message. ``phases`` None: all; ``interval_s`` from the end of one dip to the next."""
+        if (cycles is None) == (duration_s is None):
+            raise ValueError("give exactly one of cycles and duration_s")
+        if isinstance(repeat, bool) or not isinstance(repeat, int):
+            raise RangeError(f"{self.name}.dip_count", repeat, 1, DIP_MAX_COUNT, "(an integer)")
+        cls = Fluke6105A
+        cls.dip_level.check(self, level_pct)
+        if cycles is not None:
+            cls.dip_cycles.check(self, cycles)
+            duration = f"DUR:CYCL {fmt_number(cycles)}"
+        else:
+            assert duration_s is not None
+            cls.dip_duration.check(self, duration_s)
+            duration = f"DUR {fmt_number(duration_s)}"
+        cls.dip_count.check(self, repeat)
+        cls.dip_delay.check(self, interval_s)
+        chosen = set(range(1, self.phases + 1)) if phases is None else set(phases)
+        for n in chosen:
+            self.phase(n)  # refuses a phase the source does not have
+        if not chosen:
+            raise ValueError("a dip needs at least one phase")
+        states = ";".join(f":SOUR:PHAS{n}:VOLT:DIPS {fmt_bool(n in chosen)}" for n in range(1, self.phases + 1))
+        # LEV, COUN and DEL share the DIPS node; DUR:CYCL moves the path down, so it comes last
+        self.write(f"SOUR:DIPS:LEV {fmt_number(level_pct)};COUN {repeat};DEL {fmt_number(interval_s)};"
+                   f"{duration};{states}")
+
+    def trigger_dip(self) -> None:
+        """Start the programmed dips now (the source refuses with the output off)."""
+        self.dip_start()
+
+    def dip_running(self) -> bool:
+        return bool(self.dips_running)

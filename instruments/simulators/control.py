@@ -90,7 +90,8 @@ class SimulationControl(ScpiDevice):
 
     @scpi("SIMulation:TRUTh?")
     def truth_q(self) -> str:
-        """The world's true state as one line of JSON."""
+        """The world's true state as one line of JSON (per meter also its supply: ``power_ups``,
+        ``power_failures``, ``power_cycle_life``, ``failure_power_up``; per source its ``dips``)."""
         return json.dumps(self.bench.world.truth(), separators=(",", ":"), sort_keys=True)
 
     @scpi("SIMulation:ENDPoints?")

@@ -4,6 +4,11 @@ Syntax follows the "6100B/6105A Users Manual", chapter 5 (SCPI command set). The
 listed in docs/scpi-engine.md; setpoints go to the physics (instruments/simulators/world/source.py), which owns
 settling and the unit's own setting error. Ranges come from the source's rating: a value beyond it is refused
 with -222 before the physics is touched.
+
+Dips and short interruptions (``[SOURce]:DIPS:…``) are our own subsystem: the manual specifies the 6100B's
+dip/swell facility (§1-55: duration 1 ms to 1 min, level down to 0 % of nominal, optional repeat with a delay of
+0 to 60 s) but its command text was not available to us; the tree follows the manual's per-phase phenomenon
+pattern (``SOURce:PHASe<x>:VOLTage:<phenomenon>:STATe``) and is documented in docs/simulator-design.md.
 """
 
 from __future__ import annotations
@@ -36,6 +41,14 @@ _DEFAULT_CONSTANT = 1000.0
 _DEFAULT_UNIT = "IPKWH"
 _DEFAULT_MUT_SOURCE = "CH1"
 _DEFAULT_REFERENCE_SOURCE = "MAIN"
+
+#: dip/swell limits of the 6100B/6105A specification (Users Manual §1-55): duration 1 ms .. 1 min, repeat delay
+#: 0 .. 60 s, level down to 0 % (a swell above 100 % is not modelled)
+DIP_MIN_S = 1e-3
+DIP_MAX_S = 60.0
+DIP_MAX_DELAY_S = 60.0
+#: our own bound of the repeat count (the manual gives none)
+DIP_MAX_COUNT = 1000
 
 
 _CONSTANT = Num(minimum=1e-9, maximum=1e12)
@@ -99,6 +112,11 @@ class Fluke6105A(ScpiDevice):
         self.reference_source = _DEFAULT_REFERENCE_SOURCE
         self.oper_event = 0
         self.oper_enable = 0
+        self.dip_level_pct = 0.0
+        self.dip_duration: tuple[str, float] = ("S", 0.01)  # ("S", seconds) or ("CYCLES", cycles)
+        self.dip_count = 1
+        self.dip_delay_s = 0.0
+        self.dip_phases = set(range(1, self.source.phases + 1))
 
     # -- engine hooks ---------------------------------------------------------------------------
     def attach_clock(self, clock: VirtualClock) -> Callable[[], None]:
@@ -283,6 +301,99 @@ class Fluke6105A(ScpiDevice):
     for _header, (_attr, _param) in _ENERGY_SETTINGS.items():
         locals()[f"{_attr}_set"], locals()[f"{_attr}_q"] = _stored_setting(_attr, _header, _param)
     del _header, _attr, _param
+
+    # -- dips and short interruptions (our subsystem; limits from the manual's §1-55) ---------------
+    @scpi("[SOURce]:DIPS:LEVel", Num("PCT", 0, 100))
+    def dip_level(self, pct: float) -> None:
+        """Residual voltage during a dip in % of the programmed voltage (0 % = interruption)."""
+        self.dip_level_pct = pct
+
+    @scpi("[SOURce]:DIPS:LEVel?")
+    def dip_level_q(self) -> float:
+        return self.dip_level_pct
+
+    @scpi("[SOURce]:DIPS:DURation", Num("S", DIP_MIN_S, DIP_MAX_S))
+    def dip_duration_set(self, seconds: float) -> None:
+        self.dip_duration = ("S", seconds)
+
+    @scpi("[SOURce]:DIPS:DURation?")
+    def dip_duration_q(self) -> float:
+        """Duration in seconds (a duration given in cycles at the present frequency)."""
+        return self._dip_seconds()
+
+    @scpi("[SOURce]:DIPS:DURation:CYCLes",
+          Num(None, lambda d: DIP_MIN_S * d.source.frequency, lambda d: DIP_MAX_S * d.source.frequency))
+    def dip_cycles_set(self, cycles: float) -> None:
+        """Duration in cycles of the output frequency (as OIML D 11 states them); kept in cycles, so it follows
+        a later frequency change."""
+        self.dip_duration = ("CYCLES", cycles)
+
+    @scpi("[SOURce]:DIPS:DURation:CYCLes?")
+    def dip_cycles_q(self) -> float:
+        return self._dip_seconds() * self.source.frequency
+
+    @scpi("[SOURce]:DIPS:COUNt", Int(1, DIP_MAX_COUNT))
+    def dip_count_set(self, count: int) -> None:
+        self.dip_count = count
+
+    @scpi("[SOURce]:DIPS:COUNt?")
+    def dip_count_q(self) -> int:
+        return self.dip_count
+
+    @scpi("[SOURce]:DIPS:DELay", Num("S", 0, DIP_MAX_DELAY_S))
+    def dip_delay_set(self, seconds: float) -> None:
+        """Time from the end of one dip to the start of the next."""
+        self.dip_delay_s = seconds
+
+    @scpi("[SOURce]:DIPS:DELay?")
+    def dip_delay_q(self) -> float:
+        return self.dip_delay_s
+
+    @scpi(f"{_PHASE}:VOLTage:DIPS[:STATe]", Bool())
+    def dip_phase_set(self, phase: int, on: bool) -> None:
+        """Whether the phase takes part in the dips (all do after *RST)."""
+        self._phase(phase)
+        if on:
+            self.dip_phases.add(phase)
+        else:
+            self.dip_phases.discard(phase)
+
+    @scpi(f"{_PHASE}:VOLTage:DIPS[:STATe]?")
+    def dip_phase_q(self, phase: int) -> bool:
+        return self._phase(phase) in self.dip_phases
+
+    @scpi("[SOURce]:DIPS:INITiate")
+    def dip_initiate(self) -> None:
+        """Start the programmed dips now: -221 with the output off, no phase selected, or a duration in cycles
+        that the present frequency puts beyond 1 ms .. 60 s."""
+        seconds = self._dip_seconds()
+        if not DIP_MIN_S * (1 - 1e-12) <= seconds <= DIP_MAX_S * (1 + 1e-12):
+            raise ScpiError(-221, f"Settings conflict;dip duration {seconds:g} s beyond "
+                                  f"{DIP_MIN_S:g} .. {DIP_MAX_S:g} s")
+        if not self.source.output:
+            raise ScpiError(-221, "Settings conflict;output is off")
+        if not self.dip_phases:
+            raise ScpiError(-221, "Settings conflict;no phase selected for the dips")
+        self.source.start_dips(self.dip_level_pct, seconds, tuple(sorted(self.dip_phases)), self.dip_count,
+                               self.dip_delay_s)
+
+    @scpi("[SOURce]:DIPS:ABORt")
+    def dip_abort(self) -> None:
+        self.source.abort_dips()
+
+    @scpi("[SOURce]:DIPS:RUNNing?")
+    def dip_running_q(self) -> bool:
+        """1 while programmed dips are still to come or in progress."""
+        return self.source.dips_running
+
+    @scpi("[SOURce]:DIPS:EVENts?")
+    def dip_events_q(self) -> int:
+        """Dips completed since power-on or *RST."""
+        return self.source.dip_events_done()
+
+    def _dip_seconds(self) -> float:
+        unit, value = self.dip_duration
+        return value / self.source.frequency if unit == "CYCLES" else value
 
     # -- STATus:OPERation (SCPI-1999 Vol. 2 §20.1) ----------------------------------------------
     @scpi("STATus:OPERation:CONDition?")

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,16 +19,11 @@ from hil.results import read_results
 from hil.sequences import read_monitoring
 from hil.simbench import simulated_bench
 from instruments.simulators.bench import RunningBench
-from tests.sequences.plans import PLAN, SEED, WEAK
+from tests.sequences.plans import PLAN, SEED, WEAK, progress_h, pytest_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 INTERVAL_S = 60.0
 
-
-def _pytest(plan: Path, bench: Path, run_dir: Path, *extra: str) -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-m", "pytest", str(plan), "--bench", str(bench), "--run-dir", str(run_dir),
-           "-p", "no:cacheprovider", "-q", *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=plan.parent)
 
 
 @pytest.fixture
@@ -47,7 +40,7 @@ def served(tmp_path: Path) -> Iterator[tuple[RunningBench, Path]]:
 
 
 def _run(plan: Path, bench: Path, run_dir: Path, *extra: str) -> str:
-    p = _pytest(plan, bench, run_dir, *extra)
+    p = pytest_plan(plan, bench, run_dir, *extra)
     out, _ = p.communicate(timeout=600)
     assert p.returncode == 1, out  # the weak unit fails: pytest exit 1
     return out
@@ -87,13 +80,6 @@ def test_burn_in_finds_the_weak_unit_at_its_true_failure_time(plan: Path, served
     assert (dead["pulses"] == 0).all() and len(dead) > 0
 
 
-def _progress_h(run_dir: Path) -> float:
-    try:
-        data = json.loads((run_dir / "checkpoint.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return 0.0
-    return max((float(s["seq_time"]) / 3600 for s in data["sequences"].values()), default=0.0)
-
 
 def _comparable(df: pd.DataFrame) -> pd.DataFrame:
     # timestamps differ; pulses counted in total miss the unmonitored interruption
@@ -108,13 +94,13 @@ def test_killed_and_resumed_equals_uninterrupted(plan: Path, tmp_path: Path, sig
     straight = read_results(tmp_path / "straight")
     with simulated_bench(seed=SEED, write_to=tmp_path / "b.yaml") as (rb, _):
         run_dir = tmp_path / "killed"
-        p = _pytest(plan, tmp_path / "b.yaml", run_dir)
+        p = pytest_plan(plan, tmp_path / "b.yaml", run_dir)
         deadline = time.monotonic() + 120
-        while _progress_h(run_dir) < 2.0 and p.poll() is None and time.monotonic() < deadline:
+        while progress_h(run_dir) < 2.0 and p.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
         p.send_signal(signum)
         p.communicate(timeout=60)
-        killed_at = _progress_h(run_dir)
+        killed_at = progress_h(run_dir)
         assert 0 < killed_at < 15, killed_at  # interrupted well before the weak unit's failure
         assert not (run_dir / "results.csv").exists()  # the sequence had not finished
         before = read_monitoring(run_dir)

@@ -161,6 +161,23 @@ class FailureConfig(_Strict):
         return self
 
 
+class PowerCycleFailureConfig(_Strict):
+    """Wear-out by power cycling: a life in power-ups drawn from Weibull(β, η cycles) per unit (from the seed);
+    each power-up of the meter's supply consumes one, and the power-up that exhausts it fails the meter."""
+
+    weibull_beta: PosFloat
+    weibull_eta_cycles: PosFloat
+    mode: Literal["dead", "drift", "no_pulses"] = "dead"
+    #: error shift after a failure in mode "drift"
+    drift_pct: Finite = 0.0
+
+    @model_validator(mode="after")
+    def _drift(self) -> PowerCycleFailureConfig:
+        if self.mode == "drift" and self.drift_pct == 0:
+            raise ValueError("mode 'drift' needs a non-zero drift_pct")
+        return self
+
+
 class MeterBehaviour(_Strict):
     """How a meter of this type really behaves (the simulator's truth)."""
 
@@ -184,6 +201,11 @@ class MeterBehaviour(_Strict):
     pulse_output_broken: bool = False
     clock_drift_ppm: Finite = 0.0
     clock_drift_spread_ppm: NonNegFloat = 0.0
+    #: supply threshold on element 1's phase in % of Un: below it the meter stops registering at once (its
+    #: power-fail detection saves the registers) and, after ``holdup_ms``, its supply fails (C.7.0 + 1, a reset)
+    supply_min_pct: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = 50.0
+    #: how long the supply's stored energy keeps the meter running below ``supply_min_pct``
+    holdup_ms: NonNegFloat = 100.0
 
     @field_validator("error_curve_pct")
     @classmethod
@@ -215,6 +237,7 @@ class MeterTypeConfig(_Strict):
     password: str = "00000000"
     behaviour: MeterBehaviour = Field(default_factory=MeterBehaviour)
     failure: FailureConfig | None = None
+    power_cycle_failure: PowerCycleFailureConfig | None = None
 
     @field_validator("class_index")
     @classmethod
@@ -263,10 +286,13 @@ class BehaviourOverrides(_Strict):
     pulse_output_broken: bool | None = None
     clock_drift_ppm: Finite | None = None
     clock_drift_spread_ppm: NonNegFloat | None = None
+    supply_min_pct: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] | None = None
+    holdup_ms: NonNegFloat | None = None
 
 
 class MeterOverrides(_Strict):
-    """Per-position changes of the type (only the keys given); ``failure`` replaces the type's model."""
+    """Per-position changes of the type (only the keys given); ``failure`` and ``power_cycle_failure`` replace
+    the type's models."""
 
     model: str | None = None
     class_index: str | None = None
@@ -282,6 +308,7 @@ class MeterOverrides(_Strict):
     password: str | None = None
     behaviour: BehaviourOverrides | None = None
     failure: FailureConfig | None = None
+    power_cycle_failure: PowerCycleFailureConfig | None = None
 
 
 class PositionConfig(_Strict):
@@ -295,10 +322,14 @@ class PositionConfig(_Strict):
     overrides: MeterOverrides | None = None
 
 
+#: override keys that replace the type's value as a whole (a failure model is not merged key by key)
+_REPLACED = ("failure", "power_cycle_failure")
+
+
 def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "failure":
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in _REPLACED:
             out[key] = _deep_merge(out[key], value)
         else:
             out[key] = value

@@ -1,4 +1,10 @@
-"""The meter under test at one position: its true error, registers, test-output pulses, clock and life."""
+"""The meter under test at one position: its true error, registers, test-output pulses, clock, supply and life.
+
+Supply: below ``supply_min_pct`` of Un on element 1's phase the meter stops registering at once (power-fail
+detection); if the voltage stays below for longer than ``holdup_ms`` its supply fails: one power failure in C.7.0
+(non-volatile registers and the RTC survive), port and pulses dead until the voltage returns (a power-up). A dip
+shorter than the hold-up time is ridden through without a reset. Each power-up consumes one cycle of the optional
+power-cycle life (``power_cycle_failure``)."""
 
 from __future__ import annotations
 
@@ -22,8 +28,6 @@ _DAY_S = 86400.0
 #: tariff 1 from 06:00 to 22:00 by the meter's own clock, else tariff 2
 _T1_START_S = 6 * 3600.0
 _T1_END_S = 22 * 3600.0
-#: the meter's supply is on when the voltage on its first element is at least this fraction of Un
-_POWER_ON_FRACTION = 0.5
 REFERENCE_TEMPERATURE_C = 23.0
 #: kWh registers: import total, import tariff 1 and 2, export total
 ENERGY_REGISTERS = ("1.8.0", "1.8.1", "1.8.2", "2.8.0")
@@ -115,6 +119,8 @@ class Meter:
         phase_offset = _clipped_normal(rng, b.phase_error_spread_arcmin)
         drift = b.clock_drift_ppm + _clipped_normal(rng, b.clock_drift_spread_ppm)
         life_u = float(rng.uniform(0.0, 1.0))
+        # drawn last, so the draws above (and every truth derived from them) are as before this model existed
+        cycle_life_u = float(rng.uniform(0.0, 1.0))
 
         self._amp = _LogCurve(b.error_curve_pct)
         self._phase_err = _LogCurve(b.phase_error_curve_arcmin)
@@ -128,6 +134,8 @@ class Meter:
         self.start_threshold = config.start_threshold_a
         self.creep_w = b.creep_w
         self.pulse_output_broken = b.pulse_output_broken
+        self._supply_min = b.supply_min_pct / 100.0 * config.un_v
+        self.holdup_s = b.holdup_ms / 1000.0
         self.clock_drift_ppm = drift
         self._fn = source.nominal_frequency
 
@@ -143,12 +151,23 @@ class Meter:
         self._failed_no_pulses = False
         self._fault_no_pulses = False
         self._fault_injected_failure = False
-        self._powered = False
+        #: the meter's electronics run (supply up, or held up after the voltage fell below the threshold)
+        self._up = False
+        #: virtual time the voltage fell below the supply threshold while up (None: voltage is fine)
+        self._low_since: float | None = None
+        self.power_ups = 0
+        #: power-up number at which the power-cycle life ran out (None: not failed by power cycling)
+        self.failure_power_up: int | None = None
 
         failure = config.failure
         self.failure = failure
         self.life_h = weibull_life(life_u, failure.weibull_beta, failure.weibull_eta_h) if failure else math.inf
         self.damage_h = 0.0
+        pcf = config.power_cycle_failure
+        self.power_cycle_failure = pcf
+        #: life in power-ups (a continuous draw: the meter fails at the power-up numbered ceil(life))
+        self.power_cycle_life = (weibull_life(cycle_life_u, pcf.weibull_beta, pcf.weibull_eta_cycles)
+                                 if pcf else math.inf)
         self._af_key: tuple[float, float] | None = None
         self._af = 1.0
 
@@ -197,7 +216,7 @@ class Meter:
         if state is self._cache_state and self._cache is not None:
             return self._cache
         first = state[self.elements[0] - 1]
-        powered = first.voltage_rms >= _POWER_ON_FRACTION * self.un
+        powered = first.voltage_rms >= self._supply_min
         base = per_pct = true = 0.0
         registering = False
         for ph in self.elements:
@@ -223,12 +242,45 @@ class Meter:
         self._cache_state, self._cache = state, d
         return d
 
-    def power(self, state: SourceState, temperature_c: float) -> float:
-        """Active power the meter registers (W, negative = export); also tracks supply interruptions."""
-        d = self._derive(state)
-        if self._powered and not d.powered:
+    # -- supply ----------------------------------------------------------------------------------
+    def supply(self, state: SourceState, t: float) -> float:
+        """The supply over a segment starting at ``t`` with ``state``: a power-up when the voltage is back, the
+        start of the hold-up when it fell. Returns when the supply fails if nothing changes (inf: it does not)."""
+        if self._derive(state).powered:
+            self._low_since = None
+            if not self._up:
+                self._power_up(t)
+            return math.inf
+        if not self._up:
+            return math.inf
+        if self._low_since is None:
+            self._low_since = t
+        return self._low_since + self.holdup_s
+
+    def supply_deadline(self) -> float:
+        """When the hold-up runs out (inf: the supply is not failing)."""
+        return self._low_since + self.holdup_s if self._up and self._low_since is not None else math.inf
+
+    def supply_lost(self, t: float) -> None:
+        """The hold-up time ran out at ``t``: one power failure (a dead meter records nothing)."""
+        self._up = False
+        self._low_since = None
+        if self.alive:
             self.registers["C.7.0"] += 1.0
-        self._powered = d.powered
+
+    def _power_up(self, t: float) -> None:
+        self._up = True
+        if not self.alive:
+            return
+        self.power_ups += 1
+        pcf = self.power_cycle_failure
+        if pcf is not None and self.failed_at is None and self.power_ups >= self.power_cycle_life:
+            self.failure_power_up = self.power_ups
+            self.fail(t, pcf.mode, pcf.drift_pct)
+
+    def power(self, state: SourceState, temperature_c: float) -> float:
+        """Active power the meter registers (W, negative = export); nothing below its supply threshold."""
+        d = self._derive(state)
         if not self.alive or not d.powered:
             return 0.0
         if d.registering:
@@ -290,8 +342,9 @@ class Meter:
     def age(self, dt: float, rate: float) -> None:
         self.damage_h += rate * dt
 
-    def fail(self, t: float, mode: str | None = None) -> None:
-        """The meter fails at virtual time ``t`` in ``mode`` (default: its failure model's mode)."""
+    def fail(self, t: float, mode: str | None = None, drift_pct: float | None = None) -> None:
+        """The meter fails at virtual time ``t`` in ``mode`` (default: its failure model's mode); ``drift_pct``
+        (default: the failure model's) is the error shift of mode "drift"."""
         if self.failed_at is not None:
             return
         mode = mode or (self.failure.mode if self.failure else "dead")
@@ -300,7 +353,9 @@ class Meter:
         if mode == "dead":
             self.alive = False
         elif mode == "drift":
-            self.drift_pct = self.failure.drift_pct if self.failure else 0.0
+            if drift_pct is None:
+                drift_pct = self.failure.drift_pct if self.failure else 0.0
+            self.drift_pct = drift_pct
         elif mode == "no_pulses":
             self._failed_no_pulses = True
         else:
@@ -368,8 +423,13 @@ class Meter:
 
     @property
     def powered(self) -> bool:
-        """Supply on now: output on and at least half of Un on the first element's phase."""
-        return self._source.delivered(self.elements[0]).voltage_rms >= _POWER_ON_FRACTION * self.un
+        """Supply on now: the voltage on element 1's phase at least ``supply_min_pct`` of Un, or fallen below it
+        less than the hold-up time ago (a change since the last integration counts as just now)."""
+        if self._source.delivered(self.elements[0]).voltage_rms >= self._supply_min:
+            return True
+        if not self._up:
+            return False
+        return self._low_since is None or self._clock.now < self._low_since + self.holdup_s
 
     @property
     def port_alive(self) -> bool:
@@ -406,4 +466,8 @@ class Meter:
             "tariff": self.tariff,
             "clock": self.clock_datetime().isoformat(),
             "power_failures": self.power_failures,
+            "supply_up": self._up,
+            "power_ups": self.power_ups,
+            "power_cycle_life": self.power_cycle_life if math.isfinite(self.power_cycle_life) else None,
+            "failure_power_up": self.failure_power_up,
         }

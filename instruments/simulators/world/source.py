@@ -1,5 +1,5 @@
-"""Meter-test source: independent voltage and current per phase (phantom power), with settling and its own
-small setting error."""
+"""Meter-test source: independent voltage and current per phase (phantom power), with settling, its own
+small setting error, and programmed voltage dips / short interruptions (:class:`DipProgram`)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,70 @@ _SETTLE_RESIDUAL = 1e-4
 _DEFAULT_ANGLES = (0.0, -120.0, 120.0)
 
 SourceState = tuple[PhaseSetpoint, ...]
+
+
+@dataclass(frozen=True)
+class DipProgram:
+    """``count`` voltage dips of the ``phases`` to ``level`` × the programmed voltage, each ``duration_s`` long,
+    ``delay_s`` from the end of one to the start of the next, the first at ``start`` (virtual seconds). The
+    current of a phantom source is not touched. Windows are half-open [s_k, e_k): the world integrates up to
+    each edge exactly (:meth:`next_edge`), so the energy of a dip is exact whatever the advance steps."""
+
+    level: float
+    duration_s: float
+    phases: frozenset[int]
+    count: int
+    delay_s: float
+    start: float
+
+    @property
+    def period(self) -> float:
+        return self.duration_s + self.delay_s
+
+    @property
+    def end(self) -> float:
+        return self._edges(self.count - 1)[1]
+
+    def _edges(self, k: int) -> tuple[float, float]:
+        s = self.start + k * self.period
+        return s, s + self.duration_s
+
+    def _index(self, t: float) -> int:
+        """The event whose window starts at or before ``t`` (clamped to 0..count-1)."""
+        if t < self.start:
+            return 0
+        return min(int((t - self.start) // self.period), self.count - 1)
+
+    def active(self, t: float) -> bool:
+        if t < self.start or t >= self.end:
+            return False
+        k = self._index(t)
+        for j in (k, k + 1):  # floor division may land one event early at an exact edge
+            if j < self.count:
+                s, e = self._edges(j)
+                if s <= t < e:
+                    return True
+        return False
+
+    def next_edge(self, t: float) -> float:
+        """First window edge strictly after ``t`` (inf when the program is over)."""
+        k = self._index(t)
+        for j in (k, k + 1):
+            if j < self.count:
+                for edge in self._edges(j):
+                    if edge > t:
+                        return edge
+        return math.inf
+
+    def events_done(self, t: float) -> int:
+        """Dips completed by ``t``."""
+        if t < self.start:
+            return 0
+        done = 0
+        for j in (self._index(t), self._index(t) + 1):
+            if j < self.count and self._edges(j)[1] <= t:
+                done = j + 1
+        return done
 
 
 @dataclass
@@ -64,6 +128,10 @@ class Source:
         #: bumped on every change; consumers cache derived values per state object
         self.version = 0
         self._state_cache: SourceState | None = None
+        self._dip_cache: SourceState | None = None
+        self.dips: DipProgram | None = None
+        #: dips completed since power-on (programs that ran to their end or were aborted, counted at the time)
+        self.dip_events = 0
         self.reset()
 
     # -- programming ---------------------------------------------------------------------------
@@ -78,6 +146,8 @@ class Source:
         self._from_i = [0.0] * self.phases
         self._change_t = self.clock.now
         self.settle_until = self.clock.now
+        self.dips = None
+        self.dip_events = 0
         self._changed()
 
     def _phase(self, phase: int) -> _Programmed:
@@ -101,6 +171,60 @@ class Source:
     def _changed(self) -> None:
         self.version += 1
         self._state_cache = None
+        self._dip_cache = None
+
+    # -- dips and short interruptions --------------------------------------------------------------
+    def start_dips(self, level_pct: float, duration_s: float, phases: tuple[int, ...] | None = None,
+                   count: int = 1, delay_s: float = 0.0) -> DipProgram:
+        """Start ``count`` dips now: the voltage of ``phases`` (None: all) drops to ``level_pct`` % of the
+        programmed value for ``duration_s`` each, ``delay_s`` apart (end to start). 0 % is an interruption."""
+        level_pct = _finite("dip level", level_pct)
+        duration_s = _finite("dip duration", duration_s)
+        delay_s = _finite("dip delay", delay_s)
+        if not 0 <= level_pct <= 100:
+            raise ValueError(f"dip level must be 0..100 % of the programmed voltage, got {level_pct:g}")
+        if duration_s <= 0:
+            raise ValueError(f"dip duration must be > 0 s, got {duration_s:g}")
+        if delay_s < 0:
+            raise ValueError(f"dip delay must be ≥ 0 s, got {delay_s:g}")
+        if not isinstance(count, int) or count < 1:
+            raise ValueError(f"dip count must be an integer ≥ 1, got {count!r}")
+        chosen = tuple(range(1, self.phases + 1)) if phases is None else tuple(phases)
+        if not chosen:
+            raise ValueError("a dip needs at least one phase")
+        for ph in chosen:
+            self._phase(ph)
+        if not self._output:
+            raise ValueError("the output is off: nothing to dip")
+        self.abort_dips()
+        self.dips = DipProgram(level_pct / 100.0, duration_s, frozenset(chosen), count, delay_s, self.clock.now)
+        self._changed()
+        return self.dips
+
+    def abort_dips(self) -> None:
+        """Stop a running dip program (the voltage returns to the programmed value now)."""
+        if self.dips is not None:
+            self.dip_events += self.dips.events_done(self.clock.now)
+            self.dips = None
+            self._changed()
+
+    @property
+    def dips_running(self) -> bool:
+        return self.dips is not None and self.clock.now < self.dips.end
+
+    def dip_events_done(self) -> int:
+        """Dips completed since power-on / *RST."""
+        extra = self.dips.events_done(self.clock.now) if self.dips is not None else 0
+        return self.dip_events + extra
+
+    def _dip_factor(self, p: int, t: float) -> float:
+        d = self.dips
+        if d is None or (p + 1) not in d.phases or not d.active(t):
+            return 1.0
+        return d.level
+
+    def _dipped(self, t: float) -> bool:
+        return self._output and self.dips is not None and self.dips.active(t)
 
     def _check_rms(
         self,
@@ -223,6 +347,7 @@ class Source:
             self.settle_until = now + self.settling_time
         else:
             self.settle_until = now
+            self.abort_dips()
         self._changed()
 
     # -- what is at the terminals --------------------------------------------------------------
@@ -247,6 +372,7 @@ class Source:
         return prog.voltage * self._gain_u[p], prog.current * self._gain_i[p]
 
     def _amplitudes(self, p: int, t: float) -> tuple[float, float]:
+        """Amplitudes at ``t`` without dips (the settling transient only)."""
         if not self._output:
             return 0.0, 0.0
         u, i = self._targets(p)
@@ -270,19 +396,31 @@ class Source:
     def delivered(self, phase: int) -> PhaseSetpoint:
         """The truth at the terminals at ``clock.now`` (zero amplitudes when the output is off)."""
         self._phase(phase)
-        p = phase - 1
-        return self._delivered_phase(p, *self._amplitudes(p, self.clock.now))
+        p, now = phase - 1, self.clock.now
+        u, i = self._amplitudes(p, now)
+        return self._delivered_phase(p, u * self._dip_factor(p, now), i)
 
     # -- used by the world's integration -------------------------------------------------------
     def next_boundary(self, t: float) -> float:
-        """End of the current piecewise-constant stretch: during settling, steps of one time constant."""
+        """End of the current piecewise-constant stretch: during settling, steps of one time constant; a dip's
+        edges exactly."""
+        edge = self.dips.next_edge(t) if self.dips is not None and self._output else math.inf
         if not self._output or t >= self.settle_until:
-            return math.inf
-        return min(self.settle_until, t + max(self._tau, 1e-6))
+            return edge
+        return min(self.settle_until, t + max(self._tau, 1e-6), edge)
 
     def state_over(self, t0: float, t1: float) -> SourceState:
-        """Delivered values representing [t0, t1]: exact when settled, the mean amplitudes while settling."""
+        """Delivered values representing [t0, t1] (which never straddles a dip edge, see :meth:`next_boundary`):
+        exact when settled, the mean amplitudes while settling; a dip scales the voltage of its phases."""
+        mid = 0.5 * (t0 + t1)
         if not self._output or t0 >= self.settle_until:
+            if self._dipped(mid):
+                if self._dip_cache is None:
+                    self._dip_cache = tuple(
+                        self._delivered_phase(p, self._targets(p)[0] * self._dip_factor(p, mid), self._targets(p)[1])
+                        for p in range(self.phases)
+                    )
+                return self._dip_cache
             if self._state_cache is None:
                 self._state_cache = tuple(
                     self._delivered_phase(p, *self._amplitudes(p, math.inf)) for p in range(self.phases)
@@ -294,11 +432,13 @@ class Source:
         out = []
         for p in range(self.phases):
             u, i = self._targets(p)
-            out.append(self._delivered_phase(p, u + (self._from_u[p] - u) * mean_k, i + (self._from_i[p] - i) * mean_k))
+            out.append(self._delivered_phase(p, (u + (self._from_u[p] - u) * mean_k) * self._dip_factor(p, mid),
+                                             i + (self._from_i[p] - i) * mean_k))
         return tuple(out)
 
     def state_now(self) -> SourceState:
         now = self.clock.now
         if not self._output or now >= self.settle_until:
             return self.state_over(now, now)
-        return tuple(self._delivered_phase(p, *self._amplitudes(p, now)) for p in range(self.phases))
+        return tuple(self._delivered_phase(p, self._amplitudes(p, now)[0] * self._dip_factor(p, now),
+                                           self._amplitudes(p, now)[1]) for p in range(self.phases))

@@ -3,8 +3,9 @@
 Time advances in segments over which everything the meters see is constant (or, for the chamber air, nearly
 constant): energies are then linear in time, so pulse counts are floor(accumulator) and gate edges are solved
 from the linear ramp — there is never a Python step per pulse. A segment ends at the next event: settling step of
-the source, chamber ramp end, lag bound or program-step end, tariff switch, integration timer end, meter failure,
-or (for ``advance_until_idle``) the instant the last started error measurement finishes.
+the source, a dip edge, chamber ramp end, lag bound or program-step end, tariff switch, integration timer end, a
+meter's supply hold-up running out, meter failure, or (for ``advance_until_idle``) the instant the last started
+error measurement finishes.
 
 Randomness: one numpy generator per component, seeded by (seed, component, index), so the same seed gives
 bit-identical truth after the same command sequence, and adding a position does not reshuffle the others.
@@ -140,6 +141,11 @@ class World:
                 t1 = timer_end
             # -- conditions over the segment --------------------------------------------------
             state = source.state_over(t0, t1)
+            # supplies: power-ups at t0, and a hold-up that runs out inside the segment ends it there
+            holdup_end = min((m.supply(state, t0) for m in meters), default=math.inf)
+            if holdup_end < t1:
+                t1 = max(holdup_end, t0)
+                state = source.state_over(t0, t1)
             if chamber is not None:
                 temp, rh = chamber.conditions_over(t1 - t0)
             else:
@@ -192,6 +198,10 @@ class World:
             clock._set(t1)
             self.segments += 1
             # -- events at t1 ---------------------------------------------------------------------
+            if holdup_end <= t1:
+                for m in meters:
+                    if m.supply_deadline() <= t1:
+                        m.supply_lost(t1)
             if chamber is not None:
                 chamber.events_at(t1)
             if failing:
@@ -244,6 +254,15 @@ class World:
                 "settled": src.settled,
                 "settle_until": src.settle_until,
                 "phases": phases,
+                "dips": {
+                    "running": src.dips_running,
+                    "events_done": src.dip_events_done(),
+                    "program": None if src.dips is None else {
+                        "level_pct": src.dips.level * 100.0, "duration_s": src.dips.duration_s,
+                        "phases": sorted(src.dips.phases), "count": src.dips.count, "delay_s": src.dips.delay_s,
+                        "start": src.dips.start,
+                    },
+                },
             },
             "reference": self.reference.truth(),
             "meters": {str(pos): m.truth() for pos, m in self.meters.items()},

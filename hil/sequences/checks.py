@@ -1,0 +1,264 @@
+"""Accuracy checks before, during and after a sequence, and the limit on each meter's error shift (issue 5 item 3).
+
+A sequence test with ``checks`` expands into tasks, in run order (each task × position is a pytest item):
+
+1. ``<id>.before`` — one per check point, measured before the chamber profile starts (chamber at its start
+   temperature): ordinary accuracy measurements (same runner, limits from the standards library with their
+   provenance, uncertainty budget, decision rule);
+2. the sequence itself; ``during_every_h`` pauses it after every that many hours of (nominal) soak time and
+   measures the points there (:class:`SessionDuringChecks`, run by the sequence runner); the outcomes wait in the
+   checkpoint until
+3. ``<id>.during_<h>h`` — one task per check and point — writes them as rows;
+4. ``<id>.after`` — after the end ramp (back at the end temperature);
+5. ``<id>.shift`` — per point, each meter's shift = error after − error before, judged against
+   ``max_shift_pct``, uncertainty √(U_before² + U_after²) (uncorrelated: two measurements, days apart).
+
+Where the shift limit comes from: reference/standards.md has no table of error shifts after a stress test, and
+the influence tables of hil/standards (IEC 62053-21 "limits of variation in percentage error") bound the error
+*while* an influence quantity is applied, not a change over a sequence. So the limit is the plan's value, and the
+shift rows say so: ``limit_table`` "plan", ``limit_status`` "lab".
+
+Resume: before/after/shift rows are results rows (a completed task is reused, not measured again); a check during
+the sequence is recorded in the checkpoint as completed with its outcomes, so it is not repeated either.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from hil.measure.accuracy import PointSpec, PositionOutcome
+from hil.sequences.model import ChecksOptions, SequenceTest
+from hil.sequences.profile import Soak, steps_of
+from hil.sequences.store import Checkpoint
+from hil.standards import MeterRating, PowerFactor, StandardsError, StandardsLibrary, decide, limit_for
+from hil.values import finite_or_none
+
+if TYPE_CHECKING:
+    from hil.plans.expand import Task
+    from hil.plans.model import Plan
+    from hil.plans.session import RunSession
+
+#: provenance of the shift limit: the plan's own value (no standard table applies, see the module doc)
+SHIFT_LIMIT_TABLE = "plan"
+SHIFT_LIMIT_STATUS = "lab"
+CHECK_KIND = "check"
+SHIFT_KIND = "shift"
+
+
+class CheckNotMeasured(RuntimeError):
+    """A check during the sequence has no outcome: the sequence stopped before it."""
+
+
+class DuringChecks(Protocol):
+    """What the sequence runner needs to pause for checks (:class:`hil.sequences.runner.SequenceRunner`)."""
+
+    @property
+    def every_s(self) -> float: ...
+
+    @property
+    def count(self) -> int: ...
+
+    def label(self, k: int) -> str: ...
+
+    def measure(self, k: int) -> dict[str, list[dict[str, Any]]]: ...
+
+
+@dataclass(frozen=True)
+class DuringPlan:
+    """The checks during a sequence, as expanded (kept in the sequence task's params)."""
+
+    every_h: float
+    count: int
+    specs: tuple[PointSpec, ...]
+    repeats: int
+
+
+def during_label(k: int, every_h: float) -> str:
+    return f"during_{k * every_h:g}h"
+
+
+def during_count(test: SequenceTest, every_h: float) -> int:
+    """Checks at k·every_h of nominal soak time, strictly before the soaks' end (the after check is there)."""
+    total = sum(s.duration_s for s in steps_of(test) if isinstance(s, Soak))
+    return max(0, math.ceil(total / (every_h * 3600.0) - 1e-9) - 1)
+
+
+def check_specs(test: SequenceTest, checks: ChecksOptions, rating: MeterRating,
+                library: StandardsLibrary) -> list[PointSpec]:
+    """The check points with their accuracy limits (standards library, reference conditions, balanced load)."""
+    from hil.plans.expand import PlanError
+
+    specs = []
+    for cp in checks.points:
+        try:
+            amps = rating.currents(library).evaluate(cp.current)
+            pf = PowerFactor.parse(cp.power_factor)
+            row = limit_for(rating, amps, pf, None, library=library)
+        except (ValueError, StandardsError) as exc:
+            raise PlanError(f"test {test.id!r}: check point {cp.current} PF {cp.power_factor}: {exc}") from exc
+        prov = row.provenance
+        specs.append(PointSpec(CHECK_KIND, f"{cp.current} PF {pf}", rating.un_v, amps, pf.phi_deg, str(pf),
+                               frequency_hz=rating.frequency_hz, limit_pct=row.limit_pct,
+                               standard=f"{prov.standard}:{prov.edition}", limit_table=prov.table,
+                               limit_status=prov.status))
+    return specs
+
+
+def with_checks(test: SequenceTest, seq: Task, plan: Plan, rating: MeterRating,
+                library: StandardsLibrary) -> list[Task]:
+    """The sequence task alone, or with its checks around it (see the module doc for the order)."""
+    checks: ChecksOptions | None = getattr(test, "checks", None)
+    if checks is None:
+        return [seq]
+    from hil.plans.expand import Task, accuracy_decision
+
+    rule = plan.measure.decision_rule
+    repeats = plan.measure.repeats
+    specs = check_specs(test, checks, rating, library)
+    positions = seq.positions
+
+    def measured(label: str) -> list[Task]:
+        out = []
+        for spec in specs:
+            def _decide(o: PositionOutcome, spec: PointSpec = spec) -> tuple[str, str]:
+                return accuracy_decision(o, spec.limit_pct, rule)
+
+            out.append(Task(f"{test.id}.{label}", CHECK_KIND, spec.point, spec, positions, spec.limit_pct, rule,
+                            _run_point, _decide, {"repeats": repeats}))
+        return out
+
+    tasks = measured("before") if checks.before else []
+    tasks.append(seq)
+    if checks.during_every_h is not None:
+        n = during_count(test, checks.during_every_h)
+        seq.params["during"] = DuringPlan(checks.during_every_h, n, tuple(specs), repeats)
+        for k in range(1, n + 1):
+            label = during_label(k, checks.during_every_h)
+            for t in measured(label):
+                t.run = _from_checkpoint(seq.key, label)
+                tasks.append(t)
+    if checks.after:
+        tasks += measured("after")
+    if checks.max_shift_pct is not None:
+        tasks += [_shift_task(test.id, spec, positions, checks.max_shift_pct, rule) for spec in specs]
+    return tasks
+
+
+# -- measuring ------------------------------------------------------------------------------------------
+def measure_point(session: RunSession, spec: PointSpec, positions: list[int], repeats: int) -> list[PositionOutcome]:
+    """One check point on every position, ``repeats`` times (as an accuracy point: mean, uncertainty budget)."""
+    from hil.plans.expand import combine_repeats
+
+    runner = session.runner()
+    runs = [runner.measure(spec, positions) for _ in range(repeats)]
+    return [combine_repeats([run[i] for run in runs], session.reference_accuracy_pct()) for i in range(len(positions))]
+
+
+def _run_point(session: RunSession, task: Task) -> list[PositionOutcome]:
+    return measure_point(session, task.spec, task.positions, int(task.params.get("repeats", 1)))
+
+
+@dataclass
+class SessionDuringChecks:
+    """Checks during a sequence, measured through the session's accuracy runner (:class:`DuringChecks`)."""
+
+    plan: DuringPlan
+    session: RunSession
+    positions: list[int]
+
+    @property
+    def every_s(self) -> float:
+        return self.plan.every_h * 3600.0
+
+    @property
+    def count(self) -> int:
+        return self.plan.count
+
+    def label(self, k: int) -> str:
+        return during_label(k, self.plan.every_h)
+
+    def measure(self, k: int) -> dict[str, list[dict[str, Any]]]:
+        """Outcomes per point as JSON-able dicts (they are kept in the checkpoint)."""
+        return {spec.point: [dataclasses.asdict(o) for o in
+                             measure_point(self.session, spec, self.positions, self.plan.repeats)]
+                for spec in self.plan.specs}
+
+
+def during_checks(session: RunSession, task: Task) -> SessionDuringChecks | None:
+    """The checks during the sequence of ``task`` (None when the plan has none)."""
+    plan = task.params.get("during")
+    if not isinstance(plan, DuringPlan) or plan.count == 0:
+        return None
+    return SessionDuringChecks(plan, session, task.positions)
+
+
+def _from_checkpoint(seq_key: str, label: str) -> Any:
+    def _run(session: RunSession, task: Task) -> list[PositionOutcome]:
+        assert session.run_dir is not None
+        saved = Checkpoint(session.run_dir).get(seq_key) or {}
+        got = saved.get("check_results", {}).get(label, {}).get(task.point_id)
+        if got is None:
+            raise CheckNotMeasured(f"check {label} was not measured: the sequence stopped before it")
+        by_pos = {int(d["position"]): PositionOutcome(**d) for d in got}
+        return [by_pos[p] for p in task.positions]
+
+    return _run
+
+
+# -- shift ----------------------------------------------------------------------------------------------
+def _shift_task(test_id: str, spec: PointSpec, positions: list[int], limit: float, rule: str) -> Task:
+    from hil.plans.expand import Task
+
+    shift_spec = dataclasses.replace(spec, test=SHIFT_KIND, limit_pct=limit, limit_table=SHIFT_LIMIT_TABLE,
+                                     limit_status=SHIFT_LIMIT_STATUS)
+
+    def _run(session: RunSession, task: Task) -> list[PositionOutcome]:
+        from hil.results import read_results
+
+        assert session.run_dir is not None
+        rows = [{str(k): v for k, v in r.items()} for r in read_results(session.run_dir).to_dict("records")]
+
+        def of(label: str) -> dict[int, dict[str, Any]]:
+            return {int(r["position"]): r for r in rows
+                    if r.get("test_id") == f"{test_id}.{label}" and r.get("point") == spec.point}
+
+        return [shift_outcome(p, of("before").get(p), of("after").get(p)) for p in task.positions]
+
+    def _decide(o: PositionOutcome) -> tuple[str, str]:
+        assert o.error_pct is not None
+        d = decide(o.error_pct, limit, o.extra.get("uncertainty_pct"), rule)  # type: ignore[arg-type]
+        x = o.extra
+        return ("pass" if d.passed else "fail"), (
+            f"shift {o.error_pct:+.4f} % (after {x['error_after_pct']:+.4f} % − before {x['error_before_pct']:+.4f} %)"
+            f" {'within' if d.passed else 'beyond'} ±{limit:g} % ({d.outcome.value}, {d.rule}); limit: the plan's"
+            " checks.max_shift_pct (no standard table applies)")
+
+    return Task(f"{test_id}.shift", SHIFT_KIND, spec.point, shift_spec, positions, limit, rule, _run, _decide)
+
+
+
+def shift_outcome(position: int, before: dict[str, Any] | None, after: dict[str, Any] | None) -> PositionOutcome:
+    """error after − error before of one meter at one point; U = √(U_before² + U_after²). Broken when either
+    has no error."""
+    serial = str((after or before or {}).get("serial", ""))
+    eb = finite_or_none(before.get("error_pct")) if before else None
+    ea = finite_or_none(after.get("error_pct")) if after else None
+    if eb is None or ea is None:
+        missing = " and ".join(w for w, e in (("before", eb), ("after", ea)) if e is None)
+        return PositionOutcome(position, serial, 0, 0, None, 0.0, "broken",
+                               f"no error {missing} the sequence: the shift cannot be computed")
+    assert before is not None and after is not None
+    o = PositionOutcome(position, serial, int(before.get("pulses") or 0) + int(after.get("pulses") or 0),
+                        min(int(before.get("n_ref") or 0), int(after.get("n_ref") or 0)), round(ea - eb, 6),
+                        0.0, None)
+    ub, ua = finite_or_none(before.get("uncertainty_pct")), finite_or_none(after.get("uncertainty_pct"))
+    o.extra.update(error_before_pct=eb, error_after_pct=ea,
+                   uncertainty_pct=None if ub is None or ua is None else round(math.hypot(ub, ua), 6))
+    return o
+
+
+__all__ = ["CHECK_KIND", "SHIFT_KIND", "CheckNotMeasured", "DuringChecks", "DuringPlan", "SessionDuringChecks",
+           "check_specs", "during_checks", "during_count", "measure_point", "shift_outcome", "with_checks"]

@@ -1,0 +1,307 @@
+"""Error monitoring at the load point and accuracy checks before / during / after a sequence (issue 5 items 2, 3).
+
+A small simulated bench (3 positions) whose meters have a flat, known error: 0.3 % at every current, a temperature
+coefficient of 0.01 %/K from 23 °C, no production spread, an exact source and reference. Position 2 fails in mode
+"drift" (+0.6 %) about 1.2 h after the bench starts (Weibull β 200, η 1.2 h, no acceleration), mid-soak.
+Expected values are computed here by hand from these numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hil.results import read_results
+from hil.sequences import read_monitoring
+from hil.sequences.checks import shift_outcome
+from hil.sequences.error_monitor import ErrorMonitor, error_pct, window_pulses
+from hil.sequences.monitor import MeterState
+from hil.simbench import simulated_bench
+from tests.sequences.plans import pytest_plan
+
+SEED = 5
+DRIFTER = 2
+CURVE_PCT = 0.3  # flat error curve
+TC_PCT_PER_K = 0.01  # temperature coefficient from 23 °C
+DRIFT_PCT = 0.6
+SOAK_C = 40.0
+CONSTANT = 10000.0  # imp/kWh
+# Iref 5 A, 3 × 230 V, PF 1: 3450 W → 3450 × 60 / 3.6e6 × 10000 = 575 pulses per 60 s interval
+PULSES_PER_MIN = 3 * 230.0 * 5.0 * 60 / 3.6e6 * CONSTANT
+MAX_SHIFT = 0.5
+
+SIM_BENCH = f"""\
+name: checks-bench
+seed: {SEED}
+source: {{phases: 3, nominal_voltage_v: 230.0, setting_error_pct: 0.0, setting_error_deg: 0.0}}
+reference: {{accuracy_class_pct: 1.0e-6, pulse_constant_imp_per_kwh: 5.0e6, noise_pct: 0.0}}
+chamber: {{dialect: simserv}}
+meter_types:
+  flat:
+    class_index: "1"
+    standard: "IEC 62053-21:2020 class 1"
+    constant_imp_per_kwh: {CONSTANT}
+    connection: 3P4W
+    un_v: 230.0
+    ist_a: 0.02
+    imin_a: 0.25
+    itr_a: 0.5
+    iref_a: 5.0
+    imax_a: 60.0
+    behaviour:
+      error_curve_pct: [[1.0, {CURVE_PCT}]]
+      phase_error_curve_arcmin: [[1.0, 0.0]]
+      temperature_coefficient_pct_per_k: {TC_PCT_PER_K}
+positions:
+  - {{position: 1, serial: CHK0001, type: flat}}
+  - position: {DRIFTER}
+    serial: CHK0002
+    type: flat
+    overrides:
+      failure: {{weibull_beta: 200, weibull_eta_h: 1.2, activation_energy_ev: 0.0, humidity_exponent: 0.0,
+                mode: drift, drift_pct: {DRIFT_PCT}}}
+  - {{position: 3, serial: CHK0003, type: flat}}
+"""
+
+
+def plan_text(during: str = "null", duration_h: float = 2.0) -> str:
+    return f"""\
+plan: burn-in with checks
+standard: IEC 62053-21
+edition: "2020"
+class: "1"
+measure: {{resolution_fraction: 0.01}}  # checks resolve 0.01 % (±1 of ≥ 10 000 reference pulses)
+tests:
+  - id: bi
+    kind: burn_in
+    temperature_c: {SOAK_C}
+    duration_h: {duration_h}
+    gradient_k_per_min: 1.0
+    end_temperature_c: 23
+    monitoring: {{interval_s: 60, port_every: 60, chunk_intervals: 10, max_error_shift_pct: {MAX_SHIFT}}}
+    checks:
+      points: [{{current: Iref, power_factor: "1"}}, {{current: Iref, power_factor: "0.5L"}}]
+      during_every_h: {during}
+      max_shift_pct: {MAX_SHIFT}
+"""
+
+
+
+def _finish(p: subprocess.Popen[str]) -> str:
+    out, _ = p.communicate(timeout=600)
+    assert p.returncode == 1, out  # the drifting meter fails: pytest exit 1
+    return out
+
+
+@dataclass
+class Run:
+    run_dir: Path
+    results: pd.DataFrame
+    monitoring: pd.DataFrame
+    drift_clock_s: float  # the simulator's truth: when position 2 drifted (bench clock)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    tmp = tmp_path_factory.mktemp("checks")
+    (tmp / "sim.yaml").write_text(SIM_BENCH, encoding="utf-8")
+    plan = tmp / "plan.yaml"
+    plan.write_text(plan_text(), encoding="utf-8")
+    with simulated_bench(tmp / "sim.yaml", write_to=tmp / "bench.yaml") as (rb, _):
+        _finish(pytest_plan(plan, tmp / "bench.yaml", tmp / "run"))
+        truth = rb.call(lambda: {p: (m.failed_at, m.failure_mode) for p, m in rb.bench.world.meters.items()})
+    assert truth[DRIFTER][1] == "drift" and truth[DRIFTER][0] is not None
+    assert all(t[0] is None for p, t in truth.items() if p != DRIFTER)
+    yield Run(tmp / "run", read_results(tmp / "run"), read_monitoring(tmp / "run"), float(truth[DRIFTER][0]))
+
+
+# -- error monitoring ---------------------------------------------------------------------------------------
+def test_drifting_meter_fails_drift_in_the_window_holding_the_truth(run: Run) -> None:
+    seq = run.results[run.results["test_id"] == "bi"].set_index("position")
+    assert seq.loc[DRIFTER, "verdict"] == "fail" and seq.loc[DRIFTER, "failure_mode"] == "drift"
+    assert "moved" in seq.loc[DRIFTER, "reason"]  # the monitored error, not the register check
+    assert list(seq.index[seq["verdict"] == "pass"]) == [1, 3]
+    row = seq.loc[DRIFTER]
+    origin = float(row["failure_clock_s"]) - float(row["failure_time_h"]) * 3600
+    true_s = run.drift_clock_s - origin  # sequence time of the drift
+    assert float(row["failed_after_h"]) * 3600 <= true_s <= float(row["failed_before_h"]) * 3600 + 1e-6
+    # the window is the one that first exceeded: it holds ≥ 1000/0.5 = 2000 pulses, i.e. ⌈2000/575⌉ = 4 intervals
+    width_s = (float(row["failed_before_h"]) - float(row["failed_after_h"])) * 3600
+    assert width_s == pytest.approx(4 * 60.0, abs=0.01)  # hours are rounded to 6 decimals
+    mon = run.monitoring
+    drifter = mon[mon["position"] == DRIFTER]
+    # alive until the interval after that window (confirmed when the meter still pulses), then failed
+    assert drifter.loc[drifter["t_end_s"] <= float(row["failed_before_h"]) * 3600 + 1e-6, "alive"].all()
+    assert (~drifter.loc[drifter["t_end_s"] > float(row["failed_before_h"]) * 3600 + 61, "alive"]).all()
+
+
+def test_recorded_error_is_the_configured_curve_plus_temperature_coefficient(run: Run) -> None:
+    mon = run.monitoring
+    assert "error_pct" in mon.columns and mon["error_pct"].dtype == "float64"
+    # NaN until a window holds 2000 pulses: the first 3 intervals of the sequence
+    first = mon[mon["position"] == 1].sort_values("t_end_s")
+    assert first["error_pct"].iloc[:3].isna().all() and first["error_pct"].iloc[3:10].notna().all()
+    # late in the soak the chamber is at 40 °C: error = 0.3 % + 0.01 %/K × (40 − 23) K = 0.47 %
+    expected = CURVE_PCT + TC_PCT_PER_K * (SOAK_C - 23.0)
+    resolution = 100.0 / 2000  # ±1 pulse in ≥ 2000 pulses
+    soak = mon[(mon["step"] == 1) & (mon["position"].isin([1, 3]))]
+    late = soak[soak["t_end_s"] > soak["t_end_s"].max() - 3600]
+    assert len(late) > 100
+    assert (late["chamber_c"] - SOAK_C).abs().max() < 0.1  # settled: at most 0.001 % of error
+    assert (late["error_pct"] - expected).abs().max() <= resolution + 0.001
+    # and the drifting meter in the soak before its failure window: the same curve
+    seq = run.results[run.results["test_id"] == "bi"].set_index("position")
+    d = mon[(mon["step"] == 1) & (mon["position"] == DRIFTER)
+            & (mon["t_end_s"] < float(seq.loc[DRIFTER, "failed_after_h"]) * 3600)]
+    settled = d[(d["chamber_c"] - SOAK_C).abs() < 0.1]
+    assert len(settled) > 5 and (settled["error_pct"] - expected).abs().max() <= resolution + 0.001
+
+
+# -- checks before / after and the shift ---------------------------------------------------------------------
+def test_checks_before_and_after_give_shift_rows(run: Run) -> None:
+    res = run.results
+    assert list(dict.fromkeys(res["test_id"])) == ["bi.before", "bi", "bi.after", "bi.shift"]  # in run order
+    before = res[res["test_id"] == "bi.before"]
+    after = res[res["test_id"] == "bi.after"]
+    shift = res[res["test_id"] == "bi.shift"].set_index(["position", "point"])
+    assert len(before) == len(after) == len(shift) == 3 * 2
+    assert set(before["test"]) == {"check"} and set(shift["test"]) == {"shift"}
+    # before, at 23 °C: every meter shows its curve, 0.3 %, within class 1's ±1.0 % at Iref (standards library)
+    assert (before["error_pct"] - CURVE_PCT).abs().max() < 0.01
+    assert set(before["verdict"]) == {"pass"} and set(before["limit_pct"]) == {1.0}
+    assert not (before["limit_table"] == "plan").any()  # the accuracy limit comes from a standard's table
+    # the shift limit is the plan's own value
+    assert set(shift["limit_table"]) == {"plan"} and set(shift["limit_status"]) == {"lab"}
+    assert set(shift["limit_pct"]) == {MAX_SHIFT}
+    for (pos, point), r in shift.iterrows():
+        b = before[(before["position"] == pos) & (before["point"] == point)].iloc[0]
+        a = after[(after["position"] == pos) & (after["point"] == point)].iloc[0]
+        assert r["error_pct"] == pytest.approx(a["error_pct"] - b["error_pct"], abs=1e-6)
+        assert r["uncertainty_pct"] == pytest.approx((a["uncertainty_pct"] ** 2 + b["uncertainty_pct"] ** 2) ** 0.5,
+                                                     rel=1e-4)
+        # the after check runs once the end ramp is within ±2 K of 23 °C: tc × 2 K = 0.02 % at most, plus the
+        # resolution of both checks (±1 reference pulse each: 100/n_ref %)
+        want = DRIFT_PCT if pos == DRIFTER else 0.0
+        tol = TC_PCT_PER_K * 2.0 + 100.0 / b["n_ref"] + 100.0 / a["n_ref"]
+        assert tol < 0.05
+        assert abs(r["error_pct"] - want) <= tol, (pos, point, r["error_pct"])
+        assert r["verdict"] == ("fail" if pos == DRIFTER else "pass")
+    # still within its class after the drift (0.3 + 0.6 = 0.9 % < 1.0 %): only the shift catches it
+    assert set(after["verdict"]) == {"pass"}
+
+
+def test_shift_outcome_by_hand() -> None:
+    o = shift_outcome(1, {"error_pct": 0.30, "uncertainty_pct": 0.03, "pulses": 100, "n_ref": 5},
+                      {"error_pct": 0.95, "uncertainty_pct": 0.04, "pulses": 100, "n_ref": 7})
+    assert o.error_pct == pytest.approx(0.65) and o.extra["uncertainty_pct"] == pytest.approx(0.05)
+    missing = shift_outcome(1, {"error_pct": 0.3}, {"error_pct": float("nan")})
+    assert missing.verdict == "broken" and "after" in missing.reason
+
+
+# -- the error window by hand ---------------------------------------------------------------------------------
+class _C:
+    def __init__(self, mut: int, ref: int) -> None:
+        self.mut_pulses, self.ref_pulses = mut, ref
+
+
+def test_error_window_formula_and_drift_confirmation() -> None:
+    assert window_pulses(0.05) == 2000
+    # 1000 pulses at 1000 imp/kWh = 1 kWh; 4 990 000 reference pulses at 5e6 imp/kWh = 0.998 kWh → +0.2004 %
+    assert error_pct(1000, 4_990_000, 1000.0, 5e6) == pytest.approx((1 / 0.998 - 1) * 100)
+    mon = ErrorMonitor({1: 1000.0}, max_shift_pct=0.5, resolution_pct=None)  # needs 1000 / 0.5 = 2000 pulses
+    mon.restart(5e6)
+    m = {1: MeterState(1, 1000.0)}
+    n = r = 0
+    errs, failed = [], []
+    for k in range(8):  # 1000 pulses per interval; the meter reads +1.0 % from interval 4 on
+        n += 1000
+        r += 5_000_000 if k < 4 else round(5_000_000 / 1.01)
+        errs.append(mon.update(60.0 * k, 60.0 * (k + 1), {1: _C(n, r)}, m)[1])
+        failed.append(m[1].failed)
+    assert errs[0] != errs[0]  # NaN: 1000 < 2000 pulses
+    assert errs[1] == pytest.approx(0.0) and mon.windows[1].first_pct == pytest.approx(0.0)
+    # interval 4 (k = 4): window of k 3..4 = (2000 / (5e6 + 5e6/1.01)) · 5e6/1000 − 1 = +0.4975 %: within 0.5
+    assert errs[4] == pytest.approx((2 / (1 + 1 / 1.01) - 1) * 100, abs=1e-3)
+    # k = 5: +1.0 %, beyond: pending; confirmed at k = 6 with the window of k = 5 (intervals 4..5)
+    assert errs[5] == pytest.approx(1.0, abs=1e-3)
+    assert failed == [False] * 6 + [True] * 2
+    assert m[1].mode == "drift" and (m[1].failed_after, m[1].failed_before) == (240.0, 360.0)
+
+
+# -- resume ---------------------------------------------------------------------------------------------------
+def _checks_done(run_dir: Path) -> int:
+    try:
+        data = json.loads((run_dir / "checkpoint.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    return max((int(s.get("checks_done", 0)) for s in data["sequences"].values()), default=0)
+
+
+def test_resume_after_sigterm_does_not_repeat_or_duplicate_checks(tmp_path: Path) -> None:
+    (tmp_path / "sim.yaml").write_text(SIM_BENCH, encoding="utf-8")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(plan_text(during="1", duration_h=6.0), encoding="utf-8")  # checks at 1…5 h of soak
+    run_dir = tmp_path / "run"
+    with simulated_bench(tmp_path / "sim.yaml", write_to=tmp_path / "bench.yaml") as (_, _):
+        p = pytest_plan(plan, tmp_path / "bench.yaml", run_dir)
+        deadline = time.monotonic() + 120
+        while _checks_done(run_dir) < 1 and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=60)
+        done_at_kill = _checks_done(run_dir)
+        assert 1 <= done_at_kill < 5, done_at_kill
+        killed = read_results(run_dir)
+        assert "bi.after" not in set(killed["test_id"])  # stopped mid-sequence
+        _finish(pytest_plan(plan, tmp_path / "bench.yaml", run_dir, "--resume"))
+    res = read_results(run_dir)
+    ids = ["bi.before", "bi", *(f"bi.during_{h}h" for h in range(1, 6)), "bi.after", "bi.shift"]
+    assert list(dict.fromkeys(res["test_id"])) == ids
+    assert not res.duplicated(["test_id", "point", "position"]).any()
+    assert len(res) == 3 + 3 * 2 * (1 + 5 + 1 + 1)  # sequence rows + (before, 5 during, after, shift) × 2 points
+    # the before rows are those written before the kill (reused, not measured again)
+    b0 = killed[killed["test_id"] == "bi.before"].sort_values(["point", "position"]).reset_index(drop=True)
+    b1 = res[res["test_id"] == "bi.before"].sort_values(["point", "position"]).reset_index(drop=True)
+    assert list(b0["started_at"]) == list(b1["started_at"])
+    ckpt = json.loads((run_dir / "checkpoint.json").read_text(encoding="utf-8"))
+    seq = next(iter(ckpt["sequences"].values()))
+    # each check measured once: one pause per check; the drifting meter is caught by a check during the soak
+    assert [c["check"] for c in seq["check_pauses"]] == [f"during_{h}h" for h in range(1, 6)]
+    during = res[res["test_id"].str.startswith("bi.during") & (res["position"] != DRIFTER)]
+    assert set(during["verdict"]) == {"pass"}  # 0.3 + 0.17 % at 40 °C is within ±1.0 %
+    mon = read_monitoring(run_dir)
+    assert not mon.duplicated(["position", "t_end_s"]).any()  # no interval twice, none of zero length
+    assert ((mon["t_end_s"] - mon["t_start_s"]) > 1.0).all()
+
+
+# -- plan input ---------------------------------------------------------------------------------------------
+def test_during_check_count_by_hand() -> None:
+    from hil.sequences.checks import during_count
+    from hil.sequences.model import BurnInTest, ThermalCyclingTest
+
+    bi = BurnInTest.model_validate({"id": "b", "kind": "burn_in", "temperature_c": 70, "duration_h": 168})
+    assert during_count(bi, 24) == 6  # at 24 … 144 h; 168 h is the after check
+    assert during_count(bi, 25) == 6  # 25 … 150 h
+    tc = ThermalCyclingTest.model_validate({"id": "t", "kind": "thermal_cycling", "low_c": -25, "high_c": 70,
+                                            "gradient_k_per_min": 5, "dwell_min": 30, "cycles": 3})
+    assert during_count(tc, 1) == 2  # 3 cycles × 2 dwells × 0.5 h = 3 h of soak: at 1 h and 2 h
+
+
+def test_shift_limit_without_after_check_is_refused_with_file_and_line(tmp_path: Path) -> None:
+    from hil.plans.model import load_plan
+    from instruments.yamlconfig import ConfigError
+
+    bad = plan_text().replace("      max_shift_pct: 0.5\n", "      after: false\n      max_shift_pct: 0.5\n")
+    (tmp_path / "bad.yaml").write_text(bad, encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_plan(tmp_path / "bad.yaml")
+    text = str(exc.value)
+    assert "bad.yaml" in text and "checks" in text and "max_shift_pct needs both" in text

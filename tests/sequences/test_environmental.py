@@ -1,0 +1,256 @@
+"""Environmental sequences: IEC 60068-2-30 Db damp heat cyclic, dry heat, cold, damp heat steady state.
+
+Profile timings are checked against the standard's phase times by hand; the Db +55 °C plan (one cycle, to stay
+fast) runs on the default simulated bench served by this process, with pytest as a subprocess (as hardware): the
+weak unit (position 12, Peck humidity acceleration) and only it fails, inside the port-readout window of the
+simulator's truth.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from hil.plans.expand import PlanError, expand_plan
+from hil.plans.model import Plan, load_plan
+from hil.results import read_results
+from hil.sequences import ProfileError, Ramp, Soak, check_profile, read_monitoring, steps_of
+from hil.sequences.model import ColdTest, DampHeatCyclicTest, DampHeatSteadyTest, DryHeatTest
+from hil.simbench import simulated_bench
+from hil.standards import StandardsLibrary
+from hil.standards import environmental as env
+from instruments.simulators.bench import RunningBench
+from instruments.yamlconfig import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+SIM = yaml.safe_load((ROOT / "instruments/simulators/data/default_bench.yaml").read_text(encoding="utf-8"))
+LOW_C, HIGH_C = SIM["chamber"]["temperature_range_c"]
+LOW_RH, HIGH_RH = SIM["chamber"]["humidity_range_pct"]
+GRAD = SIM["chamber"]["max_gradient_up_k_per_min"]
+WEAK = 12
+H = 3600.0
+INTERVAL_S = 600.0
+PORT_EVERY = 3  # port readout every 30 min
+
+
+def _db(**kw: Any) -> DampHeatCyclicTest:
+    return DampHeatCyclicTest.model_validate({"id": "db", "kind": "damp_heat_cyclic", "upper_c": 55, **kw})
+
+
+def _limits(test: Any) -> None:
+    check_profile(test, min_c=LOW_C, max_c=HIGH_C, max_gradient_k_per_min=GRAD, min_rh=LOW_RH, max_rh=HIGH_RH,
+                  has_humidity=True)
+
+
+# -- profile ------------------------------------------------------------------------------------------------------
+def test_db_cycle_phase_times_by_hand() -> None:
+    steps = steps_of(_db(cycles=2))
+    # stabilisation: ramp to 25 °C, guaranteed soak, one hour raising RH to ≥ 95 %; then 4 steps per cycle
+    assert len(steps) == 3 + 2 * 4
+    ramp0, stab, wet = steps[:3]
+    assert isinstance(ramp0, Ramp) and ramp0.target_c == 25 and ramp0.band_k == 3  # 25 ± 3 °C
+    assert isinstance(stab, Soak) and stab.guaranteed
+    assert isinstance(wet, Soak) and wet.duration_s == 1 * H and wet.humidity_pct is not None
+    assert wet.humidity_pct - wet.band_rh >= 95 - 1e-9  # type: ignore[operator]
+    for k in range(2):
+        rise, hold, fall, low = steps[3 + 4 * k: 7 + 4 * k]
+        assert isinstance(rise, Ramp) and isinstance(fall, Ramp)
+        assert isinstance(hold, Soak) and isinstance(low, Soak)
+        assert rise.anchor == (k == 0)  # the 24 h grid counts from the start of the first rise
+        # rise 25 → 55 °C in 3 h: 30 K / 180 min
+        assert rise.target_c == 55 and math.isclose(rise.gradient_k_per_min, (55 - 25) / 180)
+        # hold to 12 h from the cycle start, fall in 3 h (variant 1), hold at 25 °C to 24 h
+        assert hold.until_s == (24 * k + 12) * H and not hold.guaranteed
+        assert fall.target_c == 25 and math.isclose(fall.gradient_k_per_min, (55 - 25) / 180)
+        assert low.until_s == (24 * k + 24) * H
+        # nominal durations: 12 − 3 = 9 h at the upper temperature, 24 − 12 − 3 = 9 h at 25 °C
+        assert hold.duration_s == 9 * H and low.duration_s == 9 * H
+        # humidity per phase: rise and low hold ≥ 95 %, hold 93 ± 3 %, variant-1 fall ≥ 95 %
+        for st in (rise, low, fall):
+            assert st.humidity_pct is not None and st.band_rh is not None
+            assert math.isclose(st.humidity_pct - st.band_rh, 95.0) and st.humidity_pct + st.band_rh <= 100
+        assert hold.humidity_pct == 93 and hold.band_rh == 3
+    _limits(_db())  # 97.5 %RH and 55 °C fit the default chamber
+
+
+def test_db_variants_and_upper_temperatures() -> None:
+    v2 = steps_of(_db(variant=2, fall_h=6, upper_c=40, cycles=1))
+    fall = v2[5]
+    assert isinstance(fall, Ramp) and math.isclose(fall.gradient_k_per_min, (40 - 25) / (6 * 60))
+    assert fall.humidity_pct is not None and fall.band_rh is not None
+    assert math.isclose(fall.humidity_pct - fall.band_rh, 80.0)  # variant 2: RH ≥ 80 %
+    low = v2[6]
+    assert isinstance(low, Soak) and low.duration_s == (24 - 12 - 6) * H and low.until_s == 24 * H
+    with pytest.raises(ValidationError, match="variant 1"):
+        _db(fall_h=4)  # variant 1: rate of fall of the first 1.5 h fixed (3 h ± 15 min)
+    with pytest.raises(ValidationError, match="variant 2"):
+        _db(variant=2, fall_h=6.5)  # beyond 3-6 h
+    with pytest.raises(ValidationError, match="upper_c"):
+        _db(upper_c=70)
+    with pytest.raises(ValidationError, match="voltage applies no current"):
+        _db(energised="voltage", load={"current": "Iref"})
+
+
+def test_steady_kinds_from_the_oiml_d11_severities() -> None:
+    dry = DryHeatTest.model_validate({"id": "d", "kind": "dry_heat", "severity": "oiml_d11"})
+    cold = ColdTest.model_validate({"id": "c", "kind": "cold", "severity": "oiml_d11", "duration_h": 4})
+    damp = DampHeatSteadyTest.model_validate({"id": "h", "kind": "damp_heat_steady", "severity": "oiml_d11"})
+    ramp, soak, back = steps_of(dry)
+    assert isinstance(ramp, Ramp) and isinstance(soak, Soak) and isinstance(back, Ramp)
+    assert (ramp.target_c, soak.duration_s, ramp.gradient_k_per_min) == (55, 2 * H, 1.0)
+    assert ramp.humidity_off and soak.humidity_off and soak.humidity_pct is None and soak.guaranteed
+    assert back.target_c == 23
+    c_soak = steps_of(cold)[1]
+    assert isinstance(c_soak, Soak) and (c_soak.target_c, c_soak.duration_s) == (-25, 4 * H)  # explicit wins
+    d_soak = steps_of(damp)[1]
+    assert isinstance(d_soak, Soak) and (d_soak.humidity_pct, d_soak.duration_s) == (93, 4 * 24 * H)
+    with pytest.raises(ValidationError, match="unknown dry_heat severity"):
+        DryHeatTest.model_validate({"id": "d", "kind": "dry_heat", "severity": "harsh"})
+    with pytest.raises(ValidationError, match="temperature_c"):
+        DryHeatTest.model_validate({"id": "d", "kind": "dry_heat", "duration_h": 2})
+    # every preset value says where it comes from
+    for sev in env.SEVERITIES.values():
+        assert sev.temperature_c.status in ("confirmed", "derived", "unconfirmed") and sev.duration_h.standard
+
+
+def test_bad_input_refused_before_anything_starts(tmp_path: Path) -> None:
+    wet = DampHeatSteadyTest.model_validate({"id": "h", "kind": "damp_heat_steady", "temperature_c": 40,
+                                             "humidity_pct": HIGH_RH + 1, "duration_h": 1})
+    with pytest.raises(ProfileError, match="%RH is beyond the chamber's range"):
+        _limits(wet)
+    steep = DryHeatTest.model_validate({"id": "d", "kind": "dry_heat", "severity": "oiml_d11",
+                                        "gradient_k_per_min": GRAD + 1})
+    with pytest.raises(ProfileError, match="gradient"):
+        _limits(steep)
+    with pytest.raises(ProfileError, match="needs humidity control"):
+        check_profile(_db(), min_c=None, max_c=None, max_gradient_k_per_min=None, has_humidity=False)
+    # from a plan file: the error names the file, the line and the field
+    plan = tmp_path / "bad.yaml"
+    plan.write_text("plan: p\nstandard: IEC 62053-21\nedition: \"2020\"\ntests:\n"
+                    "  - id: d\n    kind: dry_heat\n    temperature_c: 55\n    duration_h: -2\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_plan(plan)
+    # the field's own line (8), past pydantic's union tag (``dry_heat``) in the path
+    assert err.value.file.endswith("bad.yaml") and err.value.line == 8
+    assert err.value.field == "tests[0].dry_heat.duration_h" and "greater than 0" in err.value.message
+    # humidity beyond the bench file's chamber options: refused at plan expansion
+    ok = Plan.model_validate({"plan": "p", "standard": "IEC 62053-21", "edition": "2020", "class": "1",
+                              "tests": [{"id": "h", "kind": "damp_heat_steady", "temperature_c": 40,
+                                         "humidity_pct": 93, "duration_h": 1}]})
+    with simulated_bench() as (_, bench_file):
+        chamber = bench_file.roles["chamber"]
+        limited = bench_file.model_copy(update={"roles": {**bench_file.roles, "chamber": chamber.model_copy(
+            update={"options": {**chamber.options, "max_humidity_pct": 90.0}})}})
+        library = StandardsLibrary.load([])
+        assert [t.test_kind for t in expand_plan(ok, bench_file, library)] == ["damp_heat_steady"]
+        with pytest.raises(PlanError, match="93 %RH is beyond the chamber's range"):
+            expand_plan(ok, limited, library)
+
+
+def test_shipped_plans_load() -> None:
+    db = load_plan(ROOT / "testplans/damp_heat_cyclic_55c.yaml")
+    (t,) = db.tests
+    assert isinstance(t, DampHeatCyclicTest)
+    assert (t.upper_c, t.cycles, t.variant, t.energised) == (55, 6, 1, "voltage")
+    assert t.monitoring.interval_s * t.monitoring.port_every == 30 * 60  # port readout every 30 min
+    d11 = load_plan(ROOT / "testplans/environmental_oiml_d11.yaml")
+    assert [x.kind for x in d11.tests] == ["dry_heat", "cold", "damp_heat_steady"]
+
+
+# -- on the simulated bench ----------------------------------------------------------------------------------------
+DB_PLAN = f"""\
+plan: Db +55 °C, one cycle
+standard: IEC 62053-21
+edition: "2020"
+class: "1"
+tests:
+  - id: db55
+    kind: damp_heat_cyclic
+    upper_c: 55
+    cycles: 1
+    variant: 1
+    energised: voltage
+    monitoring: {{interval_s: {INTERVAL_S:g}, port_every: {PORT_EVERY}, chunk_intervals: 36}}
+"""
+
+
+@pytest.fixture(scope="module")
+def db_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[int, float | None]]]:
+    tmp = tmp_path_factory.mktemp("db")
+    plan = tmp / "db55.yaml"
+    plan.write_text(DB_PLAN, encoding="utf-8")
+    with simulated_bench(seed=3, write_to=tmp / "bench.yaml") as (rb, _):
+        cmd = [sys.executable, "-m", "pytest", str(plan), "--bench", str(tmp / "bench.yaml"), "--run-dir",
+               str(tmp / "run"), "-p", "no:cacheprovider", "-q"]
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, timeout=600)
+        assert p.returncode == 1, p.stdout + p.stderr  # the weak unit fails: pytest exit 1
+        truth = _truth(rb)
+    yield tmp / "run", truth
+
+
+def _truth(rb: RunningBench) -> dict[int, float | None]:
+    return dict(rb.call(lambda: {p: m.failed_at for p, m in rb.bench.world.meters.items()}))
+
+
+def test_db_finds_the_weak_unit_within_the_port_readout_window(
+        db_run: tuple[Path, dict[int, float | None]]) -> None:
+    run_dir, truth = db_run
+    assert [p for p, t in truth.items() if t is not None] == [WEAK]  # the simulator agrees only 12 failed
+    res = read_results(run_dir).set_index("position")
+    assert list(res.index[res["verdict"] == "fail"]) == [WEAK]
+    row = res.loc[WEAK].to_dict()
+    # voltage only: no pulses expected, so the meter is found dead by its silent port
+    assert row["failure_mode"] == "port_silent"
+    after, before = float(row["failed_after_h"]) * H, float(row["failed_before_h"]) * H
+    # the window runs from the last good readout to the first silent one: one port period (30 min)
+    assert math.isclose(before - after, INTERVAL_S * PORT_EVERY)
+    origin = float(row["failure_clock_s"]) - float(row["failure_time_h"]) * H
+    true_s = float(truth[WEAK] or 0.0) - origin
+    assert after <= true_s <= before + 1e-6
+    # Peck: at 55 °C / 93 %RH the weak unit (η 240 h at 23 °C/50 %RH, Ea 0.40 eV, n 2.66) ages
+    # (93/50)^2.66 · exp[0.40/8.617e-5 · (1/296.15 − 1/328.15)] ≈ 5.2 · 4.6 ≈ 24× faster: it dies in cycle 1
+    af = (93 / 50) ** 2.66 * math.exp(0.40 / 8.617333e-5 * (1 / 296.15 - 1 / 328.15))
+    assert 20 < af < 28
+    assert true_s < 30 * H
+
+
+def test_db_monitoring_rows_carry_humidity(db_run: tuple[Path, dict[int, float | None]]) -> None:
+    run_dir, _ = db_run
+    mon = read_monitoring(run_dir)
+    assert {"humidity_pct", "setpoint_rh", "humidity_alarm"} <= set(mon.columns)
+    one = mon[mon["position"] == 1].sort_values("t_end_s")
+    assert not one.duplicated("t_end_s").any()
+    # every interval has a humidity reading (the chamber controls it) and the step's setpoint
+    assert one["humidity_pct"].notna().all() and one["setpoint_rh"].notna().all()
+    holds = one[one["step_name"].str.startswith("hold 55")]
+    lows = one[one["step_name"].str.startswith("hold 25")]
+    assert len(holds) > 0 and len(lows) > 0
+    # after the 15 min the standard allows at a phase start, the humidity is within its band
+    first_hold = holds["t_start_s"].min()
+    settled = holds[holds["t_start_s"] >= first_hold + 15 * 60]
+    assert ((settled["humidity_pct"] - 93).abs() <= 3).all()
+    assert (lows[lows["t_start_s"] >= lows["t_start_s"].min() + 15 * 60]["humidity_pct"] >= 95).all()
+    assert not one["humidity_alarm"].any()
+    # absolute phase ends: hold to 12 h and the low hold to 24 h from the start of the first rise
+    rise = one[one["step_name"].str.startswith("ramp to 55")]
+    anchor = float(rise["t_start_s"].min())
+    assert math.isclose(float(holds["t_end_s"].max()) - anchor, 12 * H)
+    assert math.isclose(float(lows["t_end_s"].max()) - anchor, 24 * H)
+    # the temperature is at the upper value during the hold (±2 K tolerance of the Db cycle + the alarm band)
+    assert ((holds["chamber_c"] - 55).abs() <= 3).all()
+    # voltage only: no current, so no pulses from the meters that do not creep (10 creeps at voltage)
+    quiet = mon[~mon["position"].isin([10])]
+    assert (quiet["pulses"] == 0).all()
+    # one schema in every part file
+    parts = sorted((run_dir / "monitoring.parquet").glob("*.parquet"))
+    schemas = {tuple(pd.read_parquet(p).dtypes.astype(str).items()) for p in parts}
+    assert len(parts) > 1 and len(schemas) == 1
