@@ -35,6 +35,7 @@ from instruments.drivers.errors import BenchFault
 from instruments.drivers.registry import driver_entry
 from instruments.drivers.transcript import Transcript
 from instruments.drivers.transport import VisaTransport
+from instruments.roles import DipSource
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +235,7 @@ class Bench:
                 self._unregister.append(self.safe_state.register(f"{role}: safe state", drv.safe_state))
         src = self.roles.get("source")
         if src is not None:
-            self._unregister.append(self.safe_state.register("source: outputs off", lambda: _source_off(src)))
+            self._unregister.append(self.safe_state.register("source: outputs off", lambda: source_off(src)))
 
     # -- roles ------------------------------------------------------------------------------------
     def role(self, name: str) -> Any:
@@ -308,11 +309,17 @@ class Bench:
         self.close()
 
 
-def _source_off(src: Any) -> None:
-    """Outputs off on a clean link: an interrupted exchange may have left half a reply behind."""
+def source_off(src: Any) -> None:
+    """Outputs off on a clean link: an interrupted exchange may have left half a reply behind. A dip source's
+    running dip program is aborted first (its failure is logged: it must not keep the outputs on)."""
     transport = getattr(src, "transport", None)
     if transport is not None:
         transport.reconnect()
+    if isinstance(src, DipSource):
+        try:
+            src.abort_dips()
+        except Exception as exc:
+            log.error("safe state: aborting the source's dips failed (outputs go off anyway): %s", exc)
     src.output_off()
     if src.is_on():
         raise BenchFault(src.name, "output still on after OUTPut OFF")

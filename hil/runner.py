@@ -22,6 +22,7 @@ from typing import Any
 from hil.benchfile import BenchFile, load_bench_file
 from hil.plans.model import load_plan
 from hil.plans.session import new_run_id
+from instruments.drivers.errors import BenchFault
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PLAN = PROJECT_ROOT / "testplans" / "iec62053-21_2020_class1_3ph_accuracy.yaml"
@@ -29,15 +30,20 @@ DEFAULT_PLAN = PROJECT_ROOT / "testplans" / "iec62053-21_2020_class1_3ph_accurac
 
 def guard_outputs_off(bench_file: BenchFile, source_file: str) -> str:
     """Switch the source off using only the bench file (the guardian's last resort)."""
-    from hil.bench import Bench
+    from hil.bench import Bench, source_off
 
     if "source" not in bench_file.roles:
         return "no source role"
     bench = Bench(bench_file, source_file=source_file)
     try:
         src = bench.driver_for("source")
-        src.output_off()
-        return "outputs off" if not src.is_on() else "OUTPUT STILL ON"
+        try:
+            source_off(src)  # the bench's own safe state: a running dip program is aborted first
+        except BenchFault:
+            if src.is_on():
+                return "OUTPUT STILL ON"
+            raise
+        return "outputs off"
     except Exception as exc:  # the guardian reports; it must not crash
         return f"could not switch the source off ({source_file}): {exc}"
     finally:

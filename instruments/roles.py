@@ -71,13 +71,23 @@ class DipSource(Source, Protocol):
         """Residual voltage ``level_pct`` (0..100 % of the programmed voltage; 0 = interruption) for ``cycles``
         of the output frequency or ``duration_s`` (exactly one, > 0), on ``phases`` (None: all), ``repeat``
         times, ``interval_s`` from the end of one dip to the start of the next. Refused before anything is sent
-        when a value is beyond the source's range."""
+        when a value is beyond the source's range (:meth:`check_dip`)."""
+
+    def check_dip(self, level_pct: float, *, cycles: float | None = None, duration_s: float | None = None,
+                  phases: Sequence[int] | None = None, repeat: int = 1, interval_s: float = 0.0) -> None:
+        """Raise (ValueError or a subclass) for what :meth:`program_dip` would refuse; sends nothing."""
 
     def trigger_dip(self) -> None:
         """Start the programmed dips now."""
 
     def dip_running(self) -> bool:
         """True while programmed dips are still to come or in progress."""
+
+    def dips_completed(self) -> int:
+        """Dips completed since power-on or reset: a dip that did not happen is not counted by the caller."""
+
+    def abort_dips(self) -> None:
+        """Stop a running dip program now; harmless when none runs (part of the source's safe state)."""
 
 
 IntegrationState = Literal["RESET", "READY", "START", "STOP", "TIMEUP", "ERROR"]

@@ -94,6 +94,12 @@ class FakeChamber:
         self.humidity_range: tuple[float, float] | None = (10.0, 98.0) if humidity else None
         self.alarms: list[int] = []
         self._step: tuple[float, tuple[float, float]] | None = None
+        self.humidity_controlled = humidity
+
+    def set_humidity_control(self, on: bool) -> None:
+        if self.humidity_range is None:
+            raise ValueError("no humidity control")
+        self.humidity_controlled = on
 
     def set_setpoint(self, variable: int, value: float) -> None:
         rng = self.temperature_range if variable == 1 else self.humidity_range

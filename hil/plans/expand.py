@@ -318,12 +318,15 @@ def _influence_tasks(test: InfluenceTest, plan: Plan, rating: MeterRating, posit
 def _sequence_task(test: SequenceTest, rating: MeterRating, bench: BenchFile,
                    positions: list[int], library: StandardsLibrary) -> Task:
     """A stress sequence: one task; its load point (if energised) is checked against the ratings like any."""
+    from hil.sequences.disturbances import PowerCyclingTest, check_dips_against_bench
     from hil.sequences.profile import ProfileError
     from hil.sequences.task import check_against_bench, sequence_task
 
     chamber = bench.roles.get("chamber")
     try:
         check_against_bench(test, dict(chamber.options) if chamber is not None else None)
+        if isinstance(test, PowerCyclingTest):
+            check_dips_against_bench(test, bench.limits.phases)  # dipped phases the bench has
     except ProfileError as exc:
         raise PlanError(str(exc)) from exc
     load = None

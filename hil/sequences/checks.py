@@ -6,9 +6,11 @@ A sequence test with ``checks`` expands into tasks, in run order (each task × p
    temperature): ordinary accuracy measurements (same runner, limits from the standards library with their
    provenance, uncertainty budget, decision rule);
 2. the sequence itself; ``during_every_h`` pauses it after every that many hours of (nominal) soak time and
-   measures the points there (:class:`SessionDuringChecks`, run by the sequence runner); the outcomes wait in the
+   measures the points there (:class:`SessionDuringChecks`, run by the sequence runner; a check still due when
+   the profile's last soak ends is measured at that end); the outcomes and the chamber temperature wait in the
    checkpoint until
-3. ``<id>.during_<h>h`` — one task per check and point — writes them as rows;
+3. ``<id>.during_<h>h`` — one task per check and point — writes them as rows, judged against the reference limit
+   widened by the temperature-coefficient limit (:func:`during_limit`);
 4. ``<id>.after`` — after the end ramp (back at the end temperature);
 5. ``<id>.shift`` — per point, each meter's shift = error after − error before, judged against
    ``max_shift_pct``, uncertainty √(U_before² + U_after²) (uncorrelated: two measurements, days apart).
@@ -17,6 +19,13 @@ Where the shift limit comes from: reference/standards.md has no table of error s
 the influence tables of hil/standards (IEC 62053-21 "limits of variation in percentage error") bound the error
 *while* an influence quantity is applied, not a change over a sequence. So the limit is the plan's value, and the
 shift rows say so: ``limit_table`` "plan", ``limit_status`` "lab".
+
+Checks during a soak are not at reference conditions: at +70 °C a class 1 meter may move by its temperature
+coefficient, up to 0.05 %/K × 47 K ≈ 2.35 % (IEC 62053-21 limits of variation, reference/standards.md §4). So a
+check during the sequence is judged against the reference-condition limit + the temperature-coefficient limit ×
+|T_chamber − 23 °C| (T_chamber read when the check starts; the coefficient from the influence table of the
+standards library, its provenance in ``limit_table``/``limit_status`` and the reason). Where the library has no
+temperature-coefficient row for a point, the check is recorded without a verdict (``skipped``).
 
 Resume: before/after/shift rows are results rows (a completed task is reused, not measured again); a check during
 the sequence is recorded in the checkpoint as completed with its outcomes, so it is not repeated either.
@@ -33,7 +42,16 @@ from hil.measure.accuracy import PointSpec, PositionOutcome
 from hil.sequences.model import ChecksOptions, SequenceTest
 from hil.sequences.profile import Soak, steps_of
 from hil.sequences.store import Checkpoint
-from hil.standards import MeterRating, PowerFactor, StandardsError, StandardsLibrary, decide, limit_for
+from hil.standards import (
+    MeterRating,
+    PowerFactor,
+    StandardsError,
+    StandardsLibrary,
+    decide,
+    influence_limit,
+    limit_for,
+)
+from hil.standards import environmental as env
 from hil.values import finite_or_none
 
 if TYPE_CHECKING:
@@ -63,7 +81,21 @@ class DuringChecks(Protocol):
 
     def label(self, k: int) -> str: ...
 
-    def measure(self, k: int) -> dict[str, list[dict[str, Any]]]: ...
+    def measure(self, k: int, temperature_c: float) -> dict[str, list[dict[str, Any]]]: ...
+
+
+@dataclass(frozen=True)
+class TemperatureCoefficient:
+    """The temperature-coefficient limit (%/K) of a check point, with where it comes from."""
+
+    pct_per_k: float
+    standard: str
+    table: str
+    row: str
+    status: str
+
+    def label(self) -> str:
+        return f"{self.standard} {self.table}, row {self.row} ({self.status})"
 
 
 @dataclass(frozen=True)
@@ -74,6 +106,53 @@ class DuringPlan:
     count: int
     specs: tuple[PointSpec, ...]
     repeats: int
+
+
+_STATUS_ORDER = ("confirmed", "derived", "unconfirmed")
+
+
+def _weakest(*statuses: str) -> str:
+    """The least certain of the statuses (an unknown one counts as least certain)."""
+    return max(statuses, key=lambda s: _STATUS_ORDER.index(s) if s in _STATUS_ORDER else len(_STATUS_ORDER))
+
+
+def temperature_coefficient(rating: MeterRating, spec: PointSpec,
+                            library: StandardsLibrary) -> TemperatureCoefficient | None:
+    """The temperature-coefficient limit at a check point from the library's influence table (IEC 62053-21
+    limits of variation, mean temperature coefficient: reference/standards.md §4); None where the library has none
+    (no table, class or current not covered)."""
+    try:
+        lim = influence_limit(rating, "temperature", spec.current_a, spec.pf, library)
+    except StandardsError:
+        return None
+    if lim.unit != "%/K":
+        return None
+    p = lim.provenance
+    return TemperatureCoefficient(lim.limit, f"{p.standard}:{p.edition}", p.table, p.row, p.status)
+
+
+@dataclass(frozen=True)
+class DuringLimit:
+    """The limit of a check during a soak: reference limit + coefficient × |T − T_ref|, with its provenance."""
+
+    limit_pct: float
+    limit_table: str
+    limit_status: str
+    note: str
+
+
+def during_limit(spec: PointSpec, tc: TemperatureCoefficient, temperature_c: float) -> DuringLimit:
+    """IEC 62053-21 limits of variation (reference/standards.md §4): the error may move by the mean temperature
+    coefficient × the distance from the reference temperature, so the reference-condition limit is widened by
+    ``tc`` × |T − 23 °C|."""
+    ref = env.REFERENCE_TEMPERATURE_C
+    dt = abs(temperature_c - ref.value)
+    limit = spec.limit_pct + tc.pct_per_k * dt
+    note = (f"limit at {temperature_c:.1f} °C: ±{spec.limit_pct:g} % (reference conditions) + {tc.pct_per_k:g} %/K"
+            f" × |{temperature_c:.1f} − {ref.value:g}| K (temperature coefficient limit, {tc.label()}; reference "
+            f"temperature {ref.label()}) = ±{limit:.4g} %")
+    return DuringLimit(round(limit, 6), f"{spec.limit_table} + temperature coefficient ({tc.table}, row {tc.row})",
+                       _weakest(spec.limit_status, tc.status, ref.status), note)
 
 
 def during_label(k: int, every_h: float) -> str:
@@ -137,9 +216,8 @@ def with_checks(test: SequenceTest, seq: Task, plan: Plan, rating: MeterRating,
         seq.params["during"] = DuringPlan(checks.during_every_h, n, tuple(specs), repeats)
         for k in range(1, n + 1):
             label = during_label(k, checks.during_every_h)
-            for t in measured(label):
-                t.run = _from_checkpoint(seq.key, label)
-                tasks.append(t)
+            tasks += [_during_task(test.id, label, spec, positions, rule, seq.key,
+                                   temperature_coefficient(rating, spec, library)) for spec in specs]
     if checks.after:
         tasks += measured("after")
     if checks.max_shift_pct is not None:
@@ -180,11 +258,16 @@ class SessionDuringChecks:
     def label(self, k: int) -> str:
         return during_label(k, self.plan.every_h)
 
-    def measure(self, k: int) -> dict[str, list[dict[str, Any]]]:
-        """Outcomes per point as JSON-able dicts (they are kept in the checkpoint)."""
-        return {spec.point: [dataclasses.asdict(o) for o in
-                             measure_point(self.session, spec, self.positions, self.plan.repeats)]
-                for spec in self.plan.specs}
+    def measure(self, k: int, temperature_c: float) -> dict[str, list[dict[str, Any]]]:
+        """Outcomes per point as JSON-able dicts (they are kept in the checkpoint), each with the chamber
+        temperature the check was taken at (``chamber_c``: its limit depends on it)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for spec in self.plan.specs:
+            outcomes = measure_point(self.session, spec, self.positions, self.plan.repeats)
+            for o in outcomes:
+                o.extra["chamber_c"] = round(temperature_c, 3)
+            out[spec.point] = [dataclasses.asdict(o) for o in outcomes]
+        return out
 
 
 def during_checks(session: RunSession, task: Task) -> SessionDuringChecks | None:
@@ -195,7 +278,13 @@ def during_checks(session: RunSession, task: Task) -> SessionDuringChecks | None
     return SessionDuringChecks(plan, session, task.positions)
 
 
-def _from_checkpoint(seq_key: str, label: str) -> Any:
+def _during_task(test_id: str, label: str, spec: PointSpec, positions: list[int], rule: str, seq_key: str,
+                 tc: TemperatureCoefficient | None) -> Task:
+    """A check during the sequence: its outcomes come from the checkpoint; its limit is known only then (it
+    depends on the chamber temperature the check was taken at), so ``run`` sets the task's limit before the
+    rows are written."""
+    from hil.plans.expand import Task, accuracy_decision
+
     def _run(session: RunSession, task: Task) -> list[PositionOutcome]:
         assert session.run_dir is not None
         saved = Checkpoint(session.run_dir).get(seq_key) or {}
@@ -203,9 +292,31 @@ def _from_checkpoint(seq_key: str, label: str) -> Any:
         if got is None:
             raise CheckNotMeasured(f"check {label} was not measured: the sequence stopped before it")
         by_pos = {int(d["position"]): PositionOutcome(**d) for d in got}
-        return [by_pos[p] for p in task.positions]
+        out = [by_pos[p] for p in task.positions]
+        temp = finite_or_none(out[0].extra.get("chamber_c")) if out else None
+        if tc is None or temp is None:
+            why = ("no temperature-coefficient limit for this point in the standards library" if tc is None
+                   else "the chamber temperature of the check was not recorded")
+            task.spec = dataclasses.replace(spec, limit_table=f"{spec.limit_table} (reference conditions only)")
+            for o in out:
+                if o.verdict is None:
+                    o.verdict, o.reason = "skipped", (f"recorded, not judged: {why}, and the reference-condition "
+                                                      "limit does not apply during a soak")
+            return out
+        lim = during_limit(spec, tc, temp)
+        task.limit_pct = lim.limit_pct
+        task.spec = dataclasses.replace(spec, limit_pct=lim.limit_pct, limit_table=lim.limit_table,
+                                        limit_status=lim.limit_status)
+        task.params["limit_note"] = lim.note
+        return out
 
-    return _run
+    def _decide(o: PositionOutcome) -> tuple[str, str]:
+        verdict, why = accuracy_decision(o, task.limit_pct, rule)
+        note = task.params.get("limit_note")
+        return verdict, why if note is None else f"{why}; {note}"
+
+    task = Task(f"{test_id}.{label}", CHECK_KIND, spec.point, spec, positions, spec.limit_pct, rule, _run, _decide)
+    return task
 
 
 # -- shift ----------------------------------------------------------------------------------------------
@@ -260,5 +371,6 @@ def shift_outcome(position: int, before: dict[str, Any] | None, after: dict[str,
     return o
 
 
-__all__ = ["CHECK_KIND", "SHIFT_KIND", "CheckNotMeasured", "DuringChecks", "DuringPlan", "SessionDuringChecks",
-           "check_specs", "during_checks", "during_count", "measure_point", "shift_outcome", "with_checks"]
+__all__ = ["CHECK_KIND", "SHIFT_KIND", "CheckNotMeasured", "DuringChecks", "DuringLimit", "DuringPlan",
+           "SessionDuringChecks", "TemperatureCoefficient", "check_specs", "during_checks", "during_count",
+           "during_limit", "measure_point", "shift_outcome", "temperature_coefficient", "with_checks"]

@@ -9,12 +9,14 @@ E_mut = ΔN / C_mut and E_ref = Δn / C_ref (C in imp/kWh), so
 
 in % ``(ΔN·C_ref / (Δn·C_mut) − 1)·100`` — the error-calculator formula of reference/standards.md §6 (status D)
 with the window in place of the gate. Resolution: the window's edges are not synchronised to the meter's pulse
-edges, so ΔN is uncertain by ±1 pulse; d(error)/dΔN = (1 + error)/ΔN ≈ 1/ΔN, i.e. ±100/ΔN % (the reference's
-±1 pulse, 100/Δn %, is C_mut/C_ref ≈ 1/5000 of that and neglected). For ±1 pulse to be at most a tenth of the
-shift limit L (the accuracy runner's resolution rule, ``MeasureSettings.resolution_fraction``):
-100/ΔN ≤ L/10 ⇔ ΔN ≥ 1000/L. The window is therefore the shortest run of the latest intervals holding at least
-that many meter pulses (a sliding window: one value per interval once full, NaN before). No instrument I/O is
-added: the counts are the ones the alive check already fetched.
+edges, so ΔN is uncertain by ±1 pulse; d(error)/dΔN = (1 + error)/ΔN ≈ 1/ΔN, i.e. ±100/ΔN % for one window (the
+reference's ±1 pulse, 100/Δn %, is C_mut/C_ref ≈ 1/5000 of that and neglected). What is judged is the *shift*
+between two windows (the baseline and the latest), each uncertain by ±1 pulse: ±2·100/ΔN. For that to be at
+most a tenth of the shift limit L (the accuracy runner's resolution rule, ``MeasureSettings.resolution_fraction``):
+2·100/ΔN ≤ L/10 ⇔ ΔN ≥ 2000/L (L = 0.5 % → 4000 pulses). The window is therefore the shortest run of the latest
+intervals holding at least that many meter pulses (a sliding window: one value per interval once full, NaN
+before); pulse-less intervals at its start are dropped (together they hold less than one pulse). No instrument I/O
+is added: the counts are the ones the alive check already fetched.
 
 A window never spans a gap (a resume, a check during the sequence): counting restarts there and the window fills
 again. The first full window's error is the meter's baseline; a window whose error is further than
@@ -33,10 +35,13 @@ from typing import Any, Protocol
 
 from hil.sequences.monitor import MeterState
 
-#: ±1 meter pulse in the window is at most this fraction of the shift limit
+#: the shift's resolution (±1 meter pulse in each of the two windows compared) is at most this fraction of the
+#: shift limit
 RESOLUTION_FRACTION = 0.1
-#: resolution of the monitored error when no shift limit is given (%)
+#: resolution of the shift when no shift limit is given (%)
 DEFAULT_RESOLUTION_PCT = 0.1
+#: windows compared by a shift: the baseline's and the latest one's ±1 pulse add up
+_WINDOWS_PER_SHIFT = 2
 
 
 class _Counts(Protocol):
@@ -45,12 +50,18 @@ class _Counts(Protocol):
 
 
 def window_pulses(resolution_pct: float) -> int:
-    """Meter pulses a window needs for ±1 pulse to be ``resolution_pct``: ΔN ≥ 100 / resolution."""
-    return math.ceil(100.0 / resolution_pct - 1e-9)
+    """Meter pulses a window needs for the shift between two windows (±1 pulse in each) to resolve
+    ``resolution_pct``: 2·100/ΔN ≤ resolution ⇔ ΔN ≥ 200 / resolution."""
+    return math.ceil(_WINDOWS_PER_SHIFT * 100.0 / resolution_pct - 1e-9)
+
+
+def shift_resolution_pct(pulses: int) -> float:
+    """Resolution of the shift between two windows of ``pulses`` meter pulses each: ±2·100/ΔN %."""
+    return _WINDOWS_PER_SHIFT * 100.0 / pulses
 
 
 def resolution_of(max_shift_pct: float | None, resolution_pct: float | None) -> float:
-    """The monitored error's resolution (%): given, else a tenth of the shift limit, else the default."""
+    """The shift's resolution (%): given, else a tenth of the shift limit, else the default."""
     if resolution_pct is not None:
         return resolution_pct
     return RESOLUTION_FRACTION * max_shift_pct if max_shift_pct is not None else DEFAULT_RESOLUTION_PCT
@@ -83,7 +94,11 @@ class ErrorWindow:
         self.intervals.append([start, end, d_mut, d_ref])
         self.mut += d_mut
         self.ref += d_ref
-        while len(self.intervals) > 1 and self.mut - self.intervals[0][2] >= need:
+        # leading intervals without a meter pulse go: together they hold less than one pulse of energy, i.e. they
+        # only move the window's start within its ±1 pulse (and a silent pulse output keeps no growing window in
+        # the checkpoint)
+        while self.intervals and (self.intervals[0][2] == 0
+                                  or (len(self.intervals) > 1 and self.mut - self.intervals[0][2] >= need)):
             old = self.intervals.popleft()
             self.mut -= int(old[2])
             self.ref -= int(old[3])
@@ -158,8 +173,8 @@ class ErrorMonitor:
             return
         w.pending = [w.intervals[0][0], w.intervals[-1][1],
                      f"error {e:+.3f} % moved {e - w.first_pct:+.3f} % from its first window's "
-                     f"{w.first_pct:+.3f} % (limit ±{limit:g} %; window {w.mut} pulses, resolution "
-                     f"±{100.0 / w.mut:.3g} %)"]
+                     f"{w.first_pct:+.3f} % (limit ±{limit:g} %; window {w.mut} pulses, shift resolution "
+                     f"±{shift_resolution_pct(w.mut):.3g} %)"]
 
     def finish(self, meters: Mapping[int, MeterState]) -> None:
         """End of the sequence: a drift seen in the last interval stands (the meter was pulsing)."""

@@ -47,8 +47,8 @@ class MonitoringOptions(_Model):
     #: the error at the load point (pulses counted each interval) moving further than this from its first window's
     #: value is a ``drift`` failure (None: the error is recorded, not judged); see hil.sequences.error_monitor
     max_error_shift_pct: float | None = Field(None, gt=0)
-    #: resolution of the monitored error (±1 meter pulse in the window); None: a tenth of max_error_shift_pct,
-    #: else 0.1 %
+    #: resolution of the monitored error's shift (±1 meter pulse in each of the two windows compared: 2·100/ΔN);
+    #: None: a tenth of max_error_shift_pct, else 0.1 %
     error_resolution_pct: float | None = Field(None, gt=0)
 
 

@@ -1,8 +1,9 @@
 """A sequence's chamber profile as primitive steps (ramp, soak), and its check against the chamber's limits.
 
 Humidity: a step with ``humidity_pct`` sets the chamber's humidity; ``band_rh`` is the tolerance the standard gives
-for it (the alarm band during a soak). ``humidity_off`` marks dry/cold steps: humidity control is switched off
-where the chamber driver can (``humidity_off()``), else left as it is.
+for it (the alarm band during a soak, and during a ramp marked ``rh_judged``: the Db rise and fall, whose bands
+IEC 60068-2-30 7.3.2/7.3.4 give). ``humidity_off`` marks dry/cold steps: humidity control is switched off
+(``humidity_off()`` of the chamber driver; a chamber with humidity control whose driver cannot is refused).
 
 Absolute phase ends (IEC 60068-2-30 Db): the first step of the cycles is the *anchor* (its start is cycle time 0),
 and a soak with ``until_s`` ends at anchor + ``until_s`` whatever the ramp before it took, so cycle k starts at
@@ -44,6 +45,9 @@ class Ramp:
     humidity_off: bool = False
     #: the cycle grid (``Soak.until_s``) counts from the start of this step
     anchor: bool = False
+    #: humidity judged against ``band_rh`` during the ramp (after ``rh_allowance_s`` from its start)
+    rh_judged: bool = False
+    rh_allowance_s: float = 0.0
 
     @property
     def name(self) -> str:
@@ -81,9 +85,11 @@ class Soak:
 
 
 def timed_ramp(from_c: float, target_c: float, minutes: float, band_k: float, humidity_pct: float | None = None,
-               band_rh: float | None = None, anchor: bool = False) -> Ramp:
+               band_rh: float | None = None, anchor: bool = False, rh_judged: bool = False,
+               rh_allowance_s: float = 0.0) -> Ramp:
     """A ramp that covers ``from_c → target_c`` in ``minutes``: gradient = |span| / minutes (Db: (55 − 25)/180)."""
-    return Ramp(target_c, abs(target_c - from_c) / minutes, band_k, humidity_pct, band_rh, anchor=anchor)
+    return Ramp(target_c, abs(target_c - from_c) / minutes, band_k, humidity_pct, band_rh, anchor=anchor,
+                rh_judged=rh_judged, rh_allowance_s=rh_allowance_s)
 
 
 Step = Ramp | Soak | DisturbanceStep
@@ -120,8 +126,10 @@ def steps_of(test: SequenceTest) -> list[Step]:
 
 def _damp_heat_cyclic(test: DampHeatCyclicTest) -> list[Step]:
     """IEC 60068-2-30 Db (7.2, 7.3): stabilisation at 25 ± 3 °C (standard atmosphere, then RH ≥ 95 % for its last
-    hour), then per cycle: rise to the upper temperature in 3 h at RH ≥ 95 %; hold to 12 h at 93 ± 3 %; linear fall
-    to 25 °C (variant 1: in 3 h, RH ≥ 95 %; variant 2: 3-6 h, RH ≥ 80 %); hold at 25 °C, RH ≥ 95 %, to 24 h."""
+    hour), then per cycle: rise to the upper temperature in 3 h at RH ≥ 95 %; hold to 12 h at ≥ 93 % (band 93-96 %,
+    see ``DB_HOLD_RH``); linear fall to 25 °C (variant 1: in 3 h, RH ≥ 95 %; variant 2: 3-6 h, RH ≥ 80 %); hold at
+    25 °C, RH ≥ 95 %, to 24 h. The rise and the fall are judged against their RH band like the holds (7.3.2,
+    7.3.4), the fall after its allowance."""
     c = test.cycle
     low, tol_low, tol_up = c.lower_c, env.DB_LOWER_TOL_K.value, env.DB_UPPER_TOL_K.value
     st_rh, rise_rh, hold_rh = env.DB_STABILISE_RH, env.DB_RISE_RH, env.DB_HOLD_RH
@@ -137,10 +145,11 @@ def _damp_heat_cyclic(test: DampHeatCyclicTest) -> list[Step]:
         t0 = k * day
         steps += [
             timed_ramp(low, c.upper.value, env.DB_RISE_H.value * 60.0, tol_up, rise_rh.setpoint, rise_rh.band,
-                       anchor=k == 0),
+                       anchor=k == 0, rh_judged=True, rh_allowance_s=rise_rh.allowance_min * 60.0),
             Soak(c.upper.value, (c.hold_end_h - env.DB_RISE_H.value) * 3600.0, False, tol_up, hold_rh.setpoint,
                  hold_rh.band, until_s=t0 + c.hold_end_h * 3600.0, rh_allowance_s=hold_rh.allowance_min * 60.0),
-            timed_ramp(c.upper.value, low, c.fall_h * 60.0, tol_low, fall_rh.setpoint, fall_rh.band),
+            timed_ramp(c.upper.value, low, c.fall_h * 60.0, tol_low, fall_rh.setpoint, fall_rh.band,
+                       rh_judged=True, rh_allowance_s=fall_rh.allowance_min * 60.0),
             Soak(low, (c.cycle_h - c.fall_end_h) * 3600.0, False, tol_low, low_rh.setpoint, low_rh.band,
                  until_s=t0 + day, rh_allowance_s=fall_rh.allowance_min * 60.0),
         ]
@@ -162,12 +171,18 @@ def _steady(test: DryHeatTest | ColdTest | DampHeatSteadyTest) -> list[Step]:
 
 def check_profile(test: SequenceTest, *, min_c: float | None, max_c: float | None,
                   max_gradient_k_per_min: float | None, min_rh: float | None = None,
-                  max_rh: float | None = None, has_humidity: bool | None = None) -> None:
-    """Refuse a profile beyond the chamber's temperature/humidity range or gradient, or one that needs humidity
-    on a chamber without humidity control (None: limit unknown)."""
+                  max_rh: float | None = None, has_humidity: bool | None = None,
+                  can_switch_humidity_off: bool | None = None) -> None:
+    """Refuse a profile beyond the chamber's temperature/humidity range or gradient, one that needs humidity
+    on a chamber without humidity control, or a dry heat / cold profile on a chamber that controls humidity and
+    cannot switch that off (it would run at the last humidity setpoint). None: unknown."""
     for st in steps_of(test):
         if st.humidity_pct is not None and has_humidity is False:
             raise ProfileError(f"test {test.id!r}: {st.name} needs humidity control; the chamber has none")
+        if getattr(st, "humidity_off", False) and has_humidity and can_switch_humidity_off is False:
+            raise ProfileError(f"test {test.id!r}: {st.name} needs humidity control off (no humidity setpoint), "
+                               "but the chamber controls humidity and its driver cannot switch that off "
+                               "(no humidity_off()): it would keep the last humidity setpoint")
         if isinstance(st, Ramp):
             t = st.target_c
             if (min_c is not None and t < min_c) or (max_c is not None and t > max_c):

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from hil.measure.accuracy import PointSpec, PositionOutcome
 from hil.safety import critical_section
-from hil.sequences.disturbances import run_disturbance_step
+from hil.sequences.disturbances import check_disturbances, run_disturbance_step
 from hil.sequences.error_monitor import ErrorMonitor
 from hil.sequences.model import SequenceTest
-from hil.sequences.monitor import MeterState
+from hil.sequences.monitor import MeterState, monitoring_row
 from hil.sequences.profile import ProfileError, Ramp, Soak, Step, check_profile, steps_of
 from hil.sequences.store import Checkpoint, MonitoringStore
 from instruments.drivers.errors import BenchFault
@@ -27,7 +27,6 @@ from instruments.drivers.errors import BenchFault
 if TYPE_CHECKING:
     from hil.sequences.checks import DuringChecks
 
-_WS_PER_KWH = 3.6e6
 #: humidity alarm band (%RH) during a soak whose profile gives no tolerance
 DEFAULT_BAND_RH = 5.0
 _EPS = 1e-6
@@ -55,6 +54,9 @@ class _State:
     check_results: dict[str, Any] = field(default_factory=dict)  # their outcomes, per check and point
     check_pauses: list[dict[str, Any]] = field(default_factory=list)  # monitoring paused for a check
     extras: dict[str, dict[str, Any]] = field(default_factory=dict)  # per meter, from dips / power cycles
+    #: [step, windows of it completed]: where a dip or power-cycle step resumes (hil.sequences.disturbances);
+    #: keyed by the step so that a stale position never applies to the next step
+    sub: list[int] = field(default_factory=lambda: [0, 0])
 
 
 def chamber_limits(chamber: Any) -> tuple[float | None, float | None, float | None]:
@@ -66,11 +68,13 @@ def chamber_limits(chamber: Any) -> tuple[float | None, float | None, float | No
     return low, high, getattr(chamber, "max_gradient_k_per_min", None)
 
 
-def chamber_humidity_limits(chamber: Any) -> tuple[bool, float | None, float | None]:
+def chamber_humidity_limits(chamber: Any, ranges: bool = True) -> tuple[bool, float | None, float | None]:
     """(has humidity control, min %RH, max %RH) from the chamber driver: its options, else the controller's query
-    (SimServ 11007/11009 for variable 2, ESPEC ``humidity_range``)."""
+    (SimServ 11007/11009 for variable 2, ESPEC ``humidity_range``); ``ranges`` False: the range is not asked."""
     if not bool(getattr(chamber, "has_humidity", True)):
         return False, None, None
+    if not ranges:
+        return True, None, None
     limits = getattr(chamber, "limits", None)
     if callable(limits):
         low, high = limits(2)
@@ -87,8 +91,11 @@ class SequenceRunner:
         self.bench, self.energise, self.test, self.load = bench, energise, test, load
         self.positions, self.key, self.resume = positions, key, resume
         self.steps: list[Step] = steps_of(test)
-        #: the chamber's humidity is read each interval only when the profile controls it (one query less else)
-        self._uses_rh = any(s.humidity_pct is not None for s in self.steps)
+        #: the chamber's humidity is read each interval whenever the chamber controls humidity (set in ``run``):
+        #: a dry heat after a damp heat must show what the air really holds
+        self._reads_rh = False
+        #: the last soak of the profile: a check during the sequence still due at its end is measured there
+        self._last_soak = max((i for i, s in enumerate(self.steps) if isinstance(s, Soak)), default=-1)
         self.mon = test.monitoring
         self.store = MonitoringStore(run_dir, key)
         self.checkpoint = Checkpoint(run_dir)
@@ -112,12 +119,16 @@ class SequenceRunner:
         if any(isinstance(s, Ramp | Soak) for s in self.steps):  # dips and power cycles alone need no chamber
             chamber = self.bench.chamber
             low, high, grad = chamber_limits(chamber)
-            has_rh, low_rh, high_rh = chamber_humidity_limits(chamber) if self._uses_rh else (None, None, None)
+            uses_rh = any(getattr(s, "humidity_pct", None) is not None for s in self.steps)
+            has_rh, low_rh, high_rh = chamber_humidity_limits(chamber, ranges=uses_rh)
+            self._reads_rh = has_rh
             try:
                 check_profile(self.test, min_c=low, max_c=high, max_gradient_k_per_min=grad, min_rh=low_rh,
-                              max_rh=high_rh, has_humidity=has_rh)
+                              max_rh=high_rh, has_humidity=has_rh,
+                              can_switch_humidity_off=callable(getattr(chamber, "humidity_off", None)))
             except ProfileError as exc:
                 raise BenchFault("chamber", str(exc)) from exc
+        check_disturbances(self.bench, self.steps, self.load)  # dips the source cannot play: refused before the load
         saved = self.checkpoint.get(self.key) if self.resume else None
         if saved is not None:
             st = _State(**saved)
@@ -173,6 +184,12 @@ class SequenceRunner:
     def _apply_load(self) -> None:
         if self.load is not None:
             self.energise(self.load)
+            return
+        # not energised: whatever an earlier test or a check left on goes off (the meters rest unpowered)
+        source = self.bench.source
+        source.output_off()
+        if source.is_on():
+            raise BenchFault("source", "outputs still on after OUTP OFF: the sequence needs the meters unpowered")
 
     def _setup_step(self, step: Step) -> None:
         if not isinstance(step, Ramp | Soak):
@@ -183,8 +200,9 @@ class SequenceRunner:
         if isinstance(step, Ramp | Soak):
             if step.humidity_pct is not None:
                 ch.set_humidity(step.humidity_pct)
-            elif step.humidity_off and callable(getattr(ch, "humidity_off", None)):
-                ch.humidity_off()  # dry heat / cold: no humidity control, where the driver can switch it off
+            elif step.humidity_off and self._reads_rh:
+                # dry heat / cold: humidity not controlled (a driver that cannot do this was refused in run())
+                ch.humidity_off()
         ch.set_temperature(step.target_c)
         if not ch.is_running():
             ch.start()
@@ -230,6 +248,11 @@ class SequenceRunner:
         end = st.soak_from + step.duration_s if step.until_s is None else (st.anchor or 0.0) + step.until_s
         while clock.now() - st.origin < end - _NEAR * self.mon.interval_s:
             self._interval(st, step, end)
+        # checks are scheduled on nominal soak time; soaks on the cycle grid can be shorter than nominal, so a
+        # check still due when the last soak ends is measured there (before the end ramp), not lost
+        if st.step == self._last_soak:
+            while self.during is not None and st.checks_done < self.during.count:
+                self._run_check(st, end)
 
     def _interval(self, st: _State, step: Ramp | Soak, end: float) -> tuple[float, float]:
         """One monitoring interval up to the next grid point (or ``end``): returns (sequence time, °C)."""
@@ -254,7 +277,9 @@ class SequenceRunner:
         rh, rh_alarm = self._humidity(st, step, t)
         st.humidity_alarm_intervals += int(rh_alarm)
         k = round(t / self.mon.interval_s)
-        port_now = k % self.mon.port_every == 0
+        # an unpowered meter's port is dead too: without a load there is nothing to read (survival is judged
+        # by the checks after the sequence)
+        port_now = self.load is not None and k % self.mon.port_every == 0
         dt = t - start
         just_stopped = []
         got: dict[int, int] = {}
@@ -264,7 +289,7 @@ class SequenceRunner:
             got[p], self._counts[p] = n - self._counts[p], n
             if m.failed:
                 continue
-            expected = self._power[p] * dt / _WS_PER_KWH * m.constant
+            expected = m.expected_pulses(self._power[p], dt)
             if m.pulses_in(start, t, got[p], expected):
                 just_stopped.append(p)
         regs: dict[int, float | None] = {}
@@ -281,14 +306,11 @@ class SequenceRunner:
         errors = self._errmon.update(start, t, results, self._meters)  # same counts: no extra I/O
         for p in self.positions:
             m = self._meters[p]
-            self._buffer.append({
-                "test_id": self.test.id, "step": st.step, "step_name": step.name, "t_start_s": start, "t_end_s": t,
-                "clock_s": st.origin + t, "position": p, "pulses": got[p], "register_kwh": _nan(regs.get(p)),
-                "chamber_c": temp, "setpoint_c": setpoint, "humidity_pct": _nan(rh),
-                "setpoint_rh": _nan(getattr(step, "humidity_pct", None)), "humidity_alarm": rh_alarm,
-                "chamber_alarm": alarm, "alive": not m.failed, "failure_mode": m.mode or "",
-                "error_pct": errors[p],
-            })
+            self._buffer.append(monitoring_row(
+                test_id=self.test.id, step=st.step, step_name=step.name, t_start_s=start, t_end_s=t,
+                clock_s=st.origin + t, meter=m, pulses=got[p], register_kwh=regs.get(p), chamber_c=temp,
+                setpoint_c=setpoint, humidity_pct=rh, setpoint_rh=getattr(step, "humidity_pct", None),
+                humidity_alarm=rh_alarm, chamber_alarm=alarm, error_pct=errors[p]))
         self._buffered_intervals += 1
         self._last_t = t
         if self._buffered_intervals >= self.mon.chunk_intervals:
@@ -318,7 +340,8 @@ class SequenceRunner:
         self.bench.error_calculator.abort(self.positions)
         paused = clock.now() - st.origin
         label = self.during.label(k)
-        st.check_results[label] = self.during.measure(k)
+        # the check's limit depends on the chamber temperature it is taken at (hil.sequences.checks.during_limit)
+        st.check_results[label] = self.during.measure(k, float(self.bench.chamber.temperature()))
         st.checks_done = k
         self._apply_load()
         now = clock.now() - st.origin
@@ -332,17 +355,21 @@ class SequenceRunner:
         self._flush(st)
 
     def _humidity(self, st: _State, step: Step, t: float) -> tuple[float | None, bool]:
-        """(humidity now, alarm): a soak's humidity further than its band from the setpoint is an alarm, except
-        in its first ``rh_allowance_s`` (the standard's wider band at a phase start)."""
-        if not self._uses_rh:
+        """(humidity now, alarm): the humidity of a soak, or of a ramp marked ``rh_judged`` (Db rise and fall),
+        further than its band from the setpoint is an alarm, except in its first ``rh_allowance_s`` (the
+        standard's wider band at a phase start). Read whenever the chamber controls humidity, judged only where
+        the step sets it."""
+        if not self._reads_rh:
             return None, False
         raw = self.bench.chamber.humidity()
         rh = None if raw is None else float(raw)
-        if rh is None or not isinstance(step, Soak) or step.humidity_pct is None:
+        if rh is None or not isinstance(step, Ramp | Soak) or step.humidity_pct is None:
+            return rh, False
+        judged_ramp = isinstance(step, Ramp) and step.rh_judged
+        since = st.soak_from if isinstance(step, Soak) else st.step_started if judged_ramp else None
+        if since is None or t - since <= step.rh_allowance_s + _EPS:
             return rh, False
         band = self.mon.chamber_band_rh or step.band_rh or DEFAULT_BAND_RH
-        if st.soak_from is not None and t - st.soak_from <= step.rh_allowance_s + _EPS:
-            return rh, False
         return rh, abs(rh - step.humidity_pct) > band + _EPS
 
     def _read_register(self, position: int) -> float | None:
@@ -391,8 +418,3 @@ class SequenceRunner:
 
 def _round(v: float | None) -> float | None:
     return None if v is None else round(v, 6)
-
-
-def _nan(v: float | None) -> float:
-    """Missing readings as NaN: every part file keeps one schema (a column of only None would be typed null)."""
-    return math.nan if v is None else v

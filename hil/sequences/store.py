@@ -90,12 +90,19 @@ class MonitoringStore:
 
 
 def read_monitoring(run_dir: str | Path) -> pd.DataFrame:
-    """Every monitoring row of a run, in bench-clock order (sequences one after the other)."""
+    """Every monitoring row of a run: sequences in the order they ran, each in sequence-time order.
+
+    Neither is taken from ``clock_s``: after a resume on a restarted bench clock, later rows can carry smaller
+    bench-clock values than earlier ones. Sequences are ordered by when their first part file was written (wall
+    time), rows within one by sequence time (``t_end_s``), which only grows."""
     d = Path(run_dir) / MONITORING
     parts = sorted(d.glob("part-*.parquet"))
     if not parts:
         return pd.DataFrame()
-    frame = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
-    if "clock_s" in frame.columns:
-        frame = frame.sort_values(["clock_s", "position"], kind="stable", ignore_index=True)
-    return frame
+    frames = [pd.read_parquet(p).assign(_written=p.stat().st_mtime) for p in parts]
+    frame = pd.concat(frames, ignore_index=True)
+    if {"test_id", "t_end_s"} <= set(frame.columns):
+        first = frame.groupby("test_id", sort=False)["_written"].transform("min")
+        frame = frame.assign(_first=first).sort_values(["_first", "test_id", "t_end_s", "position"],
+                                                       kind="stable", ignore_index=True).drop(columns="_first")
+    return frame.drop(columns="_written")

@@ -22,16 +22,19 @@ def _opt(options: dict[str, Any], name: str) -> float | None:
 
 
 def check_against_bench(test: SequenceTest, chamber_options: dict[str, Any] | None) -> None:
-    """Refuse the profile at expansion when the bench file's chamber options give the limits (the chamber's own
-    query is checked again when the sequence starts). A sequence needs a chamber role."""
+    """Refuse the profile at expansion when the bench file's chamber options give the limits or say the chamber
+    has no humidity control (``humidity: false``); the chamber's own query is checked again when the sequence
+    starts. A sequence needs a chamber role."""
     if chamber_options is None:
         if isinstance(test, PowerCyclingTest) and test.temperature_c is None:
             return  # dips and power cycles at room temperature need no chamber
         raise ProfileError(f"test {test.id!r}: the bench has no chamber role")
+    humidity = chamber_options.get("humidity")  # the bench file's ``humidity: false``: no humidity control
     check_profile(test, min_c=_opt(chamber_options, "min_temperature_c"),
                   max_c=_opt(chamber_options, "max_temperature_c"),
                   max_gradient_k_per_min=_opt(chamber_options, "max_gradient_k_per_min"),
-                  min_rh=_opt(chamber_options, "min_humidity_pct"), max_rh=_opt(chamber_options, "max_humidity_pct"))
+                  min_rh=_opt(chamber_options, "min_humidity_pct"), max_rh=_opt(chamber_options, "max_humidity_pct"),
+                  has_humidity=None if humidity is None else bool(humidity))
 
 
 def sequence_task(test: SequenceTest, load: PointSpec | None, positions: list[int], standard: str) -> Task:

@@ -11,9 +11,22 @@ from dataclasses import dataclass
 
 from hil.standards.model import Status
 
-D11 = "OIML D 11:2013"
+#: OIML D 11, the designation shared by every table that cites it (environmental.py too). The edition is not named
+#: here on purpose: reference/standards.md gives none, so it is not confirmed (see D11_EDITION_NOTE)
+D11 = "OIML D 11"
+D11_EDITION_NOTE = "edition not confirmed (reference/standards.md names none)"
 _CLAUSE = "AC mains voltage dips and short interruptions, level 2"
 _SOURCE = "reference/standards.md §9"
+
+
+#: the two mains frequencies the standard states durations for
+MAINS_50_HZ, MAINS_60_HZ = 50.0, 60.0
+
+
+def mains_cycles(frequency_hz: float, cycles_50hz: float, cycles_60hz: float) -> float:
+    """A duration given for 50 Hz and 60 Hz supplies, for a supply at ``frequency_hz`` (the nearer of the two)."""
+    nearer_60 = abs(frequency_hz - MAINS_60_HZ) < abs(frequency_hz - MAINS_50_HZ)
+    return cycles_60hz if nearer_60 else cycles_50hz
 
 
 @dataclass(frozen=True)
@@ -32,7 +45,7 @@ class DipRow:
 
     def cycles(self, frequency_hz: float) -> float:
         """The duration in cycles for a 50 Hz or 60 Hz supply (the nearer of the two)."""
-        return self.cycles_60hz if abs(frequency_hz - 60.0) < abs(frequency_hz - 50.0) else self.cycles_50hz
+        return mains_cycles(frequency_hz, self.cycles_50hz, self.cycles_60hz)
 
     def label(self) -> str:
         return (f"{self.level_pct:g} % for {self.cycles_50hz:g}/{self.cycles_60hz:g} cycles (50/60 Hz) "
@@ -68,7 +81,7 @@ OIML_D11_LEVEL2 = DipTable(
     repeat=10,
     min_interval_s=10.0,
     status="confirmed",
-    note="repeat 10 times, at least 10 s apart, measuring throughout",
+    note=f"repeat 10 times, at least 10 s apart, measuring throughout; {D11_EDITION_NOTE}",
 )
 
 #: presets a plan may name (``dips: {preset: …}``)

@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from hil.standards.dips import D11
 from hil.standards.model import Status
 
 DB = "IEC 60068-2-30:2005"
 BB = "IEC 60068-2-2:2007"
 AB = "IEC 60068-2-1:2007"
 CAB = "IEC 60068-2-78:2012"
-D11 = "OIML D 11:2013"
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,14 @@ DB_STABILISE_RH = HumidityBand(25.0, 75.0, "IEC 60068-1", "4.3 (standard atmosph
                                "RH of the standard atmosphere for measurements and tests")
 DB_RISE_RH = HumidityBand(95.0, 100.0, DB, "7.3.2", "confirmed",
                           "≥ 95 % (reference/standards.md §7); ≥ 90 % allowed in the last 15 min (unconfirmed)")
-DB_HOLD_RH = HumidityBand(90.0, 96.0, DB, "7.3.3 (93 ± 3 %)", "unconfirmed",
-                          "93 % confirmed (reference/standards.md §7); ± 3 % and 90-100 % in the first and last "
-                          "15 min from secondary descriptions", allowance_min=15.0)
+#: the sources disagree: reference/standards.md §7 (confirmed) says "hold to 12 h at ≥ 93 % RH", secondary
+#: descriptions of the 2005 text say 93 ± 3 % (90-96 %, unconfirmed). The band is their intersection, 93-96 %: its
+#: lower bound is the confirmed one (a reading below 93 % is an alarm), its upper bound the unconfirmed one
+DB_HOLD_RH = HumidityBand(93.0, 96.0, DB, "7.3.3", "unconfirmed",
+                          "conflict: ≥ 93 % (reference/standards.md §7, confirmed) vs 93 ± 3 % (secondary "
+                          "descriptions, unconfirmed); band = intersection 93-96 %, lower bound confirmed, upper "
+                          "bound unconfirmed; 90-100 % in the first and last 15 min from secondary descriptions",
+                          allowance_min=15.0)
 DB_FALL_RH: dict[int, HumidityBand] = {
     1: HumidityBand(95.0, 100.0, DB, "7.3.4 variant 1", "unconfirmed",
                     "≥ 95 %, ≥ 90 % in the first 15 min (secondary descriptions)", allowance_min=15.0),
@@ -159,6 +164,13 @@ def db_cycle(upper_c: int, variant: Literal[1, 2], fall_h: float | None = None) 
         raise ValueError(f"Db variant {variant}: a linear fall must last {low:g} h to {high:g} h "
                          f"({DB} 7.3.4), got {fall:g} h")
     return DbCycle(DB_UPPER_C[upper_c], variant, fall)
+
+
+#: the temperature from which an ambient temperature's influence is counted (reference conditions): checks
+#: during a soak widen the accuracy limit by the temperature coefficient limit × |T − this| (hil.sequences.checks)
+REFERENCE_TEMPERATURE_C = Sourced(23.0, "°C", "IEC 62052-11", "reference conditions (23 °C)", "unconfirmed",
+                                  "reference/standards.md §6 names 23 °C as the warm-up temperature (confirmed); the "
+                                  "reference-conditions table itself was not retrieved")
 
 
 # -- dry heat, cold, damp heat steady state -------------------------------------------------------------------------

@@ -32,6 +32,9 @@ REASONS = {
 MAX_PROGRAM_MIN = 99 * 60 + 59
 #: setpoint differences below the controller's 0.1 °C resolution need no ramp
 _RESOLUTION_C = 0.05
+#: ``HUMI, SOFF``: humidity control off (ChamberConnectLibrary ``P300.write_humi(enable=False)``); ``HUMI?`` then
+#: has no number in its setpoint field
+HUMIDITY_OFF = "SOFF"
 _RUNNING = ("CONSTANT", "RUN")
 
 
@@ -147,8 +150,8 @@ class EspecChamber(ScpiDriver):
             raise RangeError(f"{self.name}.ramp", f"{minutes} min", None, MAX_PROGRAM_MIN, "min",
                              f"the remote program step (from {start:g} to {target:g} °C at {rate:g} K/min)")
         humi = ""
-        if self.has_humidity:  # a step without HUMI would run without humidity control
-            sv = self.humidity_setpoint
+        sv = self._humidity_sv()
+        if sv is not None:  # keep the humidity the chamber controls; with control off the step has no HUMI
             humi = f" HUMI{sv:.0f} GOHUMI{sv:.0f}"
         self.write(f"RUN PRGM, TEMP{start:.1f} GOTEMP{target:.1f}{humi} TIME{minutes // 60}:{minutes % 60:02d}")
         return True
@@ -167,10 +170,27 @@ class EspecChamber(ScpiDriver):
             return
         self.temperature_setpoint = celsius
 
+    def _humidity_sv(self) -> float | None:
+        """The humidity setpoint in force; None without humidity control or with it switched off (``HUMI?``
+        then has no number in its SV field)."""
+        if not self.has_humidity:
+            return None
+        sv = self.query("HUMI?").split(",")[1].strip()
+        try:
+            return float(sv)
+        except ValueError:
+            return None
+
     def set_humidity(self, percent_rh: float) -> None:
+        """The humidity setpoint (``HUMI, S<v>`` also switches humidity control back on)."""
         if not self.has_humidity:
             raise ValueError(f"{self.name}: the chamber has no humidity control; nothing was sent")
         self.humidity_setpoint = percent_rh
+
+    def humidity_off(self) -> None:
+        """Humidity not controlled (dry heat, cold): ``HUMI, SOFF``; nothing to do without humidity control."""
+        if self.has_humidity:
+            self.write(f"HUMI, {HUMIDITY_OFF}")
 
     def set_gradient(self, up_k_per_min: float, down_k_per_min: float) -> None:
         """Remembered for the next setpoint change or start (the controller has no gradient setting)."""

@@ -32,6 +32,10 @@ DIP_MAX_DELAY_S = 60.0
 DIP_MAX_COUNT = 1000  # ours: the manual gives no bound
 #: the output frequency range (``frequency`` below): a duration in cycles is checked so that it is valid at any
 FREQ_MIN_HZ, FREQ_MAX_HZ = 40.0, 70.0
+#: a dip's duration in cycles valid at any output frequency: 1 ms at 70 Hz .. 60 s at 40 Hz (0.07 .. 2400 cycles);
+#: the plan model bounds its dips with these too (hil.sequences.disturbances), one source of truth
+DIP_MIN_CYCLES = DIP_MIN_S * FREQ_MAX_HZ
+DIP_MAX_CYCLES = DIP_MAX_S * FREQ_MIN_HZ
 
 
 class Phase(Channel):
@@ -57,8 +61,7 @@ class Fluke6105A(ScpiDriver):
     # -- dips and short interruptions (level in % of the programmed voltage; 0 % = interruption)
     dip_level = Setting("SOUR:DIPS:LEV", unit="%", within=(0.0, 100.0))
     dip_duration = Setting("SOUR:DIPS:DUR", unit="s", within=(DIP_MIN_S, DIP_MAX_S))
-    dip_cycles = Setting("SOUR:DIPS:DUR:CYCL", unit="cycles",
-                         within=(DIP_MIN_S * FREQ_MAX_HZ, DIP_MAX_S * FREQ_MIN_HZ))
+    dip_cycles = Setting("SOUR:DIPS:DUR:CYCL", unit="cycles", within=(DIP_MIN_CYCLES, DIP_MAX_CYCLES))
     dip_count = Setting("SOUR:DIPS:COUN", within=(1, DIP_MAX_COUNT), parse=int)
     dip_delay = Setting("SOUR:DIPS:DEL", unit="s", within=(0.0, DIP_MAX_DELAY_S),
                         doc="from the end of one dip to the start of the next")
@@ -112,10 +115,21 @@ class Fluke6105A(ScpiDriver):
         return not (self.condition & self.SETTLING_BIT)
 
     # -- the DipSource role ------------------------------------------------------------------------
+    def check_dip(self, level_pct: float, *, cycles: float | None = None, duration_s: float | None = None,
+                  phases: Sequence[int] | None = None, repeat: int = 1, interval_s: float = 0.0) -> None:
+        """Refuse a dip beyond the source's range (level 0..100 %, duration 1 ms .. 60 s, §1-55) without sending
+        anything: :class:`RangeError`, or ValueError for a call that gives no duration or no phase."""
+        self._dip_message(level_pct, cycles, duration_s, phases, repeat, interval_s)
+
     def program_dip(self, level_pct: float, *, cycles: float | None = None, duration_s: float | None = None,
                     phases: Sequence[int] | None = None, repeat: int = 1, interval_s: float = 0.0) -> None:
-        """Check every value first (level 0..100 %, duration > 0 within the source's range), then program them
-        in one compound message. ``phases`` None: all; ``interval_s`` from the end of one dip to the next."""
+        """Check every value first (:meth:`check_dip`), then program them in one compound message. ``phases``
+        None: all; ``interval_s`` from the end of one dip to the next."""
+        self.write(self._dip_message(level_pct, cycles, duration_s, phases, repeat, interval_s))
+
+    def _dip_message(self, level_pct: float, cycles: float | None, duration_s: float | None,
+                     phases: Sequence[int] | None, repeat: int, interval_s: float) -> str:
+        """The checked compound message that programs a dip (nothing is sent here)."""
         if (cycles is None) == (duration_s is None):
             raise ValueError("give exactly one of cycles and duration_s")
         if isinstance(repeat, bool) or not isinstance(repeat, int):
@@ -138,8 +152,8 @@ class Fluke6105A(ScpiDriver):
             raise ValueError("a dip needs at least one phase")
         states = ";".join(f":SOUR:PHAS{n}:VOLT:DIPS {fmt_bool(n in chosen)}" for n in range(1, self.phases + 1))
         # LEV, COUN and DEL share the DIPS node; DUR:CYCL moves the path down, so it comes last
-        self.write(f"SOUR:DIPS:LEV {fmt_number(level_pct)};COUN {repeat};DEL {fmt_number(interval_s)};"
-                   f"{duration};{states}")
+        return (f"SOUR:DIPS:LEV {fmt_number(level_pct)};COUN {repeat};DEL {fmt_number(interval_s)};"
+                f"{duration};{states}")
 
     def trigger_dip(self) -> None:
         """Start the programmed dips now (the source refuses with the output off)."""
@@ -147,3 +161,11 @@ class Fluke6105A(ScpiDriver):
 
     def dip_running(self) -> bool:
         return bool(self.dips_running)
+
+    def dips_completed(self) -> int:
+        """Dips completed since power-on / ``*RST`` (an aborted program counts the dips it finished)."""
+        return int(self.dip_events)
+
+    def abort_dips(self) -> None:
+        """Stop a dip program now (the voltage returns to its programmed value); harmless when none runs."""
+        self.dip_abort()

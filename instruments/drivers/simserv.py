@@ -34,6 +34,9 @@ N_MESSAGES, MESSAGE_TEXT, RESET_ERRORS = 17002, 17007, 17012
 STOP_PROGRAM, INFO = 19015, 99997
 #: digital output 1 starts (1) / stops (0) manual operation
 OUT_OPERATION = 1
+#: digital output that switches humidity control on/off (default; chambers assign their channels per
+#: configuration, so it is the ``humidity_output`` option)
+OUT_HUMIDITY = 2
 TEMPERATURE, HUMIDITY = 1, 2
 
 
@@ -57,8 +60,10 @@ class SimServChamber(ScpiDriver):
     """Climatic chamber; plays the ``chamber`` role (:class:`instruments.roles.ClimaticChamber`).
 
     Options (bench file): ``chamber_index``; ``min/max_temperature_c`` and ``min/max_humidity_pct`` (default: asked
-    from the controller, commands 11007/11009); ``max_gradient_k_per_min``; ``safe_temperature_c``, the setpoint
-    the safe state leaves behind after stopping (default: setpoint unchanged).
+    from the controller, commands 11007/11009); ``max_gradient_k_per_min``; ``humidity`` (whether the chamber
+    controls humidity; default: asked once, 11018); ``humidity_output``, the digital output that switches
+    humidity control on/off (default 2); ``safe_temperature_c``, the setpoint the safe state leaves behind after
+    stopping (default: setpoint unchanged).
     """
 
     model = "SimServ chamber"
@@ -75,6 +80,9 @@ class SimServChamber(ScpiDriver):
                             unit="K/min", within=lambda d: (0.0, d.max_gradient_k_per_min))
     operation = Setting(_var(SET_OUTPUT, OUT_OPERATION), query=_var(GET_OUTPUT, OUT_OPERATION), parse=parse_bool,
                         fmt=lambda on: "1" if on else "0", doc="manual operation running")
+    humidity_control = Setting(frame(SET_OUTPUT, "{i}", "{h}"), query=frame(GET_OUTPUT, "{i}", "{h}"),
+                               parse=parse_bool, fmt=lambda on: "1" if on else "0",
+                               doc="humidity control on (digital output ``humidity_output``)")
     status = Reading(frame(STATUS, "{i}"), parse=int, doc="1 idle, 3 running, +8 alarm, +4 warning")
     variables = Reading(frame(N_VARIABLES, "{i}"), parse=int, doc="1: temperature only, 2: with humidity")
     message_count = Reading(frame(N_MESSAGES, "{i}"), parse=int)
@@ -91,18 +99,20 @@ class SimServChamber(ScpiDriver):
         min_humidity_pct: float | None = None,
         max_humidity_pct: float | None = None,
         max_gradient_k_per_min: float = float("inf"),
+        humidity: bool | None = None,
+        humidity_output: int = OUT_HUMIDITY,
         safe_temperature_c: float | None = None,
     ) -> None:
         super().__init__(transport)
         self.chamber_index = chamber_index
         self.max_gradient_k_per_min = max_gradient_k_per_min
         self.safe_temperature_c = safe_temperature_c
-        self._placeholders = {"i": chamber_index}
+        self._placeholders = {"i": chamber_index, "h": humidity_output}
         self._limits: dict[int, tuple[float | None, float | None]] = {
             TEMPERATURE: (min_temperature_c, max_temperature_c),
             HUMIDITY: (min_humidity_pct, max_humidity_pct),
         }
-        self._has_humidity: bool | None = None
+        self._has_humidity: bool | None = humidity
 
     # -- I/O: every reply carries its code ---------------------------------------------------------
     def placeholders(self) -> dict[str, Any]:
@@ -160,9 +170,18 @@ class SimServChamber(ScpiDriver):
         self.temperature_setpoint = celsius
 
     def set_humidity(self, percent_rh: float) -> None:
+        """The humidity setpoint, and humidity control on (it may have been switched off, or dropped by a power
+        loss)."""
         if not self.has_humidity:
             raise ValueError(f"{self.name}: the chamber has no humidity control; nothing was sent")
         self.humidity_setpoint = percent_rh
+        self.humidity_control = True
+
+    def humidity_off(self) -> None:
+        """Humidity not controlled (dry heat, cold): the humidity-control output off; nothing to do on a chamber
+        without humidity control."""
+        if self.has_humidity:
+            self.humidity_control = False
 
     def set_gradient(self, up_k_per_min: float, down_k_per_min: float) -> None:
         """Ramps on SimServ: the program value moves at these gradients towards the setpoint (0 = step)."""

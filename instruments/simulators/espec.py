@@ -25,7 +25,8 @@ NA_RANGE = "DATA OUT OF RANGE"
 NA_NO_HUMIDITY = "CONT NOT READY-1"  # the chamber has no humidity control
 NA_NO_PROGRAM_RUNNING = "CONT NOT READY-2"
 NA_NO_PROGRAM = "DATA NOT READY"  # the program does not exist
-NA_UNSUPPORTED = "INVALID REQ"
+#: ``HUMI, SOFF``: humidity control off; ``HUMI?`` then shows this in its SV field
+HUMIDITY_OFF = "OFF"
 
 MODES = ("OFF", "STANDBY", "CONSTANT", "RUN")
 
@@ -148,7 +149,8 @@ class EspecChamber:
             return f"{ch.temperature:.1f},{ch.temperature_setpoint:.1f},{high:.1f},{low:.1f}"
         if name == "HUMI?":
             high, low = self._humidity_limits()
-            return f"{ch.humidity or 0.0:.0f},{ch.humidity_setpoint or 0.0:.0f},{high:.0f},{low:.0f}"
+            sv = f"{ch.humidity_setpoint or 0.0:.0f}" if ch.humidity_controlled else HUMIDITY_OFF
+            return f"{ch.humidity or 0.0:.0f},{sv},{high:.0f},{low:.0f}"
         if name == "MON?":
             humi = "" if ch.humidity_range is None else f"{ch.humidity or 0.0:.0f}"
             return f"{ch.temperature:.1f},{humi},{self._mode_text(option)},{len(ch.alarms)}"
@@ -194,11 +196,13 @@ class EspecChamber:
 
     # -- settings ------------------------------------------------------------------------------
     def _set_loop(self, variable: int, params: str) -> None:
-        """``TEMP, S25.0 H80.0 L-20.0`` (any subset): validated as a whole, then applied."""
+        """``TEMP, S25.0 H80.0 L-20.0`` (any subset): validated as a whole, then applied. ``HUMI, SOFF``
+        switches humidity control off, a humidity setpoint switches it on."""
         ch = self.chamber
         low_rng, high_rng = ch.temperature_range if variable == 1 else self._humidity_range()
         high, low = self.temp_limits if variable == 1 else self._humidity_limits()
         setpoint: float | None = None
+        control_off = False
         tokens = params.split()
         if not tokens:
             raise EspecRefusal(NA_PARAMETER)
@@ -207,7 +211,8 @@ class EspecChamber:
             if m is None:
                 raise EspecRefusal(NA_PARAMETER)
             if variable == 2 and token == "SOFF":
-                raise EspecRefusal(NA_UNSUPPORTED)  # humidity control cannot be switched off here
+                control_off = True
+                continue
             value = parse_number(m.group(2))
             if value is None:
                 raise EspecRefusal(NA_PARAMETER)
@@ -219,13 +224,17 @@ class EspecChamber:
                 high = value
             else:
                 low = value
-        if low >= high:
-            raise EspecRefusal(NA_RANGE)
+        if low >= high or (control_off and setpoint is not None):
+            raise EspecRefusal(NA_RANGE if low >= high else NA_PARAMETER)
         if setpoint is not None:
             try:
                 ch.set_setpoint(variable, setpoint)
             except ValueError:
                 raise EspecRefusal(NA_RANGE) from None
+            if variable == 2:
+                ch.set_humidity_control(True)
+        if control_off:
+            ch.set_humidity_control(False)
         if variable == 1:
             self.temp_limits = (high, low)
         else:
@@ -292,6 +301,7 @@ class EspecChamber:
             ch.set_setpoint(1, go_temp)
             if go_humi is not None:
                 ch.set_setpoint(2, go_humi)
+                ch.set_humidity_control(True)
         except ValueError:
             ch.end_step()
             raise EspecRefusal(NA_RANGE) from None
@@ -329,7 +339,7 @@ class EspecChamber:
         humi = ""
         if self.chamber.humidity_range is not None:
             sv = prog.go_humi if prog.go_humi is not None else self.chamber.humidity_setpoint
-            humi = f"{sv or 0.0:.0f},"
+            humi = (f"{sv or 0.0:.0f}," if self.chamber.humidity_controlled else f"{HUMIDITY_OFF},")
         return f"1,{prog.temperature_setpoint(now):.1f},{humi}{minutes // 60}:{minutes % 60:02d},0"
 
     def _program_settings(self) -> str:

@@ -30,6 +30,9 @@ E_NOT_READABLE = -8
 
 #: digital output that starts (1) / stops (0) manual operation, ``14001¶1¶1¶1``
 _OUT_START = 1
+#: digital output that switches humidity control on (1) / off (0) on a chamber with humidity (our choice of
+#: channel: real chambers assign their digital channels per configuration)
+_OUT_HUMIDITY = 2
 _N_DIGITAL_OUTPUTS = 32
 
 
@@ -81,8 +84,9 @@ def _fmt(value: float) -> str:
 class SimServChamber:
     """A SimServ chamber controller in front of the world's chamber (one chamber, index 1).
 
-    State the controller keeps itself (digital outputs other than start/stop) is lost on
-    :meth:`power_loss`; setpoints and gradients live in the physics chamber.
+    State the controller keeps itself (digital outputs other than start/stop and humidity) is lost on
+    :meth:`power_loss`; setpoints and gradients live in the physics chamber. Output 2 is the chamber's humidity
+    control where it has one (on at start, dropped with the other outputs by a power loss).
     """
 
     chamber_index = 1
@@ -99,9 +103,11 @@ class SimServChamber:
         return LineSession(self)
 
     def power_loss(self) -> None:
-        """Mains failure of the controller: operation stops, the digital outputs drop."""
+        """Mains failure of the controller: operation stops, the digital outputs drop (humidity control too)."""
         self.chamber.stop()
         self._outputs.clear()
+        if self._humidity_output(_OUT_HUMIDITY):
+            self.chamber.set_humidity_control(False)
 
     # -- request handling ----------------------------------------------------------------------
     def handle(self, line: bytes) -> bytes:
@@ -235,9 +241,14 @@ class SimServChamber:
     def _set_gradient_down(self, args: list[str]) -> list[str]:
         return self._set_gradient(args, up=False)
 
+    def _humidity_output(self, out: int | None) -> bool:
+        """Whether ``out`` is the humidity-control output (only on a chamber with humidity)."""
+        return out == _OUT_HUMIDITY and self.chamber.humidity_range is not None
+
     @_command(14001)
     def _set_output(self, args: list[str]) -> list[str]:
-        """Digital output ``n`` to 0/1; output 1 starts/stops manual operation."""
+        """Digital output ``n`` to 0/1; output 1 starts/stops manual operation, output 2 switches humidity
+        control on/off (chamber with humidity)."""
         out_text, value_text = self._args(args, 2)
         out, value = parse_int(out_text), parse_int(value_text)
         if out is None or not 1 <= out <= _N_DIGITAL_OUTPUTS or value not in (0, 1):
@@ -247,6 +258,8 @@ class SimServChamber:
                 self.chamber.start()
             else:
                 self.chamber.stop()
+        elif self._humidity_output(out):
+            self.chamber.set_humidity_control(bool(value))
         else:
             self._outputs[out] = bool(value)
         return []
@@ -256,7 +269,12 @@ class SimServChamber:
         out = parse_int(self._args(args, 1)[0])
         if out is None or not 1 <= out <= _N_DIGITAL_OUTPUTS:
             raise SimServError(E_PARAMETER)
-        on = self.chamber.running if out == _OUT_START else self._outputs.get(out, False)
+        if out == _OUT_START:
+            on = self.chamber.running
+        elif self._humidity_output(out):
+            on = self.chamber.humidity_controlled
+        else:
+            on = self._outputs.get(out, False)
         return ["1" if on else "0"]
 
     @_command(17002)

@@ -140,11 +140,29 @@ def test_values_and_humidity() -> None:
     t.assert_done()
 
 
+def test_humidity_off_and_a_ramp_without_humidity() -> None:
+    """``HUMI, SOFF`` switches humidity control off; a later ramp then sends no HUMI (``HUMI?`` shows no
+    setpoint), so the chamber stays without humidity control."""
+    ch, t = espec([
+        (b"HUMI?\r\n", b"49,50,98,10\r\n"),  # has humidity control? (asked once)
+        ok(b"HUMI, SOFF"),
+        (b"MODE?\r\n", b"CONSTANT\r\n"),
+        (b"TEMP?\r\n", b"24.9,25.0,180.0,-40.0\r\n"),
+        (b"HUMI?\r\n", b"49,OFF,98,10\r\n"),
+        ok(b"RUN PRGM, TEMP25.0 GOTEMP55.0 TIME0:30"),
+    ])
+    ch.humidity_off()
+    ch.set_gradient(1.0, 1.0)
+    ch.set_temperature(55.0)
+    t.assert_done()
+
+
 def test_chamber_without_humidity_control() -> None:
     ch, t = espec([(b"HUMI?\r\n", b"NA:CONT NOT READY-1\r\n")])
     assert ch.humidity() is None
     with pytest.raises(ValueError, match="no humidity control"):
         ch.set_humidity(50.0)
+    ch.humidity_off()  # nothing to switch off, nothing sent
     t.assert_done()
 
 

@@ -49,6 +49,26 @@ def test_humidity(espec_bench: Sim) -> None:
     assert espec_bench.truth()["chamber"]["humidity_setpoint_pct"] == 65.0
 
 
+def test_humidity_off_survives_a_ramp(espec_bench: Sim) -> None:
+    """``HUMI, SOFF``, then a ramp (remote program without HUMI): humidity stays uncontrolled and drifts from
+    80 %RH towards the ambient 50 %RH (drift time constant 1800 s); set_humidity switches it on again."""
+    ch = chamber(espec_bench)
+    ch.set_humidity(80.0)
+    ch.start()
+    espec_bench.clock.sleep(4 * 3600.0)
+    assert ch.humidity() == 80.0
+    ch.humidity_off()
+    ch.set_gradient(1.0, 1.0)
+    ch.set_temperature(40.0)  # a ramp program: TEMP … GOTEMP40.0, no HUMI
+    assert ch.mode == "RUN"
+    espec_bench.clock.sleep(1800.0)
+    truth = espec_bench.truth()["chamber"]
+    assert not truth["humidity_controlled"] and truth["humidity_setpoint_pct"] == 80.0
+    assert ch.humidity() == round(50.0 + 30.0 * math.exp(-1.0))  # whole percent
+    ch.set_humidity(60.0)
+    assert espec_bench.truth()["chamber"]["humidity_controlled"]
+
+
 def test_refusal_changes_nothing(espec_bench: Sim) -> None:
     ch = chamber(espec_bench)  # the driver's default range (0..100 %RH) is wider than this chamber's 10..98
     with pytest.raises(EspecError) as ei:

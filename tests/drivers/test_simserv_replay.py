@@ -64,10 +64,25 @@ def test_actual_values_and_humidity() -> None:
         (b"11018\xb61\r", b"1\xb62\r\n"),
         (b"11004\xb61\xb62\r", b"1\xb645.00\r\n"),
         (b"11001\xb61\xb62\xb660\r", OK),
+        (b"14001\xb61\xb62\xb61\r", OK),  # humidity control on (digital output 2)
     ], **LIMITS)
     assert ch.temperature() == 23.5
     assert ch.humidity() == 45.0
     ch.set_humidity(60.0)
+    t.assert_done()
+
+
+def test_humidity_off_is_a_digital_output() -> None:
+    """Humidity control off: the ``humidity_output`` option's digital output (default 2) to 0."""
+    ch, t = chamber([(b"11018\xb61\r", b"1\xb62\r\n"), (b"14001\xb61\xb62\xb60\r", OK)], **LIMITS)
+    ch.humidity_off()
+    t.assert_done()
+    ch, t = chamber([(b"14001\xb61\xb65\xb60\r", OK)], humidity=True, humidity_output=5, **LIMITS)
+    ch.humidity_off()
+    t.assert_done()
+    ch, t = chamber([], humidity=False, **LIMITS)  # the bench file says: no humidity control
+    ch.humidity_off()  # nothing to switch off, nothing sent
+    assert not ch.has_humidity
     t.assert_done()
 
 

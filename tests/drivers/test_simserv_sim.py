@@ -53,6 +53,23 @@ def test_humidity(bench: Sim) -> None:
     assert ch.humidity() == pytest.approx(50.0, abs=0.006)  # stopped: ambient 50 %RH
 
 
+def test_humidity_off_leaves_the_setpoint_uncontrolled(bench: Sim) -> None:
+    """Dry heat after damp heat: humidity control off, the humidity drifts from 80 %RH towards the ambient 50 %RH
+    with the drift time constant (1800 s): 50 + 30·e^(−1) after 1800 s; set_humidity switches it on again."""
+    ch = chamber(bench)
+    ch.set_gradient(0.0, 0.0)
+    ch.set_humidity(80.0)
+    ch.start()
+    bench.clock.sleep(4 * 3600.0)
+    assert ch.humidity() == pytest.approx(80.0, abs=0.006)
+    ch.humidity_off()
+    assert not ch.humidity_control and not bench.truth()["chamber"]["humidity_controlled"]
+    bench.clock.sleep(1800.0)
+    assert ch.humidity() == pytest.approx(50.0 + 30.0 * math.exp(-1.0), abs=0.006)
+    ch.set_humidity(80.0)
+    assert ch.humidity_control
+
+
 def test_out_of_range_refused_before_sending(bench: Sim) -> None:
     ch = chamber(bench)
     ch.limits(1)

@@ -298,3 +298,11 @@ def test_chamber_trace_and_timeline_with_and_without_humidity(humidity: bool) ->
     for png in (chamber_trace_png(mon, gaps), timeline_png(mon, pd.DataFrame(), gaps)):
         w, h = png_size(png)
         assert w == 900 and h > 100
+    # the trace line must not bridge the gap: one NaN point just before monitoring resumed at 1800 s
+    from hil.reporting import sequence_data as sd
+    from hil.reporting.sequence_plots import _with_breaks
+
+    line = _with_breaks(sd.chamber_intervals(mon), ["chamber_c"])
+    nan_at = line.loc[line["chamber_c"].isna(), "h"].tolist()
+    assert nan_at == [pytest.approx(1800 / 3600)]
+    assert line["h"].is_monotonic_increasing

@@ -76,7 +76,7 @@ def test_alarm_limits_are_controller_state(dev: EspecChamber, chamber: FakeChamb
         ("TEMP, X20", "NA:PARA ERR"),
         ("TEMP,", "NA:PARA ERR"),
         ("HUMI, S99", "NA:DATA OUT OF RANGE"),
-        ("HUMI, SOFF", "NA:INVALID REQ"),
+        ("HUMI, SOFF S60", "NA:PARA ERR"),  # off and a setpoint at once
     ],
 )
 def test_refused_settings_change_nothing(
@@ -85,6 +85,20 @@ def test_refused_settings_change_nothing(
     assert talk(dev, request_line) == [reason]
     assert (chamber.temperature_setpoint, chamber.humidity_setpoint) == (25.0, 50.0)
     assert talk(dev, "TEMP?") == ["23.5,25.0,180.0,-40.0"]
+
+
+def test_humidity_control_off_and_back_on(dev: EspecChamber, chamber: FakeChamber) -> None:
+    """``HUMI, SOFF`` switches humidity control off (the setpoint is kept, ``HUMI?`` shows OFF as SV); a
+    setpoint switches it on again."""
+    assert talk(dev, "HUMI, SOFF", "HUMI?") == ["OK:HUMI, SOFF", "45,OFF,98,10"]
+    assert not chamber.humidity_controlled and chamber.humidity_setpoint == 50.0
+    assert talk(dev, "HUMI, S60", "HUMI?") == ["OK:HUMI, S60", "45,60,98,10"]
+    assert chamber.humidity_controlled
+
+
+def test_humidity_off_refused_without_humidity_control(clock: FakeClock) -> None:
+    dry = FakeChamber(humidity=False, clock=clock)
+    assert talk(EspecChamber(dry, clock), "HUMI, SOFF") == ["NA:CONT NOT READY-1"]
 
 
 def test_unknown_and_malformed(dev: EspecChamber) -> None:

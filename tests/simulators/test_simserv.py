@@ -110,6 +110,22 @@ def test_other_digital_outputs_are_remembered_not_physical(dev: SimServChamber, 
     assert talk(dev, cmd("14003", "1", "7")) == b"1\xb60\r\n"
 
 
+def test_output_2_is_humidity_control(dev: SimServChamber, chamber: FakeChamber) -> None:
+    assert talk(dev, cmd("14003", "1", "2")) == b"1\xb61\r\n"  # on at start
+    assert talk(dev, cmd("14001", "1", "2", "0")) == b"1\r\n"
+    assert not chamber.humidity_controlled and chamber.humidity_setpoint == 50.0  # setpoint kept
+    assert talk(dev, cmd("14003", "1", "2")) == b"1\xb60\r\n"
+    assert talk(dev, cmd("14001", "1", "2", "1")) == b"1\r\n"
+    assert chamber.humidity_controlled
+    dev.power_loss()  # the digital outputs drop: humidity control too
+    assert not chamber.humidity_controlled
+    # without humidity control, output 2 is an ordinary remembered output
+    dry = FakeChamber(humidity=False)
+    plain = SimServChamber(dry)
+    assert talk(plain, cmd("14001", "1", "2", "1"), cmd("14003", "1", "2")) == b"1\r\n1\xb61\r\n"
+    assert not dry.humidity_controlled
+
+
 def test_gradients(dev: SimServChamber, chamber: FakeChamber) -> None:
     assert talk(dev, cmd("11068", "1", "1", "3.5")) == b"1\r\n"
     assert talk(dev, cmd("11072", "1", "1", "2")) == b"1\r\n"

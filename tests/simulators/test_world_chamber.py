@@ -167,3 +167,25 @@ def test_program_step_ends_early_on_stop_and_refuses_a_bad_duration(worlds: Any)
     for bad in (0.0, -1.0, math.inf, math.nan):
         with pytest.raises(ValueError):
             ch.begin_step(bad)
+
+
+def test_humidity_control_off_drifts_to_ambient_by_hand(worlds: Any) -> None:
+    """Humidity control off (dry heat after damp heat): the humidity leaves its setpoint and drifts back to the
+    ambient value with the drift time constant, y(t) = amb + (y0 − amb)·e^(−t/τ_drift), while the temperature
+    stays controlled; switched on again, it is brought back to the setpoint."""
+    w = _world(worlds, humidity_gradient_pct_per_min=0.0)  # 0: the humidity setpoint steps
+    ch = w.chamber
+    ch.set_setpoint(2, 93.0)
+    ch.set_setpoint(1, 40.0)
+    ch.start()
+    w.advance(3 * 3600.0)
+    assert ch.humidity == pytest.approx(93.0, abs=1e-6) and ch.humidity_controlled
+    ch.set_humidity_control(False)
+    w.advance(1800.0)
+    amb, tau = 50.0, 1800.0
+    assert ch.humidity == pytest.approx(amb + (93.0 - amb) * math.exp(-1800.0 / tau), abs=1e-6)
+    assert ch.humidity_setpoint == 93.0 and ch.temperature == pytest.approx(40.0, abs=1e-6)
+    assert not ch.truth()["humidity_controlled"]
+    ch.set_humidity_control(True)
+    w.advance(3600.0)
+    assert ch.humidity == pytest.approx(93.0, abs=1e-3)

@@ -83,7 +83,9 @@ class LagChannel:
 
 class Chamber:
     """Variable 1 = temperature (°C), variable 2 = humidity (%RH). Manual mode: ``start()`` / ``stop()``;
-    when stopped the air drifts back to ambient. An alarm stops the chamber, as a real controller does."""
+    when stopped the air drifts back to ambient. An alarm stops the chamber, as a real controller does.
+    Humidity control can be switched off on its own (dry heat, cold): the humidity then drifts back to the
+    ambient value like a stopped chamber's (our simplification: no dew point physics)."""
 
     def __init__(self, config: ChamberConfig, clock: VirtualClock, ambient_c: float, ambient_rh: float) -> None:
         self.config = config
@@ -110,6 +112,7 @@ class Chamber:
         self._h.rate_up = self._h.rate_down = rh_rate if rh_rate > 0 else math.inf
         #: the controller's timed program step: (end time, gradients to restore at its end)
         self._step: tuple[float, tuple[float, float]] | None = None
+        self._humidity_control = self.humidity_range is not None
 
     # -- readings ------------------------------------------------------------------------------
     @property
@@ -140,6 +143,19 @@ class Chamber:
     @property
     def gradient_down(self) -> float:
         return self._gradient_down
+
+    @property
+    def humidity_controlled(self) -> bool:
+        """Whether the humidity is held at its setpoint (False without humidity control, or switched off)."""
+        return self._humidity_control
+
+    def set_humidity_control(self, on: bool) -> None:
+        """Switch humidity control on or off (the setpoint is kept); refused without humidity control."""
+        if self.humidity_range is None:
+            raise ValueError("the chamber has no humidity control")
+        if on and not self._humidity_control:
+            self._h.restart()  # control resumes from the humidity the air has now
+        self._humidity_control = bool(on)
 
     @property
     def air_humidity(self) -> float:
@@ -215,20 +231,21 @@ class Chamber:
         self.alarms.clear()
 
     # -- used by the world's integration -------------------------------------------------------
-    def _channels(self) -> list[tuple[LagChannel, float]]:
-        out = [(self._t, self.ambient_temperature)]
+    def _channels(self) -> list[tuple[LagChannel, float, bool]]:
+        """(channel, ambient value, controlled now) of every variable the chamber has."""
+        out = [(self._t, self.ambient_temperature, self.running)]
         if self.humidity_range is not None:
-            out.append((self._h, self.ambient_humidity))
+            out.append((self._h, self.ambient_humidity, self.running and self._humidity_control))
         return out
 
     def next_boundary(self, t: float) -> float:
         """End of the present stretch: a ramp end or the |Δy| ≤ step bound."""
         dt = math.inf
-        for ch, amb in self._channels():
-            dt = min(dt, ch.ramp_end(self.running), ch.max_segment(self.running, amb))
+        for ch, amb, on in self._channels():
+            dt = min(dt, ch.ramp_end(on), ch.max_segment(on, amb))
         if dt <= 0.0:  # stepped setpoint: take the step now, the lag bound applies from the next segment
             self._apply_steps()
-            dt = min(ch.max_segment(self.running, amb) for ch, amb in self._channels())
+            dt = min(ch.max_segment(on, amb) for ch, amb, on in self._channels())
         if self._step is not None and self._step[0] > t:
             dt = min(dt, self._step[0] - t)
         return t + max(dt, 1e-6)
@@ -239,8 +256,8 @@ class Chamber:
             self.end_step()
 
     def _apply_steps(self) -> None:
-        for ch, _ in self._channels():
-            if self.running and ch.ramp_end(True) == 0.0:
+        for ch, _, on in self._channels():
+            if on and ch.ramp_end(True) == 0.0:
                 ch.program = ch.setpoint
 
     def conditions_over(self, dt: float) -> tuple[float, float]:
@@ -248,12 +265,12 @@ class Chamber:
         temp = self._t.at(dt / 2, self.running, self.ambient_temperature)[1]
         if self.humidity_range is None:
             return temp, self.ambient_humidity
-        return temp, self._h.at(dt / 2, self.running, self.ambient_humidity)[1]
+        return temp, self._h.at(dt / 2, self.running and self._humidity_control, self.ambient_humidity)[1]
 
     def advance(self, dt: float) -> None:
-        for ch, amb in self._channels():
-            end = ch.ramp_end(self.running)
-            ch.advance(dt, self.running, amb, ramp_done=dt >= end - 1e-6)
+        for ch, amb, on in self._channels():
+            end = ch.ramp_end(on)
+            ch.advance(dt, on, amb, ramp_done=dt >= end - 1e-6)
 
     def truth(self) -> dict[str, Any]:
         return {
@@ -261,6 +278,7 @@ class Chamber:
             "humidity_pct": self.humidity,
             "temperature_setpoint_c": self.temperature_setpoint,
             "humidity_setpoint_pct": self.humidity_setpoint,
+            "humidity_controlled": self.humidity_controlled,
             "temperature_program_c": self._t.program,
             "gradient_up_k_per_min": self.gradient_up,
             "gradient_down_k_per_min": self.gradient_down,
