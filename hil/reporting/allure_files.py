@@ -79,6 +79,21 @@ METER_NO_RESULT = Category(
     "Meter gives no result (no pulses, dead meter)", ("broken",), _anywhere(_NO_RESULT),
     description="The meter under test produced nothing to measure; not a bench fault.",
 )
+SEQUENCE_FAILURE = Category(
+    "Meter failed during a stress sequence", ("failed",),
+    _anywhere([r"failed \((?:dead|no_pulses|port_silent|drift)\) between"]),
+    description="The meter stopped working or drifted during burn-in, cycling, an environmental test or power "
+                "cycling; failure time and mode are in the result (failed).",
+)
+ERROR_SHIFT = Category(
+    "Error shift beyond the limit (checks before / after a sequence)", ("failed",),
+    _anywhere([r"shift [-+][0-9.]+ % \(after"]),
+    description="The meter's error moved more than the plan's max_shift_pct between the checks before and after.",
+)
+RELIABILITY_TARGET = Category(
+    "Reliability target not demonstrated", ("failed",), _anywhere(["NOT demonstrated"]),
+    description="A reliability_analysis of the run's failures did not reach its MTBF target.",
+)
 METER_OUT_OF_LIMITS = Category(
     "Meter out of limits", ("failed",),
     description="Meter non-conformance: the error at a load point is outside the limit of its class (failed).",
@@ -87,7 +102,7 @@ METER_OUT_OF_LIMITS = Category(
 
 def categories(calibration_override: bool = False) -> list[Category]:
     """The categories of a run, most specific first (Allure 3 takes the first match)."""
-    rules = [BENCH_FAULT, METER_NO_RESULT, METER_OUT_OF_LIMITS]
+    rules = [BENCH_FAULT, METER_NO_RESULT, SEQUENCE_FAILURE, ERROR_SHIFT, RELIABILITY_TARGET, METER_OUT_OF_LIMITS]
     # every result of a run under a calibration override is suspect: that comes before anything else
     return [CALIBRATION_OVERRIDE, *rules] if calibration_override else rules
 

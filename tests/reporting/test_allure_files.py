@@ -106,6 +106,11 @@ BENCH_FAULT_MSG = "hil.plans.session.NoResult: bench fault: source: outputs did 
 TIMEOUT_MSG = "instruments.drivers.errors.InstrumentTimeout: reference: no reply within 5 s\nmore"
 NO_PULSES_MSG = f"hil.plans.session.NoResult: {rundir.NO_PULSES}"
 OUT_OF_LIMITS_MSG = "hil.plans.session.MeterNonConformance: error +1.370 % outside ±1 %"
+SEQUENCE_MSG = ("hil.plans.session.MeterNonConformance: failed (dead) between 21.000 h and 21.017 h (midpoint "
+                "21.008 h): pulse output stopped and the port is silent")
+SHIFT_MSG = ("hil.plans.session.MeterNonConformance: shift +0.6012 % (after +0.9 % − before +0.3 %) beyond ±0.5 % "
+             "(fail, simple)")
+TARGET_MSG = ("hil.plans.session.MeterNonConformance: 12 units, 1 failed ...; target 1e+09 h NOT demonstrated")
 
 
 def test_categories_json_sorts_results_into_bench_faults_dead_meters_and_non_conformance(work: Path) -> None:
@@ -113,7 +118,20 @@ def test_categories_json_sorts_results_into_bench_faults_dead_meters_and_non_con
     cats = json.loads((work / "allure-results" / "categories.json").read_text(encoding="utf-8"))
     by_name = {c["name"]: c for c in cats}
     assert set(by_name) == {"Bench or instrument fault", "Meter gives no result (no pulses, dead meter)",
-                            "Meter out of limits"}
+                            "Meter failed during a stress sequence",
+                            "Error shift beyond the limit (checks before / after a sequence)",
+                            "Reliability target not demonstrated", "Meter out of limits"}
+    seq, shift, target = (by_name["Meter failed during a stress sequence"],
+                          by_name["Error shift beyond the limit (checks before / after a sequence)"],
+                          by_name["Reliability target not demonstrated"])
+    assert _matches(seq, "failed", SEQUENCE_MSG) and not _matches(seq, "failed", OUT_OF_LIMITS_MSG)
+    assert _matches(shift, "failed", SHIFT_MSG) and not _matches(shift, "failed", SEQUENCE_MSG)
+    assert _matches(target, "failed", TARGET_MSG) and not _matches(target, "failed", SHIFT_MSG)
+    assert not any(_matches(c, "failed", OUT_OF_LIMITS_MSG) for c in (seq, shift, target))
+    # Allure 3 takes the first matching category: the specific ones come before "Meter out of limits"
+    names = [c["name"] for c in cats]
+    assert names.index("Meter out of limits") > max(names.index(n) for n in (seq["name"], shift["name"],
+                                                                               target["name"]))
     fault, dead, limits = (by_name["Bench or instrument fault"],
                            by_name["Meter gives no result (no pulses, dead meter)"], by_name["Meter out of limits"])
     assert fault["matchedStatuses"] == ["broken"] and limits["matchedStatuses"] == ["failed"]
