@@ -212,10 +212,15 @@ def stage_steps(mon: pd.DataFrame, position: int, row: Mapping[str, Any] | None,
         stages += [StageStep(n, end, end, SKIPPED, "not run") for n in planned[run:]]
     steps = _group_cycles(stages, names, cycles)
     for gap in interruptions:
-        steps.append(StageStep(gap.title, gap.from_s, gap.to_s, SKIPPED,
-                               "the PC was down: no monitoring in this time; the sequence went on from its "
-                               "checkpoint", (("from", _h(gap.from_s)), ("to", _h(gap.to_s)),
-                                              ("unmonitored", _h(gap.to_s - gap.from_s)))))
+        span = (("from", _h(gap.from_s)), ("to", _h(gap.to_s)), ("unmonitored", _h(gap.to_s - gap.from_s)))
+        if gap.check:  # its measurement is the check's own result items
+            steps.append(StageStep(gap.title, gap.from_s, gap.to_s, PASSED,
+                                   f"monitoring paused for the accuracy check {gap.check}: its points are the "
+                                   "results of that check", span))
+        else:
+            steps.append(StageStep(gap.title, gap.from_s, gap.to_s, SKIPPED,
+                                   "the PC was down: no monitoring in this time; the sequence went on from its "
+                                   "checkpoint", span))
     steps.sort(key=lambda s: s.start_s)  # stable: an interruption follows the stage it began in
     return steps
 
@@ -316,7 +321,7 @@ def _test_data(run_dir: Path, test_id: str) -> _TestData:
     key = (str(run_dir.resolve()), test_id, ckpt.stat().st_mtime_ns if ckpt.exists() else 0)
     if key not in _CACHE:
         _CACHE.clear()  # one test's data at a time: its items are consecutive
-        _CACHE[key] = _TestData(sd.monitoring(run_dir, test_id), sd.interruptions(run_dir, test_id))
+        _CACHE[key] = _TestData(sd.monitoring(run_dir, test_id), sd.unmonitored(run_dir, test_id))
     return _CACHE[key]
 
 

@@ -25,14 +25,19 @@ INTERRUPTED = "interrupted:"
 
 @dataclass(frozen=True)
 class Interruption:
-    """Unmonitored time of a sequence (the PC was down), from the last checkpoint to the resume: sequence seconds."""
+    """Unmonitored time of a sequence, in sequence seconds: the PC was down (from the last checkpoint to the
+    resume), or, with ``check`` set, monitoring paused for that accuracy check during the sequence."""
 
     from_s: float
     to_s: float
+    check: str = ""
 
     @property
     def title(self) -> str:
-        return f"{INTERRUPTED} unmonitored from {self.from_s / 3600:.1f} h to {self.to_s / 3600:.1f} h, resumed"
+        span = f"from {self.from_s / 3600:.1f} h to {self.to_s / 3600:.1f} h"
+        if self.check:
+            return f"accuracy check {self.check}: monitoring paused {span}"
+        return f"{INTERRUPTED} unmonitored {span}, resumed"
 
 
 def sequence_rows(results: pd.DataFrame) -> pd.DataFrame:
@@ -93,6 +98,22 @@ def interruptions(run_dir: str | Path, test_id: str | None = None) -> list[Inter
         for gap in state.get("interruptions", []) or []:
             out.append(Interruption(float(gap["from_s"]), float(gap["to_s"])))
     return sorted(out, key=lambda g: g.from_s)
+
+
+def check_pauses(run_dir: str | Path, test_id: str | None = None) -> list[Interruption]:
+    """Monitoring paused for accuracy checks during a sequence (the checkpoint's ``check_pauses``), in time order."""
+    out = []
+    for key, state in checkpoint_sequences(run_dir).items():
+        if test_id is not None and key.split("::", 1)[0] != test_id:
+            continue
+        for pause in state.get("check_pauses", []) or []:
+            out.append(Interruption(float(pause["from_s"]), float(pause["to_s"]), str(pause.get("check", "check"))))
+    return sorted(out, key=lambda g: g.from_s)
+
+
+def unmonitored(run_dir: str | Path, test_id: str | None = None) -> list[Interruption]:
+    """Interruptions and check pauses together, in time order (what plots shade and Allure steps show)."""
+    return sorted(interruptions(run_dir, test_id) + check_pauses(run_dir, test_id), key=lambda g: g.from_s)
 
 
 def chamber_intervals(mon: pd.DataFrame) -> pd.DataFrame:

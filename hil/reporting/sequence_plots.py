@@ -38,6 +38,9 @@ _WINDOW = "window"
 _GAP_STYLE: dict[str, Any] = {"facecolor": "#bbbbbb", "alpha": 0.45, "hatch": "//", "edgecolor": "#777777",
                               "linewidth": 0}
 _GAP_LABEL = "PC down / unmonitored"
+_CHECK_STYLE: dict[str, Any] = {"facecolor": "#9ecae1", "alpha": 0.45, "hatch": "..", "edgecolor": "#3182bd",
+                                "linewidth": 0}
+_CHECK_LABEL = "accuracy check (monitoring paused)"
 _ALARM_STYLE: dict[str, Any] = {"facecolor": "#ff7f0e", "alpha": 0.18, "linewidth": 0}
 _EPS_S = 1e-6
 
@@ -75,12 +78,20 @@ def _runs(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[tuple[
     return out
 
 
+def _gap_look(g: sd.Interruption) -> tuple[str, dict[str, Any]]:
+    return (_CHECK_LABEL, _CHECK_STYLE) if g.check else (_GAP_LABEL, _GAP_STYLE)
+
+
 def _shade_gaps(ax: Axes, gaps: Sequence[sd.Interruption], label_y: float | None = None, zorder: float = 0.5
                 ) -> None:
-    for i, g in enumerate(gaps):
-        ax.axvspan(g.from_s / 3600, g.to_s / 3600, label=_GAP_LABEL if i == 0 else None, zorder=zorder,
-                   **_GAP_STYLE)
-        if label_y is not None:
+    """PC-down interruptions and check pauses, each kind in its own style (one legend entry per kind)."""
+    labelled: set[str] = set()
+    for g in gaps:
+        label, style = _gap_look(g)
+        ax.axvspan(g.from_s / 3600, g.to_s / 3600, label=None if label in labelled else label, zorder=zorder,
+                   **style)
+        labelled.add(label)
+        if label_y is not None and not g.check:  # a check's own items say what it was; PC down needs saying here
             ax.annotate(_GAP_LABEL, ((g.from_s + g.to_s) / 7200, label_y), xycoords=("data", "axes fraction"),
                         ha="center", va="top", fontsize=8, color="#444444", rotation=90)
 
@@ -213,8 +224,8 @@ def timeline_png(mon: pd.DataFrame, results: pd.DataFrame, gaps: Sequence[sd.Int
     handles: list[Artist] = [Patch(facecolor=STATE_COLOURS[s], label=s) for s in (ALIVE, DRIFTED, FAILED)]
     handles.append(Patch(facecolor="white", edgecolor=STATE_COLOURS[FAILED], hatch="xxx", label="failure window"))
     handles.append(Line2D([], [], marker="X", color="black", linestyle="none", label="failure time (midpoint)"))
-    if gaps:
-        handles.append(Patch(label=_GAP_LABEL, **_GAP_STYLE))
+    for label, style in dict(_gap_look(g) for g in gaps).items():
+        handles.append(Patch(label=label, **style))
     ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
     ax.set_title(title, pad=16 + 14 * ((len(handles) + 2) // 3))
     fig.tight_layout()
@@ -259,7 +270,7 @@ def write_sequence_plots(run_dir: str | Path, results: pd.DataFrame, out_dir: st
     mon_all = sd.monitoring(d)
     for test_id in tests:
         mon = mon_all[mon_all["test_id"].astype(str) == test_id] if "test_id" in mon_all else mon_all
-        gaps = sd.interruptions(d, test_id)
+        gaps = sd.unmonitored(d, test_id)
         names = plot_names(test_id)
         pngs = {
             f"{test_id}: chamber trace": (names["chamber_trace"],

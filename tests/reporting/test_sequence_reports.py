@@ -306,3 +306,27 @@ def test_chamber_trace_and_timeline_with_and_without_humidity(humidity: bool) ->
     nan_at = line.loc[line["chamber_c"].isna(), "h"].tolist()
     assert nan_at == [pytest.approx(1800 / 3600)]
     assert line["h"].is_monotonic_increasing
+
+
+def test_check_pauses_are_read_shown_as_steps_and_shaded_apart_from_interruptions(tmp_path: Path) -> None:
+    from hil.reporting import sequence_data as sd
+
+    # a checkpoint as the runner writes it: one PC-down interruption and one check pause in the same sequence
+    state = {"interruptions": [{"from_s": 3000.0, "to_s": 3600.0}],
+             "check_pauses": [{"check": "during_1h", "from_s": 1200.0, "to_s": 1800.0}]}
+    (tmp_path / "checkpoint.json").write_text(json.dumps({"version": 1, "sequences": {"tc::x": state}}))
+    assert sd.interruptions(tmp_path, "tc") == [Interruption(3000.0, 3600.0)]
+    assert sd.check_pauses(tmp_path, "tc") == [Interruption(1200.0, 1800.0, "during_1h")]
+    gaps = sd.unmonitored(tmp_path, "tc")
+    assert [g.from_s for g in gaps] == [1200.0, 3000.0]
+
+    names = ["ramp to 70 °C", "soak 1 h at 70 °C", "ramp to 23 °C"]
+    mon = _monitoring(names, positions=(1,), per_stage=3)
+    steps = stage_steps(mon, 1, {"verdict": "pass"}, gaps, planned=names)
+    by_name = {s.name: s for s in steps}
+    pause = by_name["accuracy check during_1h: monitoring paused from 0.3 h to 0.5 h"]
+    gap = by_name["interrupted: unmonitored from 0.8 h to 1.0 h, resumed"]
+    assert (pause.status, gap.status) == (PASSED, SKIPPED)
+    assert "accuracy check during_1h" in pause.message and "PC was down" in gap.message
+    for png in (chamber_trace_png(mon, gaps), timeline_png(mon, pd.DataFrame(), gaps)):
+        assert png_size(png)[0] == 900
