@@ -310,16 +310,17 @@ class Bench:
 
 
 def source_off(src: Any) -> None:
-    """Outputs off on a clean link: an interrupted exchange may have left half a reply behind. A dip source's
-    running dip program is aborted first (its failure is logged: it must not keep the outputs on)."""
+    """Outputs off on a clean link: an interrupted exchange may have left half a reply behind. Outputs off comes
+    first; then a dip source's dip program is aborted (a refusal or a hung link there must not delay OUTP OFF, and
+    its failure is only logged), then the output state is checked."""
     transport = getattr(src, "transport", None)
     if transport is not None:
         transport.reconnect()
+    src.output_off()
     if isinstance(src, DipSource):
         try:
             src.abort_dips()
         except Exception as exc:
-            log.error("safe state: aborting the source's dips failed (outputs go off anyway): %s", exc)
-    src.output_off()
+            log.error("safe state: aborting the source's dips failed (the outputs are off): %s", exc)
     if src.is_on():
         raise BenchFault(src.name, "output still on after OUTPut OFF")

@@ -10,6 +10,7 @@ and the resume is recorded as an interruption (unmonitored).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,8 @@ _NEAR = 1e-3
 @dataclass
 class _State:
     origin: float  # bench clock at sequence time 0
+    #: wall clock (Unix s) when the sequence first started: orders a run's sequences (the bench clock may restart)
+    started_wall: float = 0.0
     step: int = 0
     soak_from: float | None = None  # sequence time the current soak's duration counts from
     step_started: float = 0.0
@@ -141,10 +144,11 @@ class SequenceRunner:
             st = None
         self._apply_load()
         if st is None:
-            st = _State(origin=clock.now())
+            st = _State(origin=clock.now(), started_wall=time.time())
             self._meters = {p: MeterState(p, float(self.bench.meter(p).spec.constant_imp_per_kwh))
                             for p in self.positions}
             self._setup_step(self.steps[0])
+            self._flush(st)  # a checkpoint from the start: a kill in the first step resumes, not restarts
         else:
             now = clock.now()
             if now - st.origin < st.seq_time:  # the bench's clock restarted: sequence time goes on from here
@@ -361,7 +365,14 @@ class SequenceRunner:
         the step sets it."""
         if not self._reads_rh:
             return None, False
-        raw = self.bench.chamber.humidity()
+        sets_rh = isinstance(step, Ramp | Soak) and step.humidity_pct is not None
+        try:
+            raw = self.bench.chamber.humidity()
+        except (BenchFault, ValueError):
+            if sets_rh:
+                raise
+            # only informational here (humidity not controlled, e.g. below 0 °C): a refused read is no reading
+            return None, False
         rh = None if raw is None else float(raw)
         if rh is None or not isinstance(step, Ramp | Soak) or step.humidity_pct is None:
             return rh, False

@@ -89,12 +89,22 @@ class MonitoringStore:
         return name
 
 
+def _run_order(run_dir: Path) -> dict[str, float]:
+    """Test id → wall-clock start of its sequence, from the checkpoint (empty without one)."""
+    path = run_dir / CHECKPOINT
+    if not path.exists():
+        return {}
+    seqs = json.loads(path.read_text(encoding="utf-8")).get("sequences", {})
+    return {key.split("::", 1)[0]: float(state.get("started_wall") or 0.0) for key, state in seqs.items()}
+
+
 def read_monitoring(run_dir: str | Path) -> pd.DataFrame:
     """Every monitoring row of a run: sequences in the order they ran, each in sequence-time order.
 
     Neither is taken from ``clock_s``: after a resume on a restarted bench clock, later rows can carry smaller
-    bench-clock values than earlier ones. Sequences are ordered by when their first part file was written (wall
-    time), rows within one by sequence time (``t_end_s``), which only grows."""
+    bench-clock values than earlier ones. Sequences are ordered by their wall-clock start kept in the checkpoint
+    (else by when their first part file was written), rows within one by sequence time (``t_end_s``), which only
+    grows."""
     d = Path(run_dir) / MONITORING
     parts = sorted(d.glob("part-*.parquet"))
     if not parts:
@@ -103,6 +113,9 @@ def read_monitoring(run_dir: str | Path) -> pd.DataFrame:
     frame = pd.concat(frames, ignore_index=True)
     if {"test_id", "t_end_s"} <= set(frame.columns):
         first = frame.groupby("test_id", sort=False)["_written"].transform("min")
+        started = _run_order(Path(run_dir))
+        if started and all(started.get(t, 0.0) > 0 for t in frame["test_id"].unique()):
+            first = frame["test_id"].map(started)
         frame = frame.assign(_first=first).sort_values(["_first", "test_id", "t_end_s", "position"],
                                                        kind="stable", ignore_index=True).drop(columns="_first")
     return frame.drop(columns="_written")

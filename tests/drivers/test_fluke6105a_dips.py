@@ -79,11 +79,12 @@ def test_abort_and_completed_dips() -> None:
 
 
 @pytest.mark.parametrize("abort_reply", [OK, b'-113,"Undefined header"\n'], ids=["aborted", "abort refused"])
-def test_the_bench_safe_state_aborts_the_dips_then_switches_off(abort_reply: bytes) -> None:
+def test_the_bench_safe_state_switches_off_then_aborts_the_dips(abort_reply: bytes) -> None:
     refused = abort_reply != OK
-    src, t = source([(b"SOUR:DIPS:ABOR;" + ERR, abort_reply), *([(b"SYST:ERR?\n", OK)] if refused else []),
-                     (b"OUTP OFF;" + ERR, OK), (b"OUTP?\n", b"0\n")])
-    source_off(src)  # an abort that fails is logged: the outputs go off all the same
+    # OUTP OFF goes first: an abort the source refuses (our own command text) must not delay it
+    src, t = source([(b"OUTP OFF;" + ERR, OK), (b"SOUR:DIPS:ABOR;" + ERR, abort_reply),
+                     *([(b"SYST:ERR?\n", OK)] if refused else []), (b"OUTP?\n", b"0\n")])
+    source_off(src)  # an abort that fails is logged: the outputs are off all the same
     t.assert_done()
 
 

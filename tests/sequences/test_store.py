@@ -32,3 +32,17 @@ def test_parts_of_two_sequences_do_not_overwrite_each_other_and_read_in_run_orde
     assert list(zeta_rows["t_end_s"]) == [0.0, 0.0, 60.0, 60.0, 120.0, 120.0]
     assert list(zeta_rows["position"]) == [1, 2, 1, 2, 1, 2]
     assert "_written" not in frame.columns
+
+
+def test_the_checkpoints_wall_clock_start_orders_sequences_over_file_times(tmp_path: Path) -> None:
+    # a copied run directory (cp without -p) loses the file times: the checkpoint's start times still order it
+    import json
+
+    late = MonitoringStore(tmp_path, "late::x").write(_rows("late", 0.0, 0.0, 1), 0)
+    early = MonitoringStore(tmp_path, "early::x").write(_rows("early", 0.0, 0.0, 1), 0)
+    os.utime(tmp_path / "monitoring.parquet" / late, (1000, 1000))  # file times claim the opposite order
+    os.utime(tmp_path / "monitoring.parquet" / early, (2000, 2000))
+    assert list(dict.fromkeys(read_monitoring(tmp_path)["test_id"])) == ["late", "early"]
+    seqs = {"early::x": {"started_wall": 1.7e9}, "late::x": {"started_wall": 1.7e9 + 3600}}
+    (tmp_path / "checkpoint.json").write_text(json.dumps({"version": 1, "sequences": seqs}))
+    assert list(dict.fromkeys(read_monitoring(tmp_path)["test_id"])) == ["early", "late"]
