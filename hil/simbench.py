@@ -42,6 +42,15 @@ def _options(sim: SimulatedBench, role: str) -> dict[str, Any]:
     return {}
 
 
+def _chamber_options(sim: SimulatedBench, protocol: str) -> dict[str, Any]:
+    """SimServ with humidity: the digital output the simulated controller assigns to humidity control (2; real
+    chambers assign theirs per configuration, so the driver has no default)."""
+    chamber = sim.world.chamber
+    if protocol == "simserv" and chamber is not None and chamber.humidity_range is not None:
+        return {"humidity_output": 2}
+    return {}
+
+
 def _resource(rec: dict[str, Any]) -> str:
     return str(rec.get("resource") or f"TCPIP0::{rec['host']}::{rec['port']}::SOCKET")
 
@@ -62,7 +71,8 @@ def bench_file_for(sim: SimulatedBench) -> BenchFile:
                 driver=driver, resource=_resource(rec), idn=idn, calibration=cal, options=_options(sim, ep.role)
             )
         elif ep.role == "chamber":
-            roles["chamber"] = RoleBinding(driver=_CHAMBER_DRIVERS[ep.protocol], resource=_resource(rec))
+            roles["chamber"] = RoleBinding(driver=_CHAMBER_DRIVERS[ep.protocol], resource=_resource(rec),
+                                           options=_chamber_options(sim, ep.protocol))
         elif ep.role == "meter_port":
             meter = sim.world.meters[int(rec["position"])]
             spec = MeterSpec.model_validate(

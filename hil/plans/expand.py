@@ -324,7 +324,8 @@ def _sequence_task(test: SequenceTest, rating: MeterRating, bench: BenchFile,
 
     chamber = bench.roles.get("chamber")
     try:
-        check_against_bench(test, dict(chamber.options) if chamber is not None else None)
+        check_against_bench(test, dict(chamber.options) if chamber is not None else None,
+                            chamber.driver if chamber is not None else None)
         if isinstance(test, PowerCyclingTest):
             check_dips_against_bench(test, bench.limits.phases)  # dipped phases the bench has
     except ProfileError as exc:

@@ -9,8 +9,9 @@ A sequence test with ``checks`` expands into tasks, in run order (each task × p
    measures the points there (:class:`SessionDuringChecks`, run by the sequence runner; a check still due when
    the profile's last soak ends is measured at that end); the outcomes and the chamber temperature wait in the
    checkpoint until
-3. ``<id>.during_<h>h`` — one task per check and point — writes them as rows, judged against the reference limit
-   widened by the temperature-coefficient limit (:func:`during_limit`);
+3. ``<id>.during_<h>h`` — one task per check and point — writes them as rows, judged at the check's chamber
+   temperature (:func:`judge_during`: reference limit + temperature-coefficient limit, the MID band's MPE, or
+   no verdict outside the specified operating range);
 4. ``<id>.after`` — after the end ramp (back at the end temperature);
 5. ``<id>.shift`` — per point, each meter's shift = error after − error before, judged against
    ``max_shift_pct``, uncertainty √(U_before² + U_after²) (uncorrelated: two measurements, days apart).
@@ -24,8 +25,13 @@ Checks during a soak are not at reference conditions: at +70 °C a class 1 meter
 coefficient, up to 0.05 %/K × 47 K ≈ 2.35 % (IEC 62053-21 limits of variation, reference/standards.md §4). So a
 check during the sequence is judged against the reference-condition limit + the temperature-coefficient limit ×
 |T_chamber − 23 °C| (T_chamber read when the check starts; the coefficient from the influence table of the
-standards library, its provenance in ``limit_table``/``limit_status`` and the reason). Where the library has no
-temperature-coefficient row for a point, the check is recorded without a verdict (``skipped``).
+standards library, its provenance in ``limit_table``/``limit_status`` and the reason). The limits of variation
+hold only inside the meter's specified operating range (IEC 62052-11, reference/standards.md §7, status U;
+:mod:`hil.standards.operating`, plan option ``checks.operating_range`` indoor / outdoor): at a chamber temperature
+outside it (e.g. +70 °C for an indoor meter, −10…+45 °C) the standard gives no limit, and the check is recorded
+without a verdict (``skipped``, measured values kept), as it is where the library has no temperature-coefficient
+row for a point. MID meters (EN 50470-3) need no coefficient: MI-003 Table 2 gives the MPE per ambient temperature
+band, so the check is judged against the band holding the chamber temperature (:func:`judge_during`).
 
 Resume: before/after/shift rows are results rows (a completed task is reused, not measured again); a check during
 the sequence is recorded in the checkpoint as completed with its outcomes, so it is not repeated either.
@@ -52,6 +58,8 @@ from hil.standards import (
     limit_for,
 )
 from hil.standards import environmental as env
+from hil.standards.model import AccuracyTable, TemperatureBand
+from hil.standards.operating import DEFAULT_ENVIRONMENT, operating_ranges
 from hil.values import finite_or_none
 
 if TYPE_CHECKING:
@@ -155,6 +163,83 @@ def during_limit(spec: PointSpec, tc: TemperatureCoefficient, temperature_c: flo
                        _weakest(spec.limit_status, tc.status, ref.status), note)
 
 
+@dataclass(frozen=True)
+class DuringSkip:
+    """A check during the sequence that is recorded without a verdict, and why."""
+
+    reason: str
+
+
+_STATUS_LETTER = {"confirmed": "C", "derived": "D", "unconfirmed": "U"}
+
+
+def _temp(temperature_c: float, fmt: str = "+.1f") -> str:
+    """+70.0, −12.5 (typographic minus, as the standards print temperatures)."""
+    return format(temperature_c, fmt).replace("-", "−")
+
+
+def _no_limit(temperature_c: float, outside: str, source: str) -> str:
+    return (f"{_temp(temperature_c)} °C is outside {outside} ({source}): the standard gives no limit there; the "
+            "check is recorded without a verdict")
+
+
+def _bands(rating: MeterRating, library: StandardsLibrary) -> list[TemperatureBand]:
+    """The ambient temperature bands of the rating's accuracy tables (MID, MI-003 Table 2); empty for tables
+    limited at reference conditions (IEC 62053-21/22)."""
+    out: list[TemperatureBand] = []
+    for t in library.accuracy_tables(rating.standard, rating.edition):
+        assert isinstance(t.table, AccuracyTable)
+        out.extend(t.table.temperature_bands)
+    return out
+
+
+def band_limit(spec: PointSpec, rating: MeterRating, library: StandardsLibrary, temperature_c: float,
+               bands: list[TemperatureBand]) -> DuringLimit | DuringSkip:
+    """MID (Directive 2014/32/EU Annex V, MI-003 Table 2, reference/standards.md §3): the maximum permissible
+    error is given per ambient temperature band, so a check during a soak is judged against the MPE of the band
+    holding the chamber temperature (:func:`hil.standards.limit_for` with ``temperature_c``)."""
+    try:
+        row = limit_for(rating, spec.current_a, spec.pf, None, temperature_c=temperature_c, library=library)
+    except StandardsError as exc:
+        if any(b.contains(temperature_c) for b in bands):
+            return DuringSkip(f"recorded, not judged: {exc}")
+        low = min(lo for b in bands for lo, _ in b.ranges_c)
+        high = max(hi for b in bands for _, hi in b.ranges_c)
+        span = f"every temperature band of the table, {_temp(low, '+g')}…{_temp(high, '+g')} °C"
+        return DuringSkip(_no_limit(temperature_c, span, f"{rating.standard}:{rating.edition}"))
+    p = row.provenance
+    band = next((b for b in bands if b.id == row.row.temperature_band), None)
+    where = f"band {band.note or band.id}" if band is not None else "no temperature band"
+    note = (f"limit at {temperature_c:.1f} °C: ±{row.limit_pct:g} % ({p.standard}:{p.edition} {p.table}, row "
+            f"{p.row}, {where}; {p.status})")
+    return DuringLimit(row.limit_pct, f"{p.table} ({where})", p.status, note)
+
+
+def judge_during(spec: PointSpec, rating: MeterRating, library: StandardsLibrary, temperature_c: float,
+                 environment: str = DEFAULT_ENVIRONMENT) -> DuringLimit | DuringSkip:
+    """The limit of a check during the sequence at chamber temperature ``temperature_c``, or why it has none.
+
+    - accuracy table with temperature bands (MID): the band's MPE (:func:`band_limit`);
+    - otherwise (IEC 62053-21/22): outside the meter's specified operating range (IEC 62052-11, reference/
+      standards.md §7, status U; ``environment`` indoor / outdoor) the limits of variation do not hold and the
+      standard gives no limit → :class:`DuringSkip`; inside it the reference limit widened by the temperature
+      coefficient (:func:`during_limit`), or a skip where the library has no coefficient for the point.
+    """
+    bands = _bands(rating, library)
+    if bands:
+        return band_limit(spec, rating, library, temperature_c, bands)
+    specified = operating_ranges(environment).specified
+    if not specified.contains(temperature_c):
+        status = _STATUS_LETTER.get(specified.status, specified.status)
+        return DuringSkip(_no_limit(temperature_c, f"the specified operating range {specified.span()} of an "
+                                    f"{environment} meter", f"{specified.standard}, {status}"))
+    tc = temperature_coefficient(rating, spec, library)
+    if tc is None:
+        return DuringSkip("recorded, not judged: no temperature-coefficient limit for this point in the standards "
+                          "library, and the reference-condition limit does not apply during a soak")
+    return during_limit(spec, tc, temperature_c)
+
+
 def during_label(k: int, every_h: float) -> str:
     return f"during_{k * every_h:g}h"
 
@@ -217,7 +302,7 @@ def with_checks(test: SequenceTest, seq: Task, plan: Plan, rating: MeterRating,
         for k in range(1, n + 1):
             label = during_label(k, checks.during_every_h)
             tasks += [_during_task(test.id, label, spec, positions, rule, seq.key,
-                                   temperature_coefficient(rating, spec, library)) for spec in specs]
+                                   DuringJudge(rating, library, checks.operating_range)) for spec in specs]
     if checks.after:
         tasks += measured("after")
     if checks.max_shift_pct is not None:
@@ -278,11 +363,23 @@ def during_checks(session: RunSession, task: Task) -> SessionDuringChecks | None
     return SessionDuringChecks(plan, session, task.positions)
 
 
+@dataclass(frozen=True)
+class DuringJudge:
+    """What a check during the sequence is judged with, once its chamber temperature is known."""
+
+    rating: MeterRating
+    library: StandardsLibrary
+    environment: str = DEFAULT_ENVIRONMENT
+
+    def __call__(self, spec: PointSpec, temperature_c: float) -> DuringLimit | DuringSkip:
+        return judge_during(spec, self.rating, self.library, temperature_c, self.environment)
+
+
 def _during_task(test_id: str, label: str, spec: PointSpec, positions: list[int], rule: str, seq_key: str,
-                 tc: TemperatureCoefficient | None) -> Task:
+                 judge: DuringJudge) -> Task:
     """A check during the sequence: its outcomes come from the checkpoint; its limit is known only then (it
     depends on the chamber temperature the check was taken at), so ``run`` sets the task's limit before the
-    rows are written."""
+    rows are written. A check without a limit keeps its measured values, verdict ``skipped``."""
     from hil.plans.expand import Task, accuracy_decision
 
     def _run(session: RunSession, task: Task) -> list[PositionOutcome]:
@@ -294,16 +391,15 @@ def _during_task(test_id: str, label: str, spec: PointSpec, positions: list[int]
         by_pos = {int(d["position"]): PositionOutcome(**d) for d in got}
         out = [by_pos[p] for p in task.positions]
         temp = finite_or_none(out[0].extra.get("chamber_c")) if out else None
-        if tc is None or temp is None:
-            why = ("no temperature-coefficient limit for this point in the standards library" if tc is None
-                   else "the chamber temperature of the check was not recorded")
+        lim = (DuringSkip("recorded, not judged: the chamber temperature of the check was not recorded, and the "
+                          "reference-condition limit does not apply during a soak")
+               if temp is None else judge(spec, temp))
+        if isinstance(lim, DuringSkip):
             task.spec = dataclasses.replace(spec, limit_table=f"{spec.limit_table} (reference conditions only)")
             for o in out:
                 if o.verdict is None:
-                    o.verdict, o.reason = "skipped", (f"recorded, not judged: {why}, and the reference-condition "
-                                                      "limit does not apply during a soak")
+                    o.verdict, o.reason = "skipped", lim.reason
             return out
-        lim = during_limit(spec, tc, temp)
         task.limit_pct = lim.limit_pct
         task.spec = dataclasses.replace(spec, limit_pct=lim.limit_pct, limit_table=lim.limit_table,
                                         limit_status=lim.limit_status)
@@ -371,6 +467,7 @@ def shift_outcome(position: int, before: dict[str, Any] | None, after: dict[str,
     return o
 
 
-__all__ = ["CHECK_KIND", "SHIFT_KIND", "CheckNotMeasured", "DuringChecks", "DuringLimit", "DuringPlan",
-           "SessionDuringChecks", "TemperatureCoefficient", "check_specs", "during_checks", "during_count",
-           "during_limit", "measure_point", "shift_outcome", "temperature_coefficient", "with_checks"]
+__all__ = ["CHECK_KIND", "SHIFT_KIND", "CheckNotMeasured", "DuringChecks", "DuringJudge", "DuringLimit",
+           "DuringPlan", "DuringSkip", "SessionDuringChecks", "TemperatureCoefficient", "band_limit", "check_specs",
+           "during_checks", "during_count", "during_limit", "judge_during", "measure_point", "shift_outcome",
+           "temperature_coefficient", "with_checks"]

@@ -70,6 +70,9 @@ class ChecksOptions(_Model):
     during_every_h: float | None = Field(None, gt=0)
     #: limit on |error after − error before| per meter and point; None: no shift rows
     max_shift_pct: float | None = Field(None, gt=0)
+    #: the meters' environment class: its specified operating range (IEC 62052-11, hil.standards.operating)
+    #: bounds where a check during the sequence can be judged with the temperature coefficient
+    operating_range: Literal["indoor", "outdoor"] = "indoor"
 
     @model_validator(mode="after")
     def _shift_needs_both(self) -> ChecksOptions:

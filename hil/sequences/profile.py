@@ -2,8 +2,11 @@
 
 Humidity: a step with ``humidity_pct`` sets the chamber's humidity; ``band_rh`` is the tolerance the standard gives
 for it (the alarm band during a soak, and during a ramp marked ``rh_judged``: the Db rise and fall, whose bands
-IEC 60068-2-30 7.3.2/7.3.4 give). ``humidity_off`` marks dry/cold steps: humidity control is switched off
-(``humidity_off()`` of the chamber driver; a chamber with humidity control whose driver cannot is refused).
+IEC 60068-2-30 7.3.2/7.3.4 give). Every other chamber step has ``humidity_off``: humidity control is switched off
+(``humidity_off()`` of the chamber driver, where its ``can_switch_humidity_off`` says it can), so a burn-in, an ESS
+cycle or an end ramp after a damp heat does not keep its humidity setpoint. Only dry heat and cold need it off
+(IEC 60068-2-2 Bb, -2-1 Ab): a chamber with humidity control that cannot switch it off is refused for those; for
+the other kinds the humidity is recorded, so what the air held is visible.
 
 Absolute phase ends (IEC 60068-2-30 Db): the first step of the cycles is the *anchor* (its start is cycle time 0),
 and a soak with ``until_s`` ends at anchor + ``until_s`` whatever the ramp before it took, so cycle k starts at
@@ -13,7 +16,7 @@ exactly k·24 h.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hil.sequences.disturbances import DisturbanceStep, PowerCyclingTest, disturbance_steps
 from hil.sequences.model import (
@@ -96,7 +99,13 @@ Step = Ramp | Soak | DisturbanceStep
 
 
 def steps_of(test: SequenceTest) -> list[Step]:
-    """The profile of a sequence test as ramps and soaks, in run order."""
+    """The profile of a sequence test as ramps and soaks, in run order; a chamber step without a humidity
+    setpoint has humidity control off."""
+    return [replace(s, humidity_off=True) if isinstance(s, Ramp | Soak) and s.humidity_pct is None else s
+            for s in _steps(test)]
+
+
+def _steps(test: SequenceTest) -> list[Step]:
     if isinstance(test, PowerCyclingTest):  # dips and power cycles (hil.sequences.disturbances)
         return disturbance_steps(test)
     steps: list[Step] = []
@@ -174,15 +183,18 @@ def check_profile(test: SequenceTest, *, min_c: float | None, max_c: float | Non
                   max_rh: float | None = None, has_humidity: bool | None = None,
                   can_switch_humidity_off: bool | None = None) -> None:
     """Refuse a profile beyond the chamber's temperature/humidity range or gradient, one that needs humidity
-    on a chamber without humidity control, or a dry heat / cold profile on a chamber that controls humidity and
-    cannot switch that off (it would run at the last humidity setpoint). None: unknown."""
+    on a chamber without humidity control, or a dry heat / cold profile (IEC 60068-2-2 Bb, -2-1 Ab: no humidity
+    control) on a chamber that controls humidity and cannot switch that off (it would run at the last humidity
+    setpoint). Other kinds run there with their humidity recorded. None: unknown."""
+    dry_or_cold = isinstance(test, DryHeatTest | ColdTest)
     for st in steps_of(test):
         if st.humidity_pct is not None and has_humidity is False:
             raise ProfileError(f"test {test.id!r}: {st.name} needs humidity control; the chamber has none")
-        if getattr(st, "humidity_off", False) and has_humidity and can_switch_humidity_off is False:
+        if dry_or_cold and getattr(st, "humidity_off", False) and has_humidity and can_switch_humidity_off is False:
             raise ProfileError(f"test {test.id!r}: {st.name} needs humidity control off (no humidity setpoint), "
                                "but the chamber controls humidity and its driver cannot switch that off "
-                               "(no humidity_off()): it would keep the last humidity setpoint")
+                               "(SimServ: set the chamber's humidity_output option): it would keep the last "
+                               "humidity setpoint")
         if isinstance(st, Ramp):
             t = st.target_c
             if (min_c is not None and t < min_c) or (max_c is not None and t > max_c):

@@ -97,6 +97,8 @@ class SequenceRunner:
         #: the chamber's humidity is read each interval whenever the chamber controls humidity (set in ``run``):
         #: a dry heat after a damp heat must show what the air really holds
         self._reads_rh = False
+        #: the chamber driver can switch humidity control off (set in ``run``)
+        self._can_switch_rh_off = False
         #: the last soak of the profile: a check during the sequence still due at its end is measured there
         self._last_soak = max((i for i, s in enumerate(self.steps) if isinstance(s, Soak)), default=-1)
         self.mon = test.monitoring
@@ -125,10 +127,12 @@ class SequenceRunner:
             uses_rh = any(getattr(s, "humidity_pct", None) is not None for s in self.steps)
             has_rh, low_rh, high_rh = chamber_humidity_limits(chamber, ranges=uses_rh)
             self._reads_rh = has_rh
+            # the driver's capability (SimServ: only with its humidity_output option; ESPEC: always)
+            self._can_switch_rh_off = bool(getattr(chamber, "can_switch_humidity_off", False))
             try:
                 check_profile(self.test, min_c=low, max_c=high, max_gradient_k_per_min=grad, min_rh=low_rh,
                               max_rh=high_rh, has_humidity=has_rh,
-                              can_switch_humidity_off=callable(getattr(chamber, "humidity_off", None)))
+                              can_switch_humidity_off=self._can_switch_rh_off)
             except ProfileError as exc:
                 raise BenchFault("chamber", str(exc)) from exc
         check_disturbances(self.bench, self.steps, self.load)  # dips the source cannot play: refused before the load
@@ -204,8 +208,9 @@ class SequenceRunner:
         if isinstance(step, Ramp | Soak):
             if step.humidity_pct is not None:
                 ch.set_humidity(step.humidity_pct)
-            elif step.humidity_off and self._reads_rh:
-                # dry heat / cold: humidity not controlled (a driver that cannot do this was refused in run())
+            elif step.humidity_off and self._reads_rh and self._can_switch_rh_off:
+                # no humidity setpoint: control off, not the last one kept (a chamber that cannot was refused
+                # for dry heat / cold in run(); elsewhere its humidity is recorded)
                 ch.humidity_off()
         ch.set_temperature(step.target_c)
         if not ch.is_running():

@@ -21,10 +21,12 @@ def _opt(options: dict[str, Any], name: str) -> float | None:
     return None if v is None else float(v)
 
 
-def check_against_bench(test: SequenceTest, chamber_options: dict[str, Any] | None) -> None:
+def check_against_bench(test: SequenceTest, chamber_options: dict[str, Any] | None,
+                        chamber_driver: str | None = None) -> None:
     """Refuse the profile at expansion when the bench file's chamber options give the limits or say the chamber
-    has no humidity control (``humidity: false``); the chamber's own query is checked again when the sequence
-    starts. A sequence needs a chamber role."""
+    has no humidity control (``humidity: false``), or when the chamber's driver (``chamber_driver``, a bench-file
+    driver name) cannot switch humidity control off with these options; the chamber's own query is checked again
+    when the sequence starts. A sequence needs a chamber role."""
     if chamber_options is None:
         if isinstance(test, PowerCyclingTest) and test.temperature_c is None:
             return  # dips and power cycles at room temperature need no chamber
@@ -34,7 +36,18 @@ def check_against_bench(test: SequenceTest, chamber_options: dict[str, Any] | No
                   max_c=_opt(chamber_options, "max_temperature_c"),
                   max_gradient_k_per_min=_opt(chamber_options, "max_gradient_k_per_min"),
                   min_rh=_opt(chamber_options, "min_humidity_pct"), max_rh=_opt(chamber_options, "max_humidity_pct"),
-                  has_humidity=None if humidity is None else bool(humidity))
+                  has_humidity=None if humidity is None else bool(humidity),
+                  can_switch_humidity_off=_switches_humidity_off(chamber_driver, chamber_options))
+
+
+def _switches_humidity_off(driver: str | None, options: dict[str, Any]) -> bool | None:
+    """What the driver says from the bench file's options alone; None: unknown (a driver that does not say)."""
+    if driver is None:
+        return None
+    from instruments.drivers.registry import driver_entry
+
+    rule = getattr(driver_entry(driver).load(), "switches_humidity_off", None)
+    return None if rule is None else bool(rule(options))
 
 
 def sequence_task(test: SequenceTest, load: PointSpec | None, positions: list[int], standard: str) -> Task:

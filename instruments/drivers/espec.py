@@ -12,7 +12,7 @@ running chamber becomes such a program, whose whole minutes make it never steepe
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from instruments.drivers.declarative import Reading, ScpiDriver, Setting
@@ -186,6 +186,16 @@ class EspecChamber(ScpiDriver):
         if not self.has_humidity:
             raise ValueError(f"{self.name}: the chamber has no humidity control; nothing was sent")
         self.humidity_setpoint = percent_rh
+
+    @property
+    def can_switch_humidity_off(self) -> bool:
+        """``HUMI, SOFF`` is in the P-300 command set: humidity control can always be switched off."""
+        return True
+
+    @staticmethod
+    def switches_humidity_off(options: Mapping[str, Any]) -> bool:
+        """:attr:`can_switch_humidity_off` from the bench file's options alone: always."""
+        return True
 
     def humidity_off(self) -> None:
         """Humidity not controlled (dry heat, cold): ``HUMI, SOFF``; nothing to do without humidity control."""

@@ -11,6 +11,7 @@ this driver sends as the field separator.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from instruments.drivers.declarative import Action, Limits, Reading, ScpiDriver, Setting, parse_bool
@@ -34,9 +35,6 @@ N_MESSAGES, MESSAGE_TEXT, RESET_ERRORS = 17002, 17007, 17012
 STOP_PROGRAM, INFO = 19015, 99997
 #: digital output 1 starts (1) / stops (0) manual operation
 OUT_OPERATION = 1
-#: digital output that switches humidity control on/off (default; chambers assign their channels per
-#: configuration, so it is the ``humidity_output`` option)
-OUT_HUMIDITY = 2
 TEMPERATURE, HUMIDITY = 1, 2
 
 
@@ -62,8 +60,10 @@ class SimServChamber(ScpiDriver):
     Options (bench file): ``chamber_index``; ``min/max_temperature_c`` and ``min/max_humidity_pct`` (default: asked
     from the controller, commands 11007/11009); ``max_gradient_k_per_min``; ``humidity`` (whether the chamber
     controls humidity; default: asked once, 11018); ``humidity_output``, the digital output that switches
-    humidity control on/off (default 2); ``safe_temperature_c``, the setpoint the safe state leaves behind after
-    stopping (default: setpoint unchanged).
+    humidity control on/off (no default: each chamber's configuration assigns it and no public source gives a
+    fixed number; without it ``set_humidity`` writes only the setpoint and :attr:`can_switch_humidity_off` is
+    False); ``safe_temperature_c``, the setpoint the safe state leaves behind after stopping (default: setpoint
+    unchanged).
     """
 
     model = "SimServ chamber"
@@ -100,14 +100,21 @@ class SimServChamber(ScpiDriver):
         max_humidity_pct: float | None = None,
         max_gradient_k_per_min: float = float("inf"),
         humidity: bool | None = None,
-        humidity_output: int = OUT_HUMIDITY,
+        humidity_output: int | None = None,
         safe_temperature_c: float | None = None,
     ) -> None:
         super().__init__(transport)
+        if humidity_output == OUT_OPERATION:
+            raise ValueError(f"{self.name}: humidity_output {OUT_OPERATION} is the start/stop output of manual "
+                             "operation; give the digital output your chamber assigns to humidity control")
         self.chamber_index = chamber_index
         self.max_gradient_k_per_min = max_gradient_k_per_min
         self.safe_temperature_c = safe_temperature_c
-        self._placeholders = {"i": chamber_index, "h": humidity_output}
+        self.humidity_output = humidity_output
+        # without a humidity output "{h}" stays unfilled: humidity_control cannot be sent to a guessed channel
+        self._placeholders: dict[str, Any] = {"i": chamber_index}
+        if humidity_output is not None:
+            self._placeholders["h"] = humidity_output
         self._limits: dict[int, tuple[float | None, float | None]] = {
             TEMPERATURE: (min_temperature_c, max_temperature_c),
             HUMIDITY: (min_humidity_pct, max_humidity_pct),
@@ -154,6 +161,16 @@ class SimServChamber(ScpiDriver):
             self._has_humidity = self.variables >= 2
         return self._has_humidity
 
+    @property
+    def can_switch_humidity_off(self) -> bool:
+        """Whether :meth:`humidity_off` can work: only with the ``humidity_output`` option."""
+        return self.humidity_output is not None
+
+    @staticmethod
+    def switches_humidity_off(options: Mapping[str, Any]) -> bool:
+        """:attr:`can_switch_humidity_off` from the bench file's options alone (checked before a run starts)."""
+        return options.get("humidity_output") is not None
+
     def identify(self) -> str:
         """``<type>,<year>,<serial>`` from command 99997."""
         return ",".join(self.ask(INFO, k)[0] for k in (1, 2, 3))
@@ -170,18 +187,23 @@ class SimServChamber(ScpiDriver):
         self.temperature_setpoint = celsius
 
     def set_humidity(self, percent_rh: float) -> None:
-        """The humidity setpoint, and humidity control on (it may have been switched off, or dropped by a power
-        loss)."""
+        """The humidity setpoint, and with the ``humidity_output`` option humidity control on (it may have been
+        switched off, or dropped by a power loss); without it the setpoint only."""
         if not self.has_humidity:
             raise ValueError(f"{self.name}: the chamber has no humidity control; nothing was sent")
         self.humidity_setpoint = percent_rh
-        self.humidity_control = True
+        if self.humidity_output is not None:
+            self.humidity_control = True
 
     def humidity_off(self) -> None:
-        """Humidity not controlled (dry heat, cold): the humidity-control output off; nothing to do on a chamber
-        without humidity control."""
-        if self.has_humidity:
-            self.humidity_control = False
+        """Humidity not controlled (dry heat, cold): the ``humidity_output`` digital output off; nothing to do on
+        a chamber without humidity control. Without the option it is refused (nothing sent)."""
+        if not self.has_humidity:
+            return
+        if self.humidity_output is None:
+            raise ValueError(f"{self.name}: cannot switch humidity control off without the humidity_output option "
+                             "(the chamber's digital output for it); nothing was sent")
+        self.humidity_control = False
 
     def set_gradient(self, up_k_per_min: float, down_k_per_min: float) -> None:
         """Ramps on SimServ: the program value moves at these gradients towards the setpoint (0 = step)."""

@@ -59,27 +59,50 @@ def test_out_of_range_or_restricted_sends_nothing() -> None:
 
 
 def test_actual_values_and_humidity() -> None:
+    """Without the ``humidity_output`` option set_humidity writes the setpoint only: no digital output (14001)."""
     ch, t = chamber([
         (b"11004\xb61\xb61\r", b"1\xb623.50\r\n"),
         (b"11018\xb61\r", b"1\xb62\r\n"),
         (b"11004\xb61\xb62\r", b"1\xb645.00\r\n"),
         (b"11001\xb61\xb62\xb660\r", OK),
-        (b"14001\xb61\xb62\xb61\r", OK),  # humidity control on (digital output 2)
     ], **LIMITS)
     assert ch.temperature() == 23.5
     assert ch.humidity() == 45.0
     ch.set_humidity(60.0)
+    assert not ch.can_switch_humidity_off
     t.assert_done()
 
 
-def test_humidity_off_is_a_digital_output() -> None:
-    """Humidity control off: the ``humidity_output`` option's digital output (default 2) to 0."""
-    ch, t = chamber([(b"11018\xb61\r", b"1\xb62\r\n"), (b"14001\xb61\xb62\xb60\r", OK)], **LIMITS)
+def test_set_humidity_with_the_humidity_output_switches_it_on() -> None:
+    ch, t = chamber([
+        (b"11001\xb61\xb62\xb660\r", OK),
+        (b"14001\xb61\xb64\xb61\r", OK),  # humidity control on (the option's digital output 4)
+    ], humidity=True, humidity_output=4, **LIMITS)
+    ch.set_humidity(60.0)
+    assert ch.can_switch_humidity_off
+    t.assert_done()
+
+
+def test_humidity_off_is_the_humidity_output() -> None:
+    """Humidity control off: the ``humidity_output`` option's digital output to 0; without the option refused
+    with nothing sent (no public source fixes the channel)."""
+    ch, t = chamber([(b"11018\xb61\r", b"1\xb62\r\n"), (b"14001\xb61\xb62\xb60\r", OK)], humidity_output=2,
+                    **LIMITS)
     ch.humidity_off()
     t.assert_done()
     ch, t = chamber([(b"14001\xb61\xb65\xb60\r", OK)], humidity=True, humidity_output=5, **LIMITS)
     ch.humidity_off()
     t.assert_done()
+    ch, t = chamber([], humidity=True, **LIMITS)
+    with pytest.raises(ValueError, match=r"without the humidity_output option .*nothing was sent"):
+        ch.humidity_off()
+    t.assert_done()
+
+
+def test_humidity_output_1_is_refused() -> None:
+    """Output 1 starts/stops manual operation: as the humidity output, humidity off would stop the chamber."""
+    with pytest.raises(ValueError, match="humidity_output 1 is the start/stop output"):
+        chamber([], humidity_output=1)
     ch, t = chamber([], humidity=False, **LIMITS)  # the bench file says: no humidity control
     ch.humidity_off()  # nothing to switch off, nothing sent
     assert not ch.has_humidity

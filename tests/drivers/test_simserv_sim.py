@@ -55,8 +55,9 @@ def test_humidity(bench: Sim) -> None:
 
 def test_humidity_off_leaves_the_setpoint_uncontrolled(bench: Sim) -> None:
     """Dry heat after damp heat: humidity control off, the humidity drifts from 80 %RH towards the ambient 50 %RH
-    with the drift time constant (1800 s): 50 + 30·e^(−1) after 1800 s; set_humidity switches it on again."""
-    ch = chamber(bench)
+    with the drift time constant (1800 s): 50 + 30·e^(−1) after 1800 s; set_humidity switches it on again. The
+    simulated controller's humidity output is 2 (the option a lab would write)."""
+    ch = chamber(bench, humidity_output=2)
     ch.set_gradient(0.0, 0.0)
     ch.set_humidity(80.0)
     ch.start()

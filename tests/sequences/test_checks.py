@@ -10,6 +10,7 @@ Expected values are computed here by hand from these numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import subprocess
@@ -21,12 +22,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from hil.measure.accuracy import PointSpec
 from hil.results import read_results
 from hil.sequences import read_monitoring
 from hil.sequences.checks import shift_outcome
 from hil.sequences.error_monitor import ErrorMonitor, error_pct, shift_resolution_pct, window_pulses
 from hil.sequences.monitor import MeterState
 from hil.simbench import simulated_bench
+from hil.standards import MeterRating, StandardsLibrary
 from tests.sequences.plans import pytest_plan
 
 SEED = 5
@@ -352,15 +355,20 @@ def test_during_check_count_by_hand() -> None:
     assert during_count(tc, 1) == 2  # 3 cycles × 2 dwells × 0.5 h = 3 h of soak: at 1 h and 2 h
 
 
-def test_shift_limit_without_after_check_is_refused_with_file_and_line(tmp_path: Path) -> None:
+def _refusal(tmp_path: Path, checks_text: str) -> str:
+    """The error loading the shipped-style plan with ``checks_text`` in place of its ``max_shift_pct`` line."""
     from hil.plans.model import load_plan
     from instruments.yamlconfig import ConfigError
 
-    bad = plan_text().replace("      max_shift_pct: 0.5\n", "      after: false\n      max_shift_pct: 0.5\n")
-    (tmp_path / "bad.yaml").write_text(bad, encoding="utf-8")
+    (tmp_path / "bad.yaml").write_text(plan_text().replace("      max_shift_pct: 0.5\n", checks_text),
+                                       encoding="utf-8")
     with pytest.raises(ConfigError) as exc:
         load_plan(tmp_path / "bad.yaml")
-    text = str(exc.value)
+    return str(exc.value)
+
+
+def test_shift_limit_without_after_check_is_refused_with_file_and_line(tmp_path: Path) -> None:
+    text = _refusal(tmp_path, "      after: false\n      max_shift_pct: 0.5\n")
     assert "bad.yaml" in text and "checks" in text and "max_shift_pct needs both" in text
 
 
@@ -420,3 +428,151 @@ def test_check_due_after_a_shortened_last_soak_is_measured_at_its_end(tmp_path: 
     assert ((t - 25.0).abs() < 3.0).all()
     assert (during["limit_pct"] - (1.0 + 0.05 * (t - 23.0).abs())).abs().max() < 1e-4
     assert during.loc[[1, 3, WARM], "verdict"].eq("pass").all()
+
+
+# -- the limit of a check during the sequence, by hand ----------------------------------------------------------
+def _check_spec(rating_kw: dict[str, object], pf: str = "1") -> tuple[PointSpec, MeterRating, StandardsLibrary]:
+    """A check point at Iref (= 10 · Itr = 5 A, reference/standards.md §1) of the default meter, with its
+    reference-condition limit from the library (as the plan expansion builds it)."""
+    from hil.sequences.checks import check_specs
+    from hil.sequences.model import BurnInTest
+    from hil.standards import default_library
+    from tests.standards.ratings import make_rating
+
+    rating = make_rating(**rating_kw)
+    lib = default_library()
+    test = BurnInTest.model_validate({"id": "b", "kind": "burn_in", "temperature_c": 40, "duration_h": 1,
+                                      "checks": {"points": [{"current": "Iref", "power_factor": pf}]}})
+    assert test.checks is not None
+    (spec,) = check_specs(test, test.checks, rating, lib)
+    assert spec.current_a == pytest.approx(5.0)
+    return spec, rating, lib
+
+
+IEC_CL1: dict[str, object] = {}  # IEC 62053-21:2020 class 1, 0.25-0.5(60) A
+MID_B: dict[str, object] = {"standard": "EN 50470-3", "edition": "2022", "class_index": "B"}
+
+
+@pytest.mark.parametrize(("pf", "tc"), [("1", 0.05), ("0.5L", 0.07)])
+@pytest.mark.parametrize(("environment", "temp"), [("indoor", 40.0), ("indoor", -10.0), ("outdoor", 50.0),
+                                                   ("outdoor", -20.0)])
+def test_limit_inside_the_operating_range_is_widened_by_the_coefficient(pf: str, tc: float, environment: str,
+                                                                          temp: float) -> None:
+    """Class 1 at Iref (≥ 2 Itr): ±1.0 % at PF 1 and ±1.0 % at 0.5L (standards.md §3, 2020 table), widened by
+    0.05 / 0.07 %/K × |T − 23 °C| (§4). Indoor −10…+45 °C, outdoor −25…+55 °C (§7) hold these temperatures."""
+    from hil.sequences.checks import DuringLimit, judge_during
+
+    spec, rating, lib = _check_spec(IEC_CL1, pf)
+    lim = judge_during(spec, rating, lib, temp, environment)
+    assert isinstance(lim, DuringLimit)
+    assert lim.limit_pct == pytest.approx(1.0 + tc * abs(temp - 23.0))
+    assert "temperature coefficient" in lim.limit_table and f"{tc:g} %/K" in lim.note
+
+
+@pytest.mark.parametrize(("environment", "temp", "span"), [
+    ("indoor", 70.0, "−10…+45 °C"), ("indoor", 45.5, "−10…+45 °C"), ("indoor", -25.0, "−10…+45 °C"),
+    ("outdoor", 70.0, "−25…+55 °C"), ("outdoor", -40.0, "−25…+55 °C"),
+])
+def test_outside_the_operating_range_the_check_has_no_limit(environment: str, temp: float, span: str) -> None:
+    """IEC 62052-11 specified operating range (standards.md §7, U): outside it the limits of variation with
+    temperature do not hold and the standard gives no limit."""
+    from hil.sequences.checks import DuringSkip, judge_during
+
+    spec, rating, lib = _check_spec(IEC_CL1)
+    got = judge_during(spec, rating, lib, temp, environment)
+    assert isinstance(got, DuringSkip)
+    shown = f"{temp:+.1f}".replace("-", "−")
+    assert got.reason.startswith(f"{shown} °C is outside the specified operating range {span} of an {environment}"
+                                 " meter (IEC 62052-11, U): the standard gives no limit there")
+    assert got.reason.endswith("the check is recorded without a verdict")
+
+
+def test_operating_ranges_are_sourced_data() -> None:
+    from hil.standards.operating import DEFAULT_ENVIRONMENT, OPERATING_RANGES, operating_ranges
+
+    # standards.md §7: indoor operate −10…+45, limit −25…+55, storage −25…+70 °C; outdoor −25…+55 / −40…+70
+    want = {"indoor": ((-10, 45), (-25, 55)), "outdoor": ((-25, 55), (-40, 70))}
+    for env_class, (spec_range, limit_range) in want.items():
+        r = OPERATING_RANGES["indoor" if env_class == "indoor" else "outdoor"]
+        assert (r.specified.low_c, r.specified.high_c) == spec_range
+        assert (r.limit.low_c, r.limit.high_c) == limit_range
+        assert {r.specified.status, r.limit.status} == {"unconfirmed"} and r.specified.standard == "IEC 62052-11"
+    indoor_storage = OPERATING_RANGES["indoor"].storage
+    assert indoor_storage is not None and (indoor_storage.low_c, indoor_storage.high_c) == (-25, 70)
+    assert DEFAULT_ENVIRONMENT == "indoor" and operating_ranges().specified.span() == "−10…+45 °C"
+    with pytest.raises(ValueError, match="unknown environment class 'arctic'"):
+        operating_ranges("arctic")
+
+
+@pytest.mark.parametrize(("temp", "limit"), [
+    (23.0, 2.0),  # +5…+30 °C
+    (35.0, 2.5), (0.0, 2.5),  # −10…+5 or +30…+40 °C
+    (50.0, 3.5), (-20.0, 3.5),  # −25…−10 or +40…+55 °C
+    (70.0, 4.0), (-30.0, 4.0),  # −40…−25 or +55…+70 °C: MID still gives an MPE (outside IEC's indoor range)
+    (40.0, 2.5),  # on an edge both bands hold it: the tighter MPE
+])
+def test_mid_class_b_is_judged_against_the_table_2_band(temp: float, limit: float) -> None:
+    """MID class B, Itr ≤ I ≤ Imax (standards.md §3, MI-003 Table 2, C): 2 / 2.5 / 3.5 / 4 % by band."""
+    from hil.sequences.checks import DuringLimit, judge_during
+
+    spec, rating, lib = _check_spec(MID_B)
+    assert spec.limit_pct == 2.0  # before / after: the reference-temperature band
+    lim = judge_during(spec, rating, lib, temp)
+    assert isinstance(lim, DuringLimit)
+    assert lim.limit_pct == limit
+    assert lim.limit_status == "confirmed" and "MI-003 Table 2" in lim.limit_table and "band" in lim.limit_table
+    assert "temperature coefficient" not in lim.limit_table and f"±{limit:g} %" in lim.note
+
+
+def test_mid_beyond_every_band_has_no_limit() -> None:
+    from hil.sequences.checks import DuringSkip, judge_during
+
+    spec, rating, lib = _check_spec(MID_B)
+    got = judge_during(spec, rating, lib, 75.0)
+    assert isinstance(got, DuringSkip)
+    assert got.reason.startswith("+75.0 °C is outside every temperature band of the table, −40…+70 °C")
+    assert "no limit there" in got.reason
+
+
+def test_check_outside_the_range_is_skipped_with_its_error_kept(tmp_path: Path) -> None:
+    """The during task reads the outcomes from the checkpoint: at +70 °C (indoor) the rows keep the measured
+    error and the chamber temperature, verdict skipped with the reason; at +40 °C the same task is judged."""
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from hil.measure.accuracy import PositionOutcome
+    from hil.sequences.checks import DuringJudge, _during_task
+    from hil.sequences.store import Checkpoint
+
+    spec, rating, lib = _check_spec(IEC_CL1)
+
+    def task_at(temp: float, run_dir: Path) -> tuple[Any, list[PositionOutcome]]:
+        run_dir.mkdir()
+        o = PositionOutcome(1, "S1", 1000, 20000, 1.3, 60.0, None, extra={"chamber_c": temp,
+                                                                          "uncertainty_pct": 0.02})
+        got = {"check_results": {"during_24h": {spec.point: [dataclasses.asdict(o)]}}}
+        Checkpoint(run_dir).put("bi::sequence", got)
+        task = _during_task("bi", "during_24h", spec, [1], "simple", "bi::sequence",
+                            DuringJudge(rating, lib, "indoor"))
+        return task, task.run(cast(Any, SimpleNamespace(run_dir=run_dir)), task)
+
+    task, (hot,) = task_at(70.0, tmp_path / "hot")
+    assert hot.verdict == "skipped" and hot.error_pct == 1.3 and hot.extra["chamber_c"] == 70.0
+    assert "+70.0 °C is outside the specified operating range −10…+45 °C" in hot.reason
+    assert task.limit_pct == 1.0 and "reference conditions only" in task.spec.limit_table
+    task, (warm,) = task_at(40.0, tmp_path / "warm")
+    assert warm.verdict is None  # judged by the decision rule: 1.3 % within 1.0 + 0.05 × 17 = 1.85 %
+    assert task.limit_pct == pytest.approx(1.85)
+    verdict, why = task.decide(warm)
+    assert verdict == "pass" and "±1.85 %" in why
+
+
+def test_unknown_operating_range_is_refused_with_file_and_line(tmp_path: Path) -> None:
+    from hil.plans.model import load_plan
+
+    text = _refusal(tmp_path, "      max_shift_pct: 0.5\n      operating_range: arctic\n")
+    assert "bad.yaml" in text and "operating_range" in text and "indoor" in text
+    ok = plan_text().replace("      max_shift_pct: 0.5\n", "      max_shift_pct: 0.5\n      operating_range: outdoor\n")
+    (tmp_path / "ok.yaml").write_text(ok, encoding="utf-8")
+    checks = getattr(load_plan(tmp_path / "ok.yaml").tests[0], "checks", None)
+    assert checks is not None and checks.operating_range == "outdoor"

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -25,11 +26,23 @@ from hil.plans.expand import PlanError, expand_plan
 from hil.plans.model import Plan, load_plan
 from hil.results import read_results
 from hil.sequences import ProfileError, Ramp, Soak, check_profile, read_monitoring, steps_of
-from hil.sequences.model import ColdTest, DampHeatCyclicTest, DampHeatSteadyTest, DryHeatTest, MonitoringOptions
+from hil.sequences.disturbances import PowerCyclingTest
+from hil.sequences.model import (
+    BurnInTest,
+    ColdTest,
+    DampHeatCyclicTest,
+    DampHeatSteadyTest,
+    DryHeatTest,
+    MonitoringOptions,
+    ThermalCyclingTest,
+)
 from hil.sequences.runner import SequenceRunner
 from hil.simbench import simulated_bench
 from hil.standards import StandardsLibrary
 from hil.standards import environmental as env
+from instruments.drivers.errors import BenchFault
+from instruments.drivers.replay import ReplayTransport
+from instruments.drivers.simserv import SimServChamber
 from instruments.simulators.bench import RunningBench
 from instruments.yamlconfig import ConfigError
 
@@ -42,6 +55,7 @@ WEAK = 12
 H = 3600.0
 INTERVAL_S = 600.0
 PORT_EVERY = 3  # port readout every 30 min
+OK = b"1\r\n"
 
 
 def _db(**kw: Any) -> DampHeatCyclicTest:
@@ -131,6 +145,88 @@ def test_steady_kinds_from_the_oiml_d11_severities() -> None:
         assert sev.temperature_c.status in ("confirmed", "derived", "unconfirmed") and sev.duration_h.standard
 
 
+def test_humidity_off_wherever_no_humidity_setpoint() -> None:
+    """Burn-in, ESS cycling, power cycling at a temperature and plain end ramps have no humidity setpoint: humidity
+    control off (not the last damp-heat setpoint kept); the Db steps, recovery included, keep their humidity."""
+    burn = BurnInTest.model_validate({"id": "b", "kind": "burn_in", "temperature_c": 70, "duration_h": 2,
+                                      "end_temperature_c": 23})
+    ess = ThermalCyclingTest.model_validate({"id": "t", "kind": "thermal_cycling", "low_c": -25, "high_c": 70,
+                                             "cycles": 1, "gradient_k_per_min": 5, "dwell_min": 30,
+                                             "end_temperature_c": 23})
+    pc = PowerCyclingTest.model_validate({"id": "p", "kind": "power_cycling", "temperature_c": 55,
+                                          "power_cycles": {"cycles": 2, "off_s": 5, "on_s": 25}})
+    damp = DampHeatSteadyTest.model_validate({"id": "h", "kind": "damp_heat_steady", "severity": "oiml_d11"})
+    for test in (burn, ess, pc):
+        chamber_steps = [st for st in steps_of(test) if isinstance(st, Ramp | Soak)]
+        assert chamber_steps and all(st.humidity_off and st.humidity_pct is None for st in chamber_steps)
+    *held, back = steps_of(damp)
+    assert all(isinstance(st, Ramp | Soak) and not st.humidity_off and st.humidity_pct == 93 for st in held)
+    assert isinstance(back, Ramp) and back.humidity_off  # the end ramp to 23 °C: no longer at 93 %RH
+    db = steps_of(_db(end_temperature_c=23))
+    assert all(isinstance(st, Ramp | Soak) and not st.humidity_off and st.humidity_pct is not None for st in db)
+    # only dry heat and cold are refused where humidity control cannot be switched off; burn-in runs, recorded
+    check_profile(burn, min_c=None, max_c=None, max_gradient_k_per_min=None, has_humidity=True,
+                  can_switch_humidity_off=False)
+
+
+class _Reached(Exception):
+    """The runner got past its checks to the load."""
+
+
+def _refusing_source() -> SimpleNamespace:
+    def output_off() -> None:
+        raise _Reached
+
+    return SimpleNamespace(output_off=output_off)
+
+
+def _simserv(dialogue: list[tuple[bytes, bytes | None]], **options: Any) -> tuple[SimServChamber, ReplayTransport]:
+    t = ReplayTransport(dialogue, name="chamber", write_termination="\r", read_termination="\n")
+    return SimServChamber(t, humidity=True, min_temperature_c=LOW_C, max_temperature_c=HIGH_C,
+                          min_humidity_pct=LOW_RH, max_humidity_pct=HIGH_RH, max_gradient_k_per_min=GRAD,
+                          **options), t
+
+
+def _runner(chamber: SimServChamber, test: Any, tmp_path: Path) -> SequenceRunner:
+    meter = SimpleNamespace(spec=SimpleNamespace(constant_imp_per_kwh=1000.0, connection="3P4W"), port=None)
+    bench = SimpleNamespace(chamber=chamber, source=_refusing_source(), meter=lambda p: meter, clock=None,
+                            error_calculator=None)
+    return SequenceRunner(bench, lambda load: None, test, None, [1], tmp_path, "k")
+
+
+def test_simserv_without_humidity_output_refuses_dry_heat(tmp_path: Path) -> None:
+    """No ``humidity_output`` option: the driver cannot switch humidity off, so a dry heat is refused before
+    anything is sent; a burn-in is not (its humidity is recorded). With the option both get past the check."""
+    dry = DryHeatTest.model_validate({"id": "d", "kind": "dry_heat", "severity": "oiml_d11"})
+    burn = BurnInTest.model_validate({"id": "b", "kind": "burn_in", "temperature_c": 70, "duration_h": 2})
+    ch, t = _simserv([])
+    with pytest.raises(BenchFault, match=r"cannot switch that off .*humidity_output"):
+        _runner(ch, dry, tmp_path / "a").run()
+    with pytest.raises(_Reached):
+        _runner(ch, burn, tmp_path / "b").run()
+    t.assert_done()  # nothing sent
+    ch, t = _simserv([], humidity_output=2)
+    with pytest.raises(_Reached):
+        _runner(ch, dry, tmp_path / "c").run()
+    t.assert_done()
+
+
+def test_setup_switches_humidity_off_only_where_the_driver_can(tmp_path: Path) -> None:
+    """The bytes of a step without humidity setpoint: with ``humidity_output`` 2 the runner sends digital output
+    2 to 0 (14001¶1¶2¶0); without it no digital-output command at all."""
+    burn = BurnInTest.model_validate({"id": "b", "kind": "burn_in", "temperature_c": 70, "duration_h": 2,
+                                      "gradient_k_per_min": 1.0})
+    ramp = steps_of(burn)[0]
+    common = [(b"11068\xb61\xb61\xb61\r", OK), (b"11072\xb61\xb61\xb61\r", OK)]
+    tail = [(b"11001\xb61\xb61\xb670\r", OK), (b"14003\xb61\xb61\r", b"1\xb61\r\n")]
+    for options, off in (({"humidity_output": 2}, [(b"14001\xb61\xb62\xb60\r", OK)]), ({}, [])):
+        ch, t = _simserv(common + off + tail, **options)
+        runner = _runner(ch, burn, tmp_path)
+        runner._reads_rh, runner._can_switch_rh_off = True, ch.can_switch_humidity_off
+        runner._setup_step(ramp)
+        t.assert_done()  # exactly these frames: without the option no 14001 at all
+
+
 def test_bad_input_refused_before_anything_starts(tmp_path: Path) -> None:
     wet = DampHeatSteadyTest.model_validate({"id": "h", "kind": "damp_heat_steady", "temperature_c": 40,
                                              "humidity_pct": HIGH_RH + 1, "duration_h": 1})
@@ -175,6 +271,19 @@ def test_bad_input_refused_before_anything_starts(tmp_path: Path) -> None:
             update={"options": {**chamber.options, "humidity": False}})}})
         with pytest.raises(PlanError, match="needs humidity control; the chamber has none"):
             expand_plan(ok, dry_chamber, library)
+        # a dry heat on a SimServ chamber the bench file says controls humidity: refused at expansion without the
+        # option that switches humidity off (with ``humidity`` not given, the chamber is asked at sequence start)
+        dry_plan = ok.model_copy(update={"tests": [dry]})
+        assert chamber.driver == "simserv" and chamber.options.get("humidity_output") is not None
+        humid = {**chamber.options, "humidity": True}
+        for options in (humid, {k: v for k, v in chamber.options.items() if k != "humidity_output"}):
+            bf = bench_file.model_copy(update={"roles": {**bench_file.roles, "chamber": chamber.model_copy(
+                update={"options": options})}})
+            assert [t.test_kind for t in expand_plan(dry_plan, bf, library)] == ["dry_heat"]
+        no_output = bench_file.model_copy(update={"roles": {**bench_file.roles, "chamber": chamber.model_copy(
+            update={"options": {k: v for k, v in humid.items() if k != "humidity_output"}})}})
+        with pytest.raises(PlanError, match="cannot switch that off"):
+            expand_plan(dry_plan, no_output, library)
 
 
 class _HumidityChamber:
@@ -364,20 +473,27 @@ tests:
     humidity_pct: 93
     duration_h: 1
     monitoring: {{interval_s: {INTERVAL_S:g}, port_every: {PORT_EVERY}}}
-  - id: dry
+  - id: next
     kind: dry_heat
     temperature_c: 55
     duration_h: 2
     monitoring: {{interval_s: {INTERVAL_S:g}, port_every: {PORT_EVERY}}}
 """
+DAMP_THEN_BURN_IN = DAMP_THEN_DRY.split("  - id: next")[0] + f"""\
+  - id: next
+    kind: burn_in
+    temperature_c: 70
+    duration_h: 3
+    gradient_k_per_min: 1.0
+    monitoring: {{interval_s: {INTERVAL_S:g}, port_every: {PORT_EVERY}}}
+"""
 
 
-def test_dry_heat_after_damp_heat_runs_with_humidity_control_off(tmp_path: Path) -> None:
-    """The dry heat switches humidity control off: its rows record the humidity (read whenever the chamber controls
-    humidity), which leaves the damp heat's 93 %RH and drifts to the ambient 50 %RH with the simulated chamber's
-    drift time constant (1800 s): RH(t) = 50 + (93 − 50)·e^(−t/1800) from the dry heat's start."""
+def _damp_then(tmp_path: Path, plan_text: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Run ``plan_text`` (test ``damp`` then test ``next``) on the default simulated bench; position 1's
+    monitoring rows of the damp heat, of the damp heat's end ramp and of the next test."""
     plan = tmp_path / "plan.yaml"
-    plan.write_text(DAMP_THEN_DRY, encoding="utf-8")
+    plan.write_text(plan_text, encoding="utf-8")
     with simulated_bench(seed=3, write_to=tmp_path / "bench.yaml"):
         cmd = [sys.executable, "-m", "pytest", str(plan), "--bench", str(tmp_path / "bench.yaml"), "--run-dir",
                str(tmp_path / "run"), "-p", "no:cacheprovider", "-q"]
@@ -385,15 +501,44 @@ def test_dry_heat_after_damp_heat_runs_with_humidity_control_off(tmp_path: Path)
     assert p.returncode == 0, p.stdout + p.stderr
     mon = read_monitoring(tmp_path / "run")
     one = mon[mon["position"] == 1].sort_values("clock_s")
-    damp, dry = one[one["test_id"] == "damp"], one[one["test_id"] == "dry"]
+    assert not one["humidity_alarm"].any()
+    damp, nxt = one[one["test_id"] == "damp"], one[one["test_id"] == "next"]
+    back = damp[damp["step_name"].str.startswith("ramp to 23")]  # the damp heat's end ramp: no setpoint
     damp_soak = damp[damp["step_name"].str.startswith("soak")]
     assert ((damp_soak["humidity_pct"] - 93).abs() <= 3).all() and (damp_soak["setpoint_rh"] == 93).all()
+    return damp, back, nxt
+
+
+def _drift_by_hand(back: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
+    """RH(t) = 50 + (93 − 50)·e^(−t/τ), t from the start of the damp heat's end ramp (humidity control off
+    there), τ the simulated chamber's drift time constant, 50 %RH its ambient."""
+    drift_tau, ambient = SIM["chamber"]["drift_time_constant_s"], SIM["ambient_humidity_pct"]
+    start = float(back["clock_s"].iloc[0] - (back["t_end_s"].iloc[0] - back["t_start_s"].iloc[0]))
+    result: pd.Series = ambient + (93.0 - ambient) * (-(rows["clock_s"] - start) / drift_tau).map(math.exp)
+    return result
+
+
+def test_dry_heat_after_damp_heat_runs_with_humidity_control_off(tmp_path: Path) -> None:
+    """The damp heat's end ramp and the dry heat switch humidity control off: their rows record the humidity
+    (read whenever the chamber controls humidity), which leaves the damp heat's 93 %RH and drifts to the ambient
+    50 %RH with the simulated chamber's drift time constant from the end ramp's start."""
+    _, back, dry = _damp_then(tmp_path, DAMP_THEN_DRY)
+    assert len(back) > 0 and back["setpoint_rh"].isna().all()
     # dry heat: no humidity setpoint, but every interval has a humidity reading
     assert dry["setpoint_rh"].isna().all() and dry["humidity_pct"].notna().all()
-    drift_tau, ambient = SIM["chamber"]["drift_time_constant_s"], SIM["ambient_humidity_pct"]
-    start = float(dry["clock_s"].iloc[0] - (dry["t_end_s"].iloc[0] - dry["t_start_s"].iloc[0]))
-    hand = ambient + (93.0 - ambient) * (-(dry["clock_s"] - start) / drift_tau).map(math.exp)
-    assert (dry["humidity_pct"] - hand).abs().max() < 0.5
+    assert (back["humidity_pct"] - _drift_by_hand(back, back)).abs().max() < 0.5
+    assert (dry["humidity_pct"] - _drift_by_hand(back, dry)).abs().max() < 0.5
     dry_soak = dry[dry["step_name"].str.startswith("soak")]
     assert (dry_soak["humidity_pct"] < 93 - 3).all()  # no longer held at the damp heat's setpoint
-    assert not one["humidity_alarm"].any()
+
+
+def test_burn_in_after_damp_heat_does_not_keep_its_humidity(tmp_path: Path) -> None:
+    """A burn-in has no humidity setpoint: after a damp heat at 93 %RH its rows show the humidity drifting to the
+    ambient (humidity control off), not held at 93 %RH at +70 °C; setpoint_rh NaN."""
+    _, back, burn = _damp_then(tmp_path, DAMP_THEN_BURN_IN)
+    assert len(burn) > 0 and burn["setpoint_rh"].isna().all() and burn["humidity_pct"].notna().all()
+    assert (burn["humidity_pct"] - _drift_by_hand(back, burn)).abs().max() < 0.5
+    soak = burn[burn["step_name"].str.startswith("soak")]
+    assert len(soak) > 0 and (soak["humidity_pct"] < 93 - 3).all()
+    # by the burn-in's end within 1 %RH of the ambient (e^(−t/τ) small by then)
+    assert abs(float(burn["humidity_pct"].iloc[-1]) - SIM["ambient_humidity_pct"]) < 1.0
