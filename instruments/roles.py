@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 Element = int | Literal["SIGMA"]
@@ -186,6 +187,9 @@ class Clock(Protocol):
 
     def now(self) -> float:
         """Seconds, monotonic."""
+
+    def utc(self) -> datetime:
+        """The bench's reference time of day (aware, UTC), what meter clocks are checked against."""
 
     def sleep(self, seconds: float) -> None: ...
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hil.benchfile import DEFAULT_UMAX_FACTOR, BenchFile, MeterSpec
+from hil.functional.model import ClockTest, TariffTest
 from hil.measure.accuracy import PointSpec, PositionOutcome
 from hil.plans.model import AccuracyTest, InfluenceTest, MeterConstantTest, NoLoadTest, Plan, StartingTest
 from hil.sequences.model import SequenceTest
@@ -360,6 +361,10 @@ def expand_plan(plan: Plan, bench: BenchFile, library: StandardsLibrary) -> list
             tasks.append(_meter_constant_task(test, rating, positions, library))
         elif isinstance(test, InfluenceTest):
             tasks += _influence_tasks(test, plan, rating, positions, library)
+        elif isinstance(test, ClockTest | TariffTest):  # functional checks over the meter's port
+            from hil.functional.tasks import functional_tasks
+
+            tasks += functional_tasks(test, rating, positions, plan.measure.decision_rule, library)
         elif isinstance(test, SequenceTest):  # every kind of hil.sequences.model
             from hil.sequences.checks import with_checks  # checks before / during / after, shift rows
 

@@ -21,6 +21,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hil.functional.model import FunctionalTest
 from hil.sequences.model import SequenceTest
 from instruments.yamlconfig import load_yaml_model
 
@@ -121,7 +122,7 @@ class ReliabilityAnalysisTest(_Model):
 
 TestSpec = Annotated[
     AccuracyTest | StartingTest | NoLoadTest | MeterConstantTest | InfluenceTest | SequenceTest
-    | ReliabilityAnalysisTest,
+    | ReliabilityAnalysisTest | FunctionalTest,
     Field(discriminator="kind"),
 ]
 

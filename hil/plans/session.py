@@ -234,7 +234,8 @@ class RunSession:
 
     def _verdict(self, task: Task, o: PositionOutcome) -> tuple[str, str]:
         verdict, reason = o.verdict, o.reason
-        if verdict is None and o.mut_pulses == 0 and task.test_kind != "accuracy" and o.position in self.no_pulses:
+        judged_from_pulses = task.test_kind != "accuracy" and not task.params.get("port_only")
+        if verdict is None and o.mut_pulses == 0 and judged_from_pulses and o.position in self.no_pulses:
             verdict, reason = "broken", (f"no pulses: the meter's pulse output gave nothing at every accuracy point of"
                                          f" this run ({self.no_pulses[o.position]}), so {task.test_kind} cannot be"
                                          " judged from pulses")

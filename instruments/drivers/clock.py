@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from instruments.drivers.declarative import Action, Reading, ScpiDriver, Setting
 
@@ -17,6 +18,10 @@ class WallClock:
 
     def now(self) -> float:
         return time.monotonic()
+
+    def utc(self) -> datetime:
+        """The reference time: the PC's clock (a lab keeps it on NTP or a GPS time server)."""
+        return datetime.now(UTC)
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -46,6 +51,15 @@ class SimulationClock(ScpiDriver):
 
     def now(self) -> float:
         return self.time_s
+
+    _epoch: datetime | None = None
+
+    def utc(self) -> datetime:
+        """The reference time: the simulated bench's epoch (bench file ``epoch``) plus the virtual time."""
+        if self._epoch is None:
+            epoch = datetime.fromisoformat(self.query("CLOC:EPOC?").strip().strip('"'))
+            self._epoch = epoch.replace(tzinfo=UTC) if epoch.tzinfo is None else epoch
+        return self._epoch + timedelta(seconds=self.now())
 
     #: the simulator's longest single advance (docs/simulation-control.md)
     MAX_ADVANCE_S = 1e7

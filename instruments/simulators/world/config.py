@@ -201,6 +201,8 @@ class MeterBehaviour(_Strict):
     pulse_output_broken: bool = False
     clock_drift_ppm: Finite = 0.0
     clock_drift_spread_ppm: NonNegFloat = 0.0
+    #: the time-of-use schedule the meter runs: tariff 1 from ``[0]`` to ``[1]`` hours of its own clock, else 2
+    tariff1_hours: tuple[Annotated[float, Field(ge=0, lt=24)], Annotated[float, Field(gt=0, le=24)]] = (6.0, 22.0)
     #: supply threshold on element 1's phase in % of Un: below it the meter stops registering at once (its
     #: power-fail detection saves the registers) and, after ``holdup_ms``, its supply fails (C.7.0 + 1, a reset)
     supply_min_pct: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = 50.0
@@ -211,6 +213,13 @@ class MeterBehaviour(_Strict):
     @classmethod
     def _amp_curve(cls, v: list[CurvePoint]) -> list[CurvePoint]:
         return _check_curve(v, "error_curve_pct")
+
+    @field_validator("tariff1_hours")
+    @classmethod
+    def _tariff_window(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if v[0] >= v[1]:
+            raise ValueError(f"tariff 1 must start before it ends, got {v[0]:g} h … {v[1]:g} h")
+        return v
 
     @field_validator("phase_error_curve_arcmin")
     @classmethod
@@ -286,6 +295,7 @@ class BehaviourOverrides(_Strict):
     pulse_output_broken: bool | None = None
     clock_drift_ppm: Finite | None = None
     clock_drift_spread_ppm: NonNegFloat | None = None
+    tariff1_hours: tuple[Annotated[float, Field(ge=0, lt=24)], Annotated[float, Field(gt=0, le=24)]] | None = None
     supply_min_pct: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] | None = None
     holdup_ms: NonNegFloat | None = None
 

@@ -25,9 +25,6 @@ from instruments.simulators.world.reliability import peck_acceleration, weibull_
 from instruments.simulators.world.source import Source, SourceState
 
 _DAY_S = 86400.0
-#: tariff 1 from 06:00 to 22:00 by the meter's own clock, else tariff 2
-_T1_START_S = 6 * 3600.0
-_T1_END_S = 22 * 3600.0
 REFERENCE_TEMPERATURE_C = 23.0
 #: kWh registers: import total, import tariff 1 and 2, export total
 ENERGY_REGISTERS = ("1.8.0", "1.8.1", "1.8.2", "2.8.0")
@@ -137,6 +134,8 @@ class Meter:
         self._supply_min = b.supply_min_pct / 100.0 * config.un_v
         self.holdup_s = b.holdup_ms / 1000.0
         self.clock_drift_ppm = drift
+        #: tariff 1 from … to … (seconds of the meter's own day), else tariff 2
+        self._t1_start_s, self._t1_end_s = (h * 3600.0 for h in b.tariff1_hours)
         self._fn = source.nominal_frequency
 
         # state
@@ -195,20 +194,22 @@ class Meter:
 
     def _init_tariff(self) -> None:
         tod = self._meter_posix(self._clock.now) % _DAY_S
-        if tod < _T1_START_S:
-            self.tariff, to_next = 2, _T1_START_S - tod
-        elif tod < _T1_END_S:
-            self.tariff, to_next = 1, _T1_END_S - tod
+        start, end = self._t1_start_s, self._t1_end_s
+        if tod < start:
+            self.tariff, to_next = 2, start - tod
+        elif tod < end:
+            self.tariff, to_next = 1, end - tod
         else:
-            self.tariff, to_next = 2, _DAY_S + _T1_START_S - tod
+            self.tariff, to_next = 2, _DAY_S + start - tod
         self.next_tariff_switch = self._clock.now + to_next / self._clock_rate
 
     def switch_tariff(self) -> None:
         """Called by the world at ``next_tariff_switch``: flip exactly, no re-reading of a rounded clock."""
+        t1 = self._t1_end_s - self._t1_start_s
         if self.tariff == 1:
-            self.tariff, period = 2, _DAY_S - (_T1_END_S - _T1_START_S)
+            self.tariff, period = 2, _DAY_S - t1
         else:
-            self.tariff, period = 1, _T1_END_S - _T1_START_S
+            self.tariff, period = 1, t1
         self.next_tariff_switch += period / self._clock_rate
 
     # -- physics -------------------------------------------------------------------------------
@@ -465,6 +466,8 @@ class Meter:
             "temperature_c": self.temperature,
             "tariff": self.tariff,
             "clock": self.clock_datetime().isoformat(),
+            "clock_drift_ppm": self.clock_drift_ppm,
+            "tariff1_hours": [self._t1_start_s / 3600.0, self._t1_end_s / 3600.0],
             "power_failures": self.power_failures,
             "supply_up": self._up,
             "power_ups": self.power_ups,
