@@ -30,7 +30,7 @@ from hil.benchfile import (
     load_bench_file,
 )
 from hil.safety import SafeState
-from instruments.drivers.clock import WallClock
+from instruments.drivers.clock import SimulationClock, WallClock
 from instruments.drivers.errors import BenchFault
 from instruments.drivers.registry import driver_entry
 from instruments.drivers.transcript import Transcript
@@ -281,13 +281,26 @@ class Bench:
 
     # -- run metadata -----------------------------------------------------------------------------
     def metadata(self) -> dict[str, Any]:
-        return {
+        meta: dict[str, Any] = {
             "bench": self.config.name,
             "bench_file": self.source_file,
             "simulated": self.simulated,
             "instruments": {role: asdict(rec) for role, rec in self.records.items()},
             "calibration_override": any(r.calibration_status == "expired-override" for r in self.records.values()),
         }
+        sim = self.roles.get("simulation")
+        if isinstance(sim, SimulationClock):
+            # seed and simulated-bench file asked from the simulator itself, whoever started it; asked once (they
+            # do not change during a run, and this is called for every result row)
+            ident: dict[str, Any] | None = getattr(self, "_simulation_identity", None)
+            if ident is None:
+                try:
+                    ident = self._simulation_identity = sim.identity()
+                except Exception as exc:  # metadata must not break a run: recorded as unknown, asked again later
+                    log.warning("simulation identity not available: %s", exc)
+                    ident = {"seed": None, "sim_bench": None, "sim_bench_sha256": None}
+            meta.update(ident)
+        return meta
 
     # -- closing ----------------------------------------------------------------------------------
     def close(self) -> None:

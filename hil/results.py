@@ -1,14 +1,17 @@
 """Results of a run: one long-format table, appended and flushed after every point.
 
-``results.csv`` gets the new rows appended (flushed and fsynced) and ``results.parquet`` is rewritten atomically
-(temp file + ``os.replace``), so a crash or a kill loses nothing already measured, and a reader never sees a
-half-written file. ``run.json`` holds the run's metadata. Reporting reads these files; it never talks to
-instruments.
+``results.csv`` gets the new rows appended (one write, flushed and fsynced) and ``results.parquet`` is rewritten
+atomically (temp file + ``os.replace``), so a crash or a kill loses nothing already measured, and a reader never sees
+a half-written file. A kill between the two writes of a point leaves the CSV ahead of the Parquet (and a temp file):
+:func:`repair_results` brings the Parquet up to the CSV; ``hil run`` calls it whenever its pytest ends, on
+``--resume``, and a writer calls it when it opens an existing run. ``run.json`` holds the run's metadata. Reporting
+reads these files; it never talks to instruments.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import tempfile
@@ -33,6 +36,33 @@ _DTYPES: dict[str, str] = {
 }
 
 
+#: the columns of text (the rest of COLUMNS are numbers, _DTYPES)
+_TEXT = tuple(c for c in COLUMNS if c not in _DTYPES)
+#: suffixes of the temp files this module writes (``tempfile.mkstemp`` names start with ``tmp``)
+_TEMP_SUFFIXES = (".parquet.tmp", ".csv.tmp", ".json.tmp")
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    for c, t in _DTYPES.items():
+        if c in df:
+            df[c] = pd.to_numeric(df[c], errors="coerce").astype(t)  # type: ignore[call-overload]
+    return df
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """The CSV with the dtypes the writer gives: text stays text (even a PF column of only "1", or an empty
+    reason), an empty number is missing."""
+    with path.open(newline="", encoding="utf-8") as f:
+        header = next(csv.reader(f), [])
+    text = [c for c in _TEXT if c in header]
+    df = pd.read_csv(path, dtype=dict.fromkeys(text, "str"), keep_default_na=False,
+                     na_values={c: [""] for c in header if c not in text})
+    for c in df.columns:
+        if pd.api.types.is_object_dtype(df[c]):  # a mixed column (True / None): missing is None, as written
+            df[c] = df[c].where(df[c].notna(), None)
+    return _typed(df)
+
+
 def _fsync(f: Any) -> None:
     f.flush()
     os.fsync(f.fileno())
@@ -48,6 +78,7 @@ class ResultsWriter:
         self.parquet_path = self.run_dir / "results.parquet"
         self.columns = list(COLUMNS) + [c for c in extra_columns if c not in COLUMNS]
         self._rows: list[dict[str, Any]] = []
+        repair_results(self.run_dir)  # a run killed between the two writes of a point: the Parquet catches up
         if self.parquet_path.exists():
             self._rows = [{str(k): v for k, v in r.items()} for r in read_results(self.run_dir).to_dict("records")]
             for c in self._rows[0].keys() if self._rows else ():
@@ -80,11 +111,13 @@ class ResultsWriter:
             if header != self.columns:  # a new column appeared: rewrite the file with the wider header
                 self._rewrite_csv()
                 return
+        buf = io.StringIO(newline="")
+        w = csv.DictWriter(buf, fieldnames=self.columns, extrasaction="raise")
+        if not exists:
+            w.writeheader()
+        w.writerows(rows)
         with self.csv_path.open("a", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=self.columns, extrasaction="raise")
-            if not exists:
-                w.writeheader()
-            w.writerows(rows)
+            f.write(buf.getvalue())  # one write: a kill leaves the point's rows whole or (almost always) absent
             _fsync(f)
 
     def _rewrite_csv(self) -> None:
@@ -98,24 +131,67 @@ class ResultsWriter:
         os.replace(tmp, self.csv_path)
 
     def frame(self) -> pd.DataFrame:
-        df = pd.DataFrame(self._rows, columns=self.columns)
-        for c, t in _DTYPES.items():
-            if c in df:
-                df[c] = pd.to_numeric(df[c], errors="coerce").astype(t)  # type: ignore[call-overload]
-        return df
+        return _typed(pd.DataFrame(self._rows, columns=self.columns))
 
     def _write_parquet(self) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.run_dir, suffix=".parquet.tmp")
-        os.close(fd)
-        try:
-            self.frame().to_parquet(tmp, index=False)
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for QA to read
-            os.replace(tmp, self.parquet_path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        _write_parquet(self.frame(), self.parquet_path)
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    """Write ``df`` to ``path`` atomically (temp file, fsync, ``os.replace``)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".parquet.tmp")
+    os.close(fd)
+    try:
+        df.to_parquet(tmp, index=False)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for QA to read
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _complete_csv(path: Path) -> int:
+    """Drop a last row cut short by a kill in the middle of its write (the file then does not end with a line
+    break: the writer ends every row with one); the number of data rows."""
+    text = path.read_text(encoding="utf-8")
+    records = list(csv.reader(io.StringIO(text, newline="")))
+    if text and not text.endswith("\n"):
+        records = records[:-1]
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".csv.tmp")
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows(records)  # the writer's own dialect: the kept rows are byte for byte the same
+            _fsync(f)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    return max(0, len(records) - 1)
+
+
+def repair_results(run_dir: str | Path) -> int:
+    """Make ``results.parquet`` hold every row of ``results.csv`` again after a kill; the number of rows added.
+
+    The CSV is appended first, so a process killed between the two writes of a point leaves the Parquet behind:
+    its missing rows are taken from the CSV with the writer's dtypes (the Parquet's rows are kept as they are), a
+    CSV row cut short is dropped, and temp files left by a killed writer are removed. Call it only when no writer
+    is running on ``run_dir``.
+    """
+    d = Path(run_dir)
+    for p in d.glob("tmp*"):
+        if p.name.endswith(_TEMP_SUFFIXES) and p.is_file():
+            p.unlink(missing_ok=True)
+    csv_path, pq = d / "results.csv", d / "results.parquet"
+    if not csv_path.exists():
+        return 0
+    n_csv = _complete_csv(csv_path)
+    old = pd.read_parquet(pq) if pq.exists() else None
+    n_old = 0 if old is None else len(old)
+    if n_csv <= n_old:
+        return 0
+    new = _read_csv(csv_path).iloc[n_old:]
+    full = new if old is None else pd.concat([old, new], ignore_index=True)
+    _write_parquet(full.reset_index(drop=True), pq)
+    return n_csv - n_old
 
 
 def read_results(run_dir: str | Path) -> pd.DataFrame:
@@ -129,9 +205,9 @@ def read_results(run_dir: str | Path) -> pd.DataFrame:
             with csv_path.open(newline="", encoding="utf-8") as f:
                 n_csv = sum(1 for _ in csv.reader(f)) - 1
             if n_csv > len(df):
-                return pd.read_csv(csv_path)
+                return _read_csv(csv_path)
         return df
-    return pd.read_csv(csv_path)
+    return _read_csv(csv_path)
 
 
 def write_run_json(run_dir: str | Path, metadata: Mapping[str, Any]) -> Path:

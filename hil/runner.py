@@ -4,24 +4,30 @@ The plan runs in a child pytest process; this process is its guardian. Without `
 simulated bench itself and hands pytest a bench file pointing at it (attached exactly as hardware). It shows the
 progress from the results table as rows land, and a summary per meter at the end. If pytest dies in any way —
 even SIGKILL, which no handler inside it can catch — the guardian switches the source outputs off from the bench
-file.
+file and brings ``results.parquet`` up to ``results.csv``. If the guardian itself dies, pytest gets SIGTERM from the
+kernel (Linux ``PR_SET_PDEATHSIG``) and stops like after Ctrl-C, source off. ``--resume`` restarts the simulated
+bench with the seed and simulated-bench file that ``run.json`` records (asked from the simulator during the run).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hil.benchfile import BenchFile, load_bench_file
 from hil.plans.model import load_plan
 from hil.plans.session import new_run_id
+from hil.results import repair_results
 from instruments.drivers.errors import BenchFault
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -51,16 +57,50 @@ def guard_outputs_off(bench_file: BenchFile, source_file: str) -> str:
 
 
 @contextlib.contextmanager
-def _bench_for_run(bench: Path | None, run_dir: Path, sim_bench: Path | None, seed: int | None
-                   ) -> Iterator[tuple[Path, BenchFile]]:
+def _bench_for_run(bench: Path | None, run_dir: Path, sim_bench: Path | None, seed: int | None,
+                   expect_sha256: str | None = None) -> Iterator[tuple[Path, BenchFile]]:
+    """The bench file of the run; without ``bench``, the simulated bench served here (``expect_sha256``: the
+    configuration digest it must have, for a resumed run)."""
     if bench is not None:
         yield bench, load_bench_file(bench)
         return
     from hil.simbench import simulated_bench
+    from instruments.simulators.control import config_sha256
 
     path = run_dir / "bench.yaml"
-    with simulated_bench(sim_bench, seed=seed, write_to=path) as (_, bench_file):
+    with simulated_bench(sim_bench, seed=seed, write_to=path) as (rb, bench_file):
+        if expect_sha256 is not None and rb.call(lambda: config_sha256(rb.bench.config)) != expect_sha256:
+            raise OSError(f"the simulated-bench file {sim_bench or 'default'} is not the one of the interrupted "
+                          "run (its configuration's SHA-256 differs from run.json's sim_bench_sha256): cannot "
+                          "resume on the same bench")
         yield path, bench_file
+
+
+#: prctl(2) option: the signal the calling process gets when its parent dies
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_guardian() -> Callable[[], None] | None:
+    """A ``preexec_fn`` for the pytest child: SIGTERM to it when this process (its guardian) dies, even by
+    SIGKILL, so an orphan never goes on driving the bench — its SIGTERM handling switches the source off. Linux
+    only (``prctl``); elsewhere None, and a killed guardian leaves pytest running."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    guardian, sigterm = os.getpid(), int(signal.SIGTERM)
+
+    def preexec() -> None:  # in the forked child before exec: no locks, no imports
+        if prctl(_PR_SET_PDEATHSIG, sigterm, 0, 0, 0) != 0:
+            return  # refused (e.g. a seccomp filter): run on without it
+        if os.getppid() != guardian:  # the guardian died before the signal was armed: nobody would watch
+            os._exit(128 + sigterm)
+
+    return preexec
 
 
 def _count_rows(run_dir: Path) -> int:
@@ -80,30 +120,77 @@ def _link_latest(run_dir: Path) -> None:
         latest.symlink_to(run_dir.name)
 
 
-def resume_plan(run_dir: Path) -> tuple[Path, int | None]:
-    """The plan file and the simulated bench's seed of an interrupted run (from its ``run.json``)."""
+@dataclass(frozen=True)
+class ResumeRecord:
+    """What ``run.json`` says about the bench of an interrupted run."""
+
+    plan: Path
+    simulated: bool | None  # None: a run.json that does not say
+    bench_file: str | None
+    seed: int | None
+    sim_bench: str | None  # absolute path, "default" (the packaged file) or None (not recorded)
+    sim_bench_sha256: str | None
+
+
+def resume_record(run_dir: Path) -> ResumeRecord:
+    """The plan file and the bench of an interrupted run (from its ``run.json``)."""
     meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     plans = meta.get("plans") or []
     if not plans:
         raise OSError(f"{run_dir / 'run.json'} names no plan: cannot resume")
-    return Path(plans[0]["file"]), meta.get("seed")
+    return ResumeRecord(Path(plans[0]["file"]), meta.get("simulated"), meta.get("bench_file"), meta.get("seed"),
+                        meta.get("sim_bench"), meta.get("sim_bench_sha256"))
+
+
+def resume_simulation(rec: ResumeRecord, run_dir: Path, seed: int | None, sim_bench: Path | None,
+                      warn: Callable[[str], None]) -> tuple[int, Path | None]:
+    """The seed and simulated-bench file (None: the packaged one) to restart an interrupted run's simulated bench
+    with: the ones ``run.json`` records; OSError when it cannot say or the caller asks for others."""
+    where = run_dir / "run.json"
+    if rec.simulated is False:
+        raise OSError(f"{where}: the run was on the bench file {rec.bench_file}, not a simulated bench: give --bench")
+    if seed is not None and rec.seed is not None and seed != rec.seed:
+        raise OSError(f"--seed {seed} is not the seed of the interrupted run ({rec.seed}, {where}): a resumed run "
+                      "continues on the same simulated bench")
+    run_seed = rec.seed if rec.seed is not None else seed
+    if run_seed is None:
+        raise OSError(f"{where} records no seed of the simulated bench: cannot restart the same bench (give "
+                      "--seed N, and --sim-bench FILE, if you know them)")
+    if sim_bench is not None:
+        return run_seed, sim_bench  # checked against the recorded configuration digest when served
+    if rec.sim_bench == "default":
+        return run_seed, None
+    if rec.sim_bench:
+        path = Path(rec.sim_bench)
+        if not path.is_file():
+            raise OSError(f"the simulated-bench file of the interrupted run is gone: {path} ({where}); give "
+                          "--sim-bench FILE with the same configuration")
+        return run_seed, path
+    warn(f"{where} does not say which simulated-bench file the run used: resuming on the packaged default "
+         "(give --sim-bench FILE if it was another)")
+    return run_seed, None
 
 
 def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: int | None = None,
              sim_bench: Path | None = None, allow_expired_calibration: bool = False,
              pytest_args: list[str] | None = None, progress: bool = True, resume: bool = False) -> int:
-    """Run ``plan``; with ``resume``, continue the interrupted run in ``out`` (plan and seed from its run.json
-    unless given): completed points are kept, a sequence continues from its checkpoint."""
+    """Run ``plan``; with ``resume``, continue the interrupted run in ``out`` (plan from its run.json unless given;
+    without ``bench``, the simulated bench restarted with the seed and file run.json records): completed points are
+    kept, a sequence continues from its checkpoint."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
+    expect_sha256: str | None = None
     if resume:
         if out is None or not (out / "run.json").exists():
             raise OSError(f"--resume needs the run directory of an interrupted run (with run.json): {out}")
-        plan_file, run_seed = resume_plan(out)
-        plan = plan or plan_file
-        seed = seed if seed is not None else run_seed
+        rec = resume_record(out)
+        plan = plan or rec.plan
+        if bench is None:  # the simulated bench is restarted as it was
+            seed, sim_bench = resume_simulation(rec, out, seed, sim_bench,
+                                                lambda m: console.print(f"[yellow]{m}[/]"))
+            expect_sha256 = rec.sim_bench_sha256
     plan_path = (plan or DEFAULT_PLAN).resolve()
     plan_model = load_plan(plan_path)  # bad plans fail here, before anything is energised
     run_id = new_run_id(plan_path.stem)
@@ -113,8 +200,10 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
     run_dir.mkdir(parents=True, exist_ok=True)
     if out is None:
         _link_latest(run_dir)
+    if resume:
+        _repair(console, run_dir)  # a point the kill left out of the Parquet is not measured again
 
-    with _bench_for_run(bench, run_dir, sim_bench, seed) as (bench_path, bench_file):
+    with _bench_for_run(bench, run_dir, sim_bench, seed, expect_sha256) as (bench_path, bench_file):
         from hil.plans.expand import expand_plan
         from hil.standards import StandardsLibrary
 
@@ -128,14 +217,14 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
             cmd.append("--allow-expired-calibration")
         if resume:
             cmd += ["--resume"]
-        if seed is not None and bench is None:
-            cmd += ["--sim-seed", str(seed)]
         cmd += pytest_args or []
-        console.print(f"[bold]hil run[/] {plan_model.plan}\n  bench {bench_file.name} ({bench_path})\n"
+        served = "" if bench is not None else \
+            f"\n  simulated: seed {'of the file' if seed is None else seed}, file {sim_bench or 'default'}"
+        console.print(f"[bold]hil run[/] {plan_model.plan}\n  bench {bench_file.name} ({bench_path}){served}\n"
                       f"  run   {run_dir}")
         log = (run_dir / "pytest.log").open("a" if resume else "w", encoding="utf-8")
         child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=plan_path.parent,
-                                 start_new_session=True)
+                                 start_new_session=True, preexec_fn=_die_with_guardian())
 
         def _forward(signum: int, frame: Any) -> None:
             with contextlib.suppress(ProcessLookupError):
@@ -157,6 +246,7 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
             log.close()
             # whatever happened in the child (even a signal during its own safe state), the outputs end off
             state = guard_outputs_off(bench_file, str(bench_path))
+            _repair(console, run_dir)  # a kill between the CSV and the Parquet write of a point
             if rc not in (0, 1):
                 console.print(f"[yellow]pytest ended with {rc}: guardian switched the source off: {state}[/]")
     _print_summary(console, run_dir)
@@ -164,25 +254,37 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
     return rc
 
 
-def _print_summary(console: Any, run_dir: Path) -> None:
-    """The summary per meter (verdict, worst point), and the report's side files and plots."""
-    from rich.table import Table
+def _repair(console: Any, run_dir: Path) -> None:
+    try:
+        added = repair_results(run_dir)
+    except Exception as exc:  # the guardian reports; it must not crash before switching the source off
+        console.print(f"[red]could not repair {run_dir / 'results.parquet'} from results.csv: {exc}[/]")
+        return
+    if added:
+        console.print(f"[yellow]results.parquet was {added} row(s) behind results.csv (pytest was killed between "
+                      "the two writes of a point): rebuilt from the CSV[/]")
 
-    from hil.reporting import meter_summaries, report_run
-    from hil.results import read_results
+
+def _print_summary(console: Any, run_dir: Path) -> None:
+    """The summary per meter (verdict, worst point, a broken meter's reason), and the report's side files and
+    plots."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from hil.reporting import report_run
+    from hil.reporting.tables import CONSOLE_COLUMNS, console_summary
 
     if not (run_dir / "results.parquet").exists() and not (run_dir / "results.csv").exists():
         console.print("[red]no results were written[/]")
         return
-    report_run(run_dir, html=False)  # plots, summary, Allure side files: `hil report` adds the HTML
+    # plots, summary.txt/.html, Allure side files (`hil report` adds the HTML); the same summaries are printed
+    outcome = report_run(run_dir, html=False)
     table = Table(title="per meter")
-    for col in ("position", "serial", "verdict", "points", "worst point"):
+    for col in CONSOLE_COLUMNS:
         table.add_column(col)
-    for m in meter_summaries(read_results(run_dir)):
-        worst = (f"{m.worst_point}: {m.worst_error_pct:+.3f} % / ±{m.worst_limit_pct:g} %"
-                 if m.worst_point is not None and m.worst_error_pct is not None and m.worst_limit_pct else
-                 (m.worst_point or ""))
-        style = {"pass": "green", "fail": "red", "broken": "yellow"}.get(m.verdict, "")
-        table.add_row(str(m.position), m.serial, f"[{style}]{m.verdict}[/]" if style else m.verdict, str(m.points),
-                      worst)
+    verdict_col = CONSOLE_COLUMNS.index("verdict")
+    for cells in console_summary(outcome.summaries):
+        style = {"pass": "green", "fail": "red", "broken": "yellow"}.get(cells[verdict_col], "")
+        # Text, not markup: a reason may hold "[...]"
+        table.add_row(*(Text(c, style=style if i == verdict_col else "") for i, c in enumerate(cells)))
     console.print(table)

@@ -18,6 +18,7 @@ from hil.benchfile import (
     dump_bench_file,
 )
 from instruments.simulators.bench import RunningBench, SimulatedBench
+from instruments.simulators.control import set_sim_file
 
 #: driver names the bench file binds each simulated endpoint to, and the *IDN? pattern to expect
 _ROLE_DRIVERS: dict[str, tuple[str, str | None]] = {
@@ -43,12 +44,22 @@ def _options(sim: SimulatedBench, role: str) -> dict[str, Any]:
 
 
 def _chamber_options(sim: SimulatedBench, protocol: str) -> dict[str, Any]:
-    """SimServ with humidity: the digital output the simulated controller assigns to humidity control (2; real
-    chambers assign theirs per configuration, so the driver has no default)."""
+    """The chamber's datasheet as a lab writes it into its bench file — temperature and humidity ranges and the
+    steepest gradient (so a profile beyond them is refused at plan expansion, before anything starts; the SimServ
+    protocol can ask the ranges but not the gradient) — and, for SimServ with humidity, the digital output the
+    simulated controller assigns to humidity control (2; real chambers assign theirs per configuration, so the
+    driver has no default)."""
     chamber = sim.world.chamber
-    if protocol == "simserv" and chamber is not None and chamber.humidity_range is not None:
-        return {"humidity_output": 2}
-    return {}
+    if chamber is None:
+        return {}
+    low, high = chamber.temperature_range
+    options: dict[str, Any] = {"min_temperature_c": low, "max_temperature_c": high,
+                               "max_gradient_k_per_min": min(chamber.max_gradient_up, chamber.max_gradient_down)}
+    if chamber.humidity_range is not None:
+        options.update(min_humidity_pct=chamber.humidity_range[0], max_humidity_pct=chamber.humidity_range[1])
+        if protocol == "simserv":
+            options["humidity_output"] = 2
+    return options
 
 
 def _resource(rec: dict[str, Any]) -> str:
@@ -108,7 +119,9 @@ def simulated_bench(
 
     ``write_to`` also writes the bench file to disk, so a subprocess (pytest, ``hil run``) can attach.
     """
-    running = RunningBench(SimulatedBench.from_file(sim_file, seed=seed))
+    sim = SimulatedBench.from_file(sim_file, seed=seed)
+    set_sim_file(sim, sim_file)  # so the run can ask the simulator which file it runs (SIMulation:FILE?)
+    running = RunningBench(sim)
     with running:
         bench_file: BenchFile = running.call(bench_file_for, running.bench)
         if write_to is not None:

@@ -83,6 +83,17 @@ def validate_data(data: Any, model: type[M], filename: str, node: yaml.Node | No
         raise ConfigError(filename, _line_of(node, loc), _field_name(loc), err["msg"] + extra) from exc
 
 
+def error_at(path: str | Path, loc: Sequence[int | str], message: str) -> ConfigError:
+    """A :class:`ConfigError` for a value that is valid YAML and valid for its model but wrong in context
+    (checked after validation, e.g. against a library): names the file, the line of ``loc`` and the field."""
+    p = Path(path)
+    try:
+        node = yaml.compose(p.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        node = None
+    return ConfigError(str(p), _line_of(node, loc), _field_name(loc), message)
+
+
 def load_yaml_model(path: str | Path, model: type[M]) -> M:
     """Read ``path`` and validate it as ``model``."""
     p = Path(path)

@@ -25,7 +25,7 @@ from hil.functional.clock import (
 from hil.functional.model import ClockTest, FunctionalTest, TariffSwitch, TariffTest
 from hil.measure.accuracy import PointSpec, PositionOutcome
 from hil.plans.expand import PlanError, Task
-from hil.standards import MeterRating, PowerFactor, StandardsLibrary, decide, uncertainty_adequate
+from hil.standards import MeterRating, Outcome, PowerFactor, StandardsLibrary, decide, uncertainty_adequate
 from hil.standards.timekeeping import TIMEKEEPING_ACCURACY
 from instruments.drivers.errors import BenchFault
 
@@ -37,10 +37,11 @@ PLAN_TABLE, PLAN_STATUS = "plan", "lab"
 
 
 def functional_tasks(test: FunctionalTest, rating: MeterRating, positions: list[int], rule: str,
-                     library: StandardsLibrary) -> list[Task]:
+                     library: StandardsLibrary, conditional_pass: str = "fail") -> list[Task]:
+    """``rule`` and ``conditional_pass``: the plan's decision rule and what a conditional pass counts as."""
     if isinstance(test, ClockTest):
-        return _clock_tasks(test, rating, positions, rule)
-    return _tariff_tasks(test, rating, positions, rule, library)
+        return _clock_tasks(test, rating, positions, rule, conditional_pass)
+    return _tariff_tasks(test, rating, positions, rule, library, conditional_pass)
 
 
 def _idle(kind: str, point: str, rating: MeterRating, standard: str, limit_table: str,
@@ -54,19 +55,24 @@ def _broken(position: int, serial: str, why: str) -> PositionOutcome:
     return PositionOutcome(position, serial, 0, 0, None, 0.0, "broken", why)
 
 
-def _judge(o: PositionOutcome, name: str, limit: float, unit: str, rule: str, remedy: str) -> tuple[str, str]:
-    """The plan's decision rule on a value in its own unit, with the 1/5-of-the-limit uncertainty check."""
+def _judge(o: PositionOutcome, name: str, limit: float, unit: str, rule: str, remedy: str,
+           conditional_pass: str) -> tuple[str, str]:
+    """The plan's decision rule on a value in its own unit (a conditional pass counts as the plan says), with
+    the 1/5-of-the-limit uncertainty check."""
     value, u = float(o.extra["value"]), float(o.extra["value_uncertainty"])
     d = decide(value, limit, u, rule)  # type: ignore[arg-type]
-    why = (f"{name} {value:+.3f} {unit} {'within' if d.passed else 'outside'} ±{limit:g} {unit}"
-           f" (U = {u:.2g} {unit}, {d.outcome.value}, {d.rule})")
+    o.extra["decision_outcome"] = d.outcome.value
+    passed = d.passed or (d.outcome is Outcome.CONDITIONAL_PASS and conditional_pass == "pass")
+    where = "within" if abs(value) <= limit else "outside"
+    why = f"{name} {value:+.3f} {unit} {where} ±{limit:g} {unit} (U = {u:.2g} {unit}, {d.outcome.value}, {d.rule})"
     if not uncertainty_adequate(u, limit, fraction=0.2).ok:
         why += f"; uncertainty {u:.2g} {unit} exceeds 1/5 of the limit: {remedy}"
-    return ("pass" if d.passed else "fail"), why
+    return ("pass" if passed else "fail"), why
 
 
 # -- clock ----------------------------------------------------------------------------------------------------
-def _clock_tasks(test: ClockTest, rating: MeterRating, positions: list[int], rule: str) -> list[Task]:
+def _clock_tasks(test: ClockTest, rating: MeterRating, positions: list[int], rule: str,
+                 conditional_pass: str) -> list[Task]:
     zone = ZoneInfo(test.meter_timezone)
     tasks = []
     if test.set_clock:
@@ -97,7 +103,8 @@ def _clock_tasks(test: ClockTest, rating: MeterRating, positions: list[int], rul
             return out
 
         def decide_set(o: PositionOutcome) -> tuple[str, str]:
-            return _judge(o, "offset after setting", test.max_set_offset_s, "s", rule, "poll faster")
+            return _judge(o, "offset after setting", test.max_set_offset_s, "s", rule, "poll faster",
+                          conditional_pass)
 
         tasks.append(Task(test.id, "clock", "clock set", spec, positions, 0.0, rule, run_set, decide_set,
                           {"duration_s": 2.0 * len(positions), "port_only": True}))
@@ -131,7 +138,7 @@ def _clock_tasks(test: ClockTest, rating: MeterRating, positions: list[int], rul
         return out
 
     def decide_drift(o: PositionOutcome) -> tuple[str, str]:
-        verdict, why = _judge(o, "drift", limit, "s/day", rule, "poll faster or measure longer")
+        verdict, why = _judge(o, "drift", limit, "s/day", rule, "poll faster or measure longer", conditional_pass)
         return verdict, f"{why} over {test.duration_h:g} h (offset {o.extra['offset_start_s']:+.3f} s → " \
                         f"{o.extra['offset_s']:+.3f} s)"
 
@@ -167,7 +174,7 @@ def _reading_outcome(position: int, serial: str, r: ClockReading, duration_s: fl
 
 # -- tariffs --------------------------------------------------------------------------------------------------
 def _tariff_tasks(test: TariffTest, rating: MeterRating, positions: list[int], rule: str,
-                  library: StandardsLibrary) -> list[Task]:
+                  library: StandardsLibrary, conditional_pass: str) -> list[Task]:
     try:
         amps = rating.currents(library).evaluate(test.current)
         pf = PowerFactor.parse(test.power_factor)
@@ -185,7 +192,7 @@ def _tariff_tasks(test: TariffTest, rating: MeterRating, positions: list[int], r
             return _run_switch(session, task, test, switch, before, zone)
 
         def judge(o: PositionOutcome, before: int = before, after: int = switch.tariff) -> tuple[str, str]:
-            return _judge_switch(o, test, before, after, rule)
+            return _judge_switch(o, test, before, after, rule, conditional_pass)
 
         tasks.append(Task(test.id, "tariff", point, load, positions, 0.0, rule, run, judge,
                           {"duration_s": test.lead_s + test.after_s, "port_only": True}))
@@ -305,7 +312,8 @@ def _port(bench: Any, position: int) -> Any:
     return port
 
 
-def _judge_switch(o: PositionOutcome, test: TariffTest, before: int, after: int, rule: str) -> tuple[str, str]:
+def _judge_switch(o: PositionOutcome, test: TariffTest, before: int, after: int, rule: str,
+                  conditional_pass: str) -> tuple[str, str]:
     x = o.extra
     d_old, d_new = x["old_advance_kwh"], x["new_advance_kwh"]
     at = test.at_of(after, before)
@@ -322,5 +330,5 @@ def _judge_switch(o: PositionOutcome, test: TariffTest, before: int, after: int,
     if d_old <= 0:
         return "fail", f"tariff {before} registered nothing before {at}: {split}"
     verdict, why = _judge(o, f"switch {before}→{after}", test.max_switch_error_s, "s", rule,
-                          "test at a higher current (a register step is less time)")
+                          "test at a higher current (a register step is less time)", conditional_pass)
     return verdict, f"{why}: {split}"

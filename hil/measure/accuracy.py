@@ -220,6 +220,22 @@ class AccuracyRunner:
             for p in positions
         ]
 
+    def pulse_output_check(self, spec: PointSpec, positions: Sequence[int]) -> list[PositionOutcome]:
+        """Count pulses at ``spec`` (a load, e.g. Iref PF 1) for ``no_pulse_periods`` pulse periods of the
+        slowest position: a working output pulses within one period, so silence here means a dead output.
+        Each outcome carries the gate in ``extra["check_s"]`` and the expected period in ``extra["tau_s"]``."""
+        tau = {}
+        for p in positions:
+            meter = self.bench.meter(p).spec
+            power = spec.active_power_w(_elements(meter))
+            tau[p] = _WS_PER_KWH / (meter.constant_imp_per_kwh * power) if power > 0 else math.inf
+        if any(math.isinf(t) for t in tau.values()):
+            raise ValueError(f"pulse-output check at {spec.point}: no active power")
+        duration = max(self.settings.no_pulse_periods * max(tau.values()), self.settings.poll_s)
+        out = self.count(spec, positions, duration)
+        for o in out:
+            o.extra.update(check_s=round(o.duration_s, 3), tau_s=tau[o.position])
+        return out
 
     # -- meter constant -----------------------------------------------------------------------------------
     def meter_constant(self, spec: PointSpec, positions: Sequence[int], duration_s: float,

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from hil.benchfile import DEFAULT_UMAX_FACTOR, BenchFile, MeterSpec
 from hil.functional.model import ClockTest, TariffTest
 from hil.measure.accuracy import PointSpec, PositionOutcome
@@ -20,6 +22,7 @@ from hil.sequences.model import SequenceTest
 from hil.standards import (
     LoadPoint,
     MeterRating,
+    Outcome,
     PowerFactor,
     StandardsLibrary,
     decide,
@@ -79,6 +82,10 @@ def meter_rating(meter: MeterSpec, standard: str, edition: str, meter_class: str
             },
             context={"library": library},
         )
+    except ValidationError as exc:  # the rating's own message, not pydantic's dump of the input
+        msgs = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise PlanError(f"meter {meter.serial} ({standard}:{edition} class {meter_class or meter.meter_class}):"
+                        f" {msgs}") from exc
     except ValueError as exc:
         raise PlanError(f"meter {meter.serial}: {exc}") from exc
 
@@ -99,15 +106,37 @@ def _check_same_type(bench: BenchFile, plan: Plan, library: StandardsLibrary) ->
     return rating, [p.position for p in bench.positions]
 
 
-def accuracy_decision(o: PositionOutcome, limit_pct: float, rule: str) -> tuple[str, str]:
+def accuracy_decision(o: PositionOutcome, limit_pct: float, rule: str,
+                      conditional_pass: str = "fail") -> tuple[str, str]:
     """Verdict and reason of a measured accuracy point (the one place the framework decides it): the plan's
-    decision rule, and whether the uncertainty is small enough for acceptance (U ≤ limit/5)."""
+    decision rule, and whether the uncertainty is small enough for acceptance (U ≤ limit/5).
+
+    Under ``guard_band`` (ILAC-G8:09/2019, w = U) the reason names the outcome as it is: a conditional pass is
+    within the limit but its uncertainty interval reaches beyond it, and counts as ``conditional_pass``
+    ("fail": binary guard-banded acceptance, the default; "pass"); a conditional fail is outside the limit and
+    always fails. The outcome is kept in ``o.extra["decision_outcome"]``."""
     assert o.error_pct is not None
     u = o.extra.get("uncertainty_pct")
     d = decide(o.error_pct, limit_pct, u, rule)  # type: ignore[arg-type]
-    verdict = "pass" if d.passed else "fail"
-    why = (f"error {o.error_pct:+.4f} % {'within' if d.passed else 'outside'} ±{limit_pct:g} %"
-           f" ({d.outcome.value}, {d.rule})")
+    o.extra["decision_outcome"] = d.outcome.value
+    err, lim = f"error {o.error_pct:+.4f} %", f"±{limit_pct:g} %"
+    if d.rule != "guard_band":
+        verdict = "pass" if d.passed else "fail"
+        why = f"{err} {'within' if d.passed else 'outside'} {lim} ({d.outcome.value}, {d.rule})"
+    else:
+        assert u is not None
+        uu = f"U {u:.3g} %"
+        if d.outcome is Outcome.PASS:
+            verdict, why = "pass", f"{err} within {lim} with {uu} inside the limit: pass (guard band, ILAC-G8)"
+        elif d.outcome is Outcome.CONDITIONAL_PASS:
+            verdict = "pass" if conditional_pass == "pass" else "fail"
+            why = (f"{err} within {lim} but {uu} reaches the limit: conditional pass, "
+                   + ("accepted as the plan allows (measure.conditional_pass: pass; ILAC-G8)" if verdict == "pass"
+                      else "rejected under guard-banded acceptance (ILAC-G8)"))
+        elif d.outcome is Outcome.CONDITIONAL_FAIL:
+            verdict, why = "fail", f"{err} outside {lim} but within {uu} of the limit: conditional fail (ILAC-G8)"
+        else:
+            verdict, why = "fail", f"{err} outside {lim} by more than {uu}: fail (guard band, ILAC-G8)"
     if u is not None:
         check = uncertainty_adequate(u, limit_pct, fraction=UNCERTAINTY_FRACTION)
         o.extra["uncertainty_adequate"] = check.ok
@@ -145,7 +174,7 @@ def _accuracy_tasks(test: AccuracyTest, plan: Plan, rating: MeterRating, positio
         )
 
         def _decide(o: PositionOutcome, spec: PointSpec = spec) -> tuple[str, str]:
-            return accuracy_decision(o, spec.limit_pct, rule)
+            return accuracy_decision(o, spec.limit_pct, rule, plan.measure.conditional_pass)
 
         tasks.append(Task(test.id, "accuracy", lp.name, spec, positions, lp.limit_pct, rule, _run_accuracy, _decide,
                           {"repeats": plan.measure.repeats}))
@@ -181,16 +210,67 @@ def combine_repeats(per: list[PositionOutcome], reference_accuracy_pct: float | 
 
 
 def _count_task(test_id: str, kind: str, point: str, spec: PointSpec, positions: list[int], duration_s: float,
-                check: Callable[[int], tuple[bool, str]], params: dict[str, Any]) -> Task:
+                check: Callable[[int], tuple[bool, str]], params: dict[str, Any], pulse_check: PointSpec) -> Task:
     def _decide(o: PositionOutcome) -> tuple[str, str]:
         ok, why = check(o.mut_pulses)
         return ("pass" if ok else "fail"), why
 
     def _run(session: RunSession, task: Task) -> list[PositionOutcome]:
-        return session.runner().count(task.spec, task.positions, duration_s)
+        outs = session.runner().count(task.spec, task.positions, duration_s)
+        return check_pulse_outputs(session, task, outs, pulse_check)
 
     return Task(test_id, kind, point, spec, positions, 0.0, "pulse count", _run, _decide,
-                {"duration_s": duration_s, **params})
+                {"duration_s": duration_s, "pulse_check": pulse_check, **params})
+
+
+def pulse_check_spec(kind: str, rating: MeterRating, library: StandardsLibrary, frequency_hz: float) -> PointSpec:
+    """The load of a count test's pulse-output check: Iref, PF 1, balanced, at Un (within every rating)."""
+    iref = rating.currents(library).evaluate("Iref")
+    return PointSpec(kind, f"pulse-output check Iref {iref:g} A PF 1", rating.un_v, iref, 0.0, "1",
+                     frequency_hz=frequency_hz)
+
+
+_KIND_NAMES = {"no_load": "no-load", "starting": "starting-current"}
+
+
+def check_pulse_outputs(session: RunSession, task: Task, outs: list[PositionOutcome],
+                        check: PointSpec) -> list[PositionOutcome]:
+    """0 pulses in a count test mean something only from an output that can pulse: a position silent in the
+    count whose output has not pulsed earlier in this run gets a short count at ``check`` (a few pulse periods
+    at Iref, seconds of bench time). Silent there too → broken (the test cannot be judged); pulses there → the
+    count's own verdict stands. What was done goes into the row (``pulse_output_check``)."""
+    from instruments.drivers.errors import BenchFault
+
+    todo = []
+    for o in outs:
+        state = "works" if o.mut_pulses > 0 else session.pulse_output_state(o.position)
+        if state == "works":
+            o.extra["pulse_output_check"] = ("not needed: pulses in this test" if o.mut_pulses > 0
+                                             else "not needed: the output pulsed earlier in this run")
+        elif state == "dead":
+            o.extra["pulse_output_check"] = "not needed: the output gave no pulses earlier in this run"
+        else:
+            todo.append(o)
+    if not todo:
+        return outs
+    name = _KIND_NAMES.get(task.test_kind, task.test_kind)
+    try:
+        checked = {c.position: c for c in session.runner().pulse_output_check(check, [o.position for o in todo])}
+    except BenchFault as exc:  # the count itself stands for the others; these cannot be judged
+        for o in todo:
+            o.extra["pulse_output_check"] = f"not possible: {exc}"
+            o.verdict, o.reason = "broken", f"0 pulses and the pulse-output check failed ({exc}): {name} not judged"
+        return outs
+    for o in todo:
+        c = checked[o.position]
+        what = (f"{c.mut_pulses} pulse(s) in {c.extra['check_s']:.0f} s at {check.voltage_v:g} V, {check.current_a:g} A"
+                f" PF 1, one expected every {c.extra['tau_s']:.3g} s")
+        o.extra["pulse_output_ok"] = c.mut_pulses > 0
+        o.extra["pulse_output_check"] = f"{what}: the output {'works' if c.mut_pulses > 0 else 'is dead'}"
+        if c.mut_pulses == 0:
+            o.verdict = "broken"
+            o.reason = f"the pulse output gives no pulses at Iref ({what}): the {name} test cannot be judged"
+    return outs
 
 
 def _starting_task(test: StartingTest, rating: MeterRating, positions: list[int], library: StandardsLibrary,
@@ -209,7 +289,7 @@ def _starting_task(test: StartingTest, rating: MeterRating, positions: list[int]
                 f" pulse period {st.pulse_period_s:.0f} s)")
 
     return _count_task(test.id, "starting", spec.point, spec, positions, time_limit_s, check,
-                       {"min_pulses": need})
+                       {"min_pulses": need}, pulse_check_spec("starting", rating, library, frequency_hz))
 
 
 def _no_load_task(test: NoLoadTest, rating: MeterRating, positions: list[int], library: StandardsLibrary,
@@ -227,7 +307,8 @@ def _no_load_task(test: NoLoadTest, rating: MeterRating, positions: list[int], l
                 f"{pulses} pulse(s) in {nl.duration_s / 60:.1f} min at {voltage:g} V, no current"
                 f" (allowed ≤ {allowed}; {nl.formula})")
 
-    return _count_task(test.id, "no_load", spec.point, spec, positions, nl.duration_s, check, {"max_pulses": allowed})
+    return _count_task(test.id, "no_load", spec.point, spec, positions, nl.duration_s, check,
+                       {"max_pulses": allowed}, pulse_check_spec("no_load", rating, library, frequency_hz))
 
 
 def _meter_constant_task(test: MeterConstantTest, rating: MeterRating, positions: list[int],
@@ -364,7 +445,8 @@ def expand_plan(plan: Plan, bench: BenchFile, library: StandardsLibrary) -> list
         elif isinstance(test, ClockTest | TariffTest):  # functional checks over the meter's port
             from hil.functional.tasks import functional_tasks
 
-            tasks += functional_tasks(test, rating, positions, plan.measure.decision_rule, library)
+            tasks += functional_tasks(test, rating, positions, plan.measure.decision_rule, library,
+                                      plan.measure.conditional_pass)
         elif isinstance(test, SequenceTest):  # every kind of hil.sequences.model
             from hil.sequences.checks import with_checks  # checks before / during / after, shift rows
 
@@ -399,10 +481,13 @@ def _check_requested_currents(test: AccuracyTest, rating: MeterRating, bench: Be
 def _check_ratings(tasks: list[Task], bench: BenchFile) -> None:
     imax, umax = _max_ratings(bench)
     for t in tasks:
-        if t.spec.current_a > imax * (1 + 1e-9):
-            raise PlanError(f"test {t.test_id!r} point {t.point_id}: {t.spec.current_a:g} A is beyond the bench's or"
-                            f" the meters' rating ({imax:g} A)")
-        if t.spec.voltage_v > umax * (1 + 1e-9):
-            raise PlanError(f"test {t.test_id!r} point {t.point_id}: {t.spec.voltage_v:g} V is beyond the bench's or"
-                            f" the meters' rating ({umax:g} V)")
+        check = t.params.get("pulse_check")  # a count test's pulse-output check load is a setpoint too
+        for spec in [t.spec] + ([check] if isinstance(check, PointSpec) else []):
+            what = f"test {t.test_id!r} point {spec.point if spec is check else t.point_id}"
+            if spec.current_a > imax * (1 + 1e-9):
+                raise PlanError(f"{what}: {spec.current_a:g} A is beyond the bench's or the meters' rating"
+                                f" ({imax:g} A)")
+            if spec.voltage_v > umax * (1 + 1e-9):
+                raise PlanError(f"{what}: {spec.voltage_v:g} V is beyond the bench's or the meters' rating"
+                                f" ({umax:g} V)")
 

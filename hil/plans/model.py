@@ -23,11 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from hil.functional.model import FunctionalTest
 from hil.sequences.model import SequenceTest
-from instruments.yamlconfig import load_yaml_model
+from hil.standards import StandardsLibrary, default_library
+from hil.standards.model import AccuracyTable, normalise_class
+from instruments.yamlconfig import error_at, load_yaml_model
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # .inf / .nan in a plan: refused
 
 
 class MeasureOptions(_Model):
@@ -40,6 +42,9 @@ class MeasureOptions(_Model):
     repeats: int = Field(1, ge=1, le=100)
     timeout_factor: float = Field(2.0, ge=1)
     decision_rule: Literal["simple", "guard_band"] = "simple"
+    #: guard_band: what a conditional pass (|error| ≤ limit < |error| + U) counts as; "fail" is binary
+    #: guard-banded acceptance (ILAC-G8:09/2019, w = U); a conditional fail always fails
+    conditional_pass: Literal["fail", "pass"] = "fail"
 
 
 class AccuracyTest(_Model):
@@ -137,7 +142,7 @@ class Plan(_Model):
     measure: MeasureOptions = Field(default_factory=MeasureOptions)
     tests: list[TestSpec]
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     @field_validator("edition", mode="before")
     @classmethod
@@ -161,7 +166,46 @@ class Plan(_Model):
 
 
 def load_plan(path: str | Path) -> Plan:
-    return load_yaml_model(path, Plan)
+    """Read and validate a plan file, including its standard, edition and class against the standards library
+    (the built-in tables, or with the plan's ``limits_override``): every error names file, line and field."""
+    plan = load_yaml_model(path, Plan)
+    check_plan_standard(plan, Path(path), plan_library(plan, Path(path)))
+    return plan
+
+
+def plan_library(plan: Plan, path: Path) -> StandardsLibrary:
+    """The standards library a plan runs against: built-in, with its ``limits_override`` file applied."""
+    if not plan.limits_override:
+        return default_library()
+    override = path.parent / plan.limits_override
+    if not override.exists():
+        raise error_at(path, ("limits_override",), f"file {override} not found (the path is relative to the plan)")
+    return StandardsLibrary.load([override])
+
+
+def _key(text: str) -> str:
+    return "".join(text.split()).upper()  # the library's lookup key: case- and whitespace-insensitive
+
+
+def check_plan_standard(plan: Plan, path: Path, library: StandardsLibrary) -> None:
+    """The plan's standard and edition must have accuracy tables in ``library`` (a meter is rated against
+    them) and its class (when given) must be one of theirs; otherwise a :class:`ConfigError` at that key."""
+    rated = sorted({(t.table.standard, t.table.edition) for t in library.tables
+                    if isinstance(t.table, AccuracyTable)})
+    where = f" in the standards library{' with ' + plan.limits_override if plan.limits_override else ''}"
+    editions = [ed for std, ed in rated if _key(std) == _key(plan.standard)]
+    if not editions:
+        known = ", ".join(sorted({std for std, _ in rated}))
+        raise error_at(path, ("standard",), f"unknown standard {plan.standard!r}{where}; known: {known}")
+    match = next((ed for ed in editions if _key(ed) == _key(plan.edition)), None)
+    if match is None:
+        raise error_at(path, ("edition",), f"unknown edition {plan.edition!r} of {plan.standard}{where};"
+                                           f" known: {', '.join(editions)}")
+    if plan.meter_class is not None:
+        classes = library.classes(plan.standard, plan.edition)
+        if normalise_class(plan.meter_class) not in classes:
+            raise error_at(path, ("class",), f"class {plan.meter_class!r} is not defined for {plan.standard}:"
+                                             f"{match}{where}; known: {', '.join(classes)}")
 
 
 def plan_sha256(path: str | Path) -> str:

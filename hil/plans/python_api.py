@@ -40,12 +40,14 @@ class LoadPointRunner:
     """``load_point(current, pf, element=..., ...)``: one accuracy point on every position of the bench."""
 
     def __init__(self, session: RunSession, standard: str = "IEC 62053-21", edition: str = "2020",
-                 meter_class: str | None = None, decision_rule: str = "simple") -> None:
+                 meter_class: str | None = None, decision_rule: str = "simple",
+                 conditional_pass: str = "fail") -> None:
         self.session = session
         self.standard = standard
         self.edition = edition
         self.meter_class = meter_class
         self.decision_rule = decision_rule
+        self.conditional_pass = conditional_pass  # what a guard-band conditional pass counts as
 
     def __call__(self, current: str | float, pf: str = "1", *, element: str = "all", voltage_pct: float = 100.0,
                  repeats: int = 1, test: str = "python") -> PointResult:
@@ -75,7 +77,7 @@ class LoadPointRunner:
         for o in outcomes:
             verdict, reason = o.verdict, o.reason
             if verdict is None and o.error_pct is not None:
-                verdict, reason = accuracy_decision(o, spec.limit_pct, self.decision_rule)
+                verdict, reason = accuracy_decision(o, spec.limit_pct, self.decision_rule, self.conditional_pass)
             rows.append(s.row_for(test, "accuracy", name, spec, o, verdict or "broken", reason, started, finished,
                                   self.decision_rule))
         s.append_rows(rows)

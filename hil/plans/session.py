@@ -8,7 +8,6 @@ the end.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 import shlex
 import sys
@@ -171,12 +170,15 @@ class RunSession:
             "started_at": self.started_at,
             "plans": [{"name": p.plan, "file": str(path), "sha256": plan_sha256(path), "standard": p.standard,
                        "edition": p.edition} for path, p in self.plans],
-            "seed": self.config.getoption("--sim-seed") if self._sim is not None else None,
+            "seed": None,
         }
         if self._sim is not None:
             meta["seed"] = self._sim.bench.seed
-        if self._bench is not None:
+        if self._bench is not None:  # a simulated bench says its own seed and file (its `simulation` role)
             meta.update(self._bench.metadata())
+        if self._sim is not None and not meta.get("sim_bench"):  # served here from a file it was not told
+            opt = self.config.getoption("--sim-bench")
+            meta["sim_bench"] = str(Path(opt).resolve()) if opt else "default"
         if finished:
             meta["finished_at"] = utc_now()
         gaps = _interruptions(self.run_dir) if self.run_dir is not None else []
@@ -229,20 +231,21 @@ class RunSession:
         from instruments.drivers.transcript import Transcript
 
         st.transcript = Transcript.render(bench.transcript.since(mark))
-        st.table = _csv(rows)
+        from hil.reporting.tables import point_table_csv
+
+        st.table = point_table_csv(rows, task.test_kind, task.point_id)
         return st
 
     def _verdict(self, task: Task, o: PositionOutcome) -> tuple[str, str]:
         verdict, reason = o.verdict, o.reason
         judged_from_pulses = task.test_kind != "accuracy" and not task.params.get("port_only")
         if verdict is None and o.mut_pulses == 0 and judged_from_pulses and o.position in self.no_pulses:
-            verdict, reason = "broken", (f"no pulses: the meter's pulse output gave nothing at every accuracy point of"
-                                         f" this run ({self.no_pulses[o.position]}), so {task.test_kind} cannot be"
-                                         " judged from pulses")
+            verdict, reason = "broken", (f"no pulses: the meter's pulse output gave nothing"
+                                         f" {self.no_pulses[o.position]}, so {task.test_kind} cannot be judged"
+                                         " from pulses")
         if verdict is None:
             verdict, reason = task.decide(o)
-        if task.test_kind == "accuracy":
-            self._track_pulse_output(o, verdict)
+        self._track_pulse_output(task, o, verdict)
         return verdict, reason
 
     def append_rows(self, rows: list[dict[str, Any]]) -> None:
@@ -272,15 +275,23 @@ class RunSession:
             row.setdefault(k, v)
         return row
 
-    def _track_pulse_output(self, o: PositionOutcome, verdict: str) -> None:
-        """Remember positions whose pulse output gave nothing at every accuracy point so far."""
-        if o.position not in self._pulsed and verdict == "broken" and o.mut_pulses == 0 \
-                and o.reason.startswith("no pulses"):
-            self._dead_counts[o.position] = self._dead_counts.get(o.position, 0) + 1
-            self.no_pulses[o.position] = f"{self._dead_counts[o.position]} point(s)"
-        else:
+    def _track_pulse_output(self, task: Task, o: PositionOutcome, verdict: str) -> None:
+        """Remember whose pulse output is known to work (it pulsed in this run) or known dead (nothing at every
+        accuracy point so far, or nothing in a count test's pulse-output check, ``extra["pulse_output_ok"]``)."""
+        checked = o.extra.pop("pulse_output_ok", None)  # consumed here, not a results column
+        if checked is False:
+            self.no_pulses[o.position] = f"in the pulse-output check at Iref of test {task.test_id!r}"
+        elif task.test_kind == "accuracy" and o.position not in self._pulsed and verdict == "broken" \
+                and o.mut_pulses == 0 and o.reason.startswith("no pulses"):
+            n = self._dead_counts[o.position] = self._dead_counts.get(o.position, 0) + 1
+            self.no_pulses[o.position] = f"at every accuracy point of this run ({n} point(s))"
+        elif task.test_kind == "accuracy" or o.mut_pulses > 0 or checked:
             self._pulsed.add(o.position)  # it pulsed once: a later count test judges it normally
             self.no_pulses.pop(o.position, None)
+
+    def pulse_output_state(self, position: int) -> str:
+        """``works`` (it pulsed earlier in this run), ``dead`` (silent where it had to pulse) or ``unknown``."""
+        return "works" if position in self._pulsed else "dead" if position in self.no_pulses else "unknown"
 
     # -- per meter ----------------------------------------------------------------------------------
     def meter_summary(self, position: int, item: pytest.Item) -> None:
@@ -289,21 +300,26 @@ class RunSession:
         _allure_labels(item, self, "summary", "meter verdict", position, None)
         if self.run_dir is not None and rows:
             with _quiet():
-                from hil.reporting.plots import error_curve_png
+                from hil.reporting.plots import curve_rows, error_curve_png
 
-                png = error_curve_png(rows, serial)
-                if png:
-                    _attach(png, f"error curve {serial}", "png")
+                if not curve_rows(rows, serial).empty:  # no empty plot for a sequence- or function-only meter
+                    _attach(error_curve_png(rows, serial), f"error curve {serial}", "png")
         if not rows:
             pytest.skip("no points measured for this meter")
+        import allure
+
+        from hil.reporting.tables import meter_summaries
+
+        # the worst point by the same rule as the CLI summary and summary.txt (failed points rank first)
+        summary = next(iter(meter_summaries(rows)), None)
         failed = [r for r in rows if r["verdict"] == "fail"]
         broken = [r for r in rows if r["verdict"] == "broken"]
-        measured = [r for r in rows if r["error_pct"] is not None and r["limit_pct"]]
-        worst = max(measured, key=lambda r: abs(r["error_pct"]) / r["limit_pct"], default=None)
-        worst_txt = (f"worst point {worst['point']}: {worst['error_pct']:+.3f} % of ±{worst['limit_pct']:g} %"
-                     if worst else "no measured point")
+        worst_txt = (f"worst point {summary.worst_text}" if summary is not None and summary.worst_point is not None
+                     else "no measured point")
+        dyn: Any = allure.dynamic  # allure-pytest's helpers are untyped
+        dyn.description(f"verdict {summary.verdict if summary else 'skipped'}; {worst_txt}")
         if failed:
-            raise MeterNonConformance(f"meter {serial}: {len(failed)} point(s) out of limits "
+            raise MeterNonConformance(f"meter {serial}: failed at {len(failed)} point(s) "
                                       f"({', '.join(r['point'] for r in failed)}); {worst_txt}")
         if broken:
             raise NoResult(f"meter {serial}: {len(broken)} point(s) without a result: {broken[0]['reason']}")
@@ -367,18 +383,6 @@ def _safe_key() -> Any:
     from hil.pytest_plugin import SAFE_STATE_KEY
 
     return SAFE_STATE_KEY
-
-
-def _csv(rows: list[dict[str, Any]]) -> str:
-    cols = ["position", "serial", "pulses", "n_ref", "error_pct", "limit_pct", "uncertainty_pct", "verdict", "reason"]
-    lines = [",".join(cols)]
-    for r in rows:
-        vals = []
-        for c in cols:
-            v = r.get(c)
-            vals.append("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).replace(",", ";"))
-        lines.append(",".join(vals))
-    return "\n".join(lines) + "\n"
 
 
 class _quiet:

@@ -94,6 +94,14 @@ RELIABILITY_TARGET = Category(
     "Reliability target not demonstrated", ("failed",), _anywhere(["NOT demonstrated"]),
     description="A reliability_analysis of the run's failures did not reach its MTBF target.",
 )
+FUNCTION_FAILURE = Category(
+    "Meter function failed (clock, tariff switching)", ("failed",),
+    _anywhere([r"(?:drift|offset after setting|switch \d+→\d+) [-+][0-9.]+ s(?:/day)? outside",
+               r"no switch to tariff", r"did not advance by the sum of the tariff registers",
+               r"registered nothing before", r"no energy in the tariff registers"]),
+    description="A functional check over the meter's port (docs/functional.md): its clock drifts or cannot be set "
+                "within the limit, or its tariff registers do not follow its time-of-use schedule (failed).",
+)
 METER_OUT_OF_LIMITS = Category(
     "Meter out of limits", ("failed",),
     description="Meter non-conformance: the error at a load point is outside the limit of its class (failed).",
@@ -102,7 +110,8 @@ METER_OUT_OF_LIMITS = Category(
 
 def categories(calibration_override: bool = False) -> list[Category]:
     """The categories of a run, most specific first (Allure 3 takes the first match)."""
-    rules = [BENCH_FAULT, METER_NO_RESULT, SEQUENCE_FAILURE, ERROR_SHIFT, RELIABILITY_TARGET, METER_OUT_OF_LIMITS]
+    rules = [BENCH_FAULT, METER_NO_RESULT, SEQUENCE_FAILURE, ERROR_SHIFT, RELIABILITY_TARGET, FUNCTION_FAILURE,
+             METER_OUT_OF_LIMITS]
     # every result of a run under a calibration override is suspect: that comes before anything else
     return [CALIBRATION_OVERRIDE, *rules] if calibration_override else rules
 

@@ -5,13 +5,14 @@ with whatever else runs in the process.
 
 Error curve (IEC 62053-21 §7.1 / tables 6–8 present the limits per current range and power factor): percentage
 error against current on a log axis, one series per power factor (and per loaded element for single-element
-points), the limit envelope ± limit of that series, each point marked by its verdict.
+points), the limit envelope ± limit of that series, each point marked by its verdict. A limit holds for a current
+range that begins at a characteristic current (Imin ≤ I < Itr, Itr ≤ I ≤ Imax, …), so the envelope steps at the
+load points' own currents (:func:`limit_envelope`).
 """
 
 from __future__ import annotations
 
 import io
-import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,8 +28,9 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
 from hil.reporting.sequence_plots import write_sequence_plots
-from hil.reporting.tables import Rows, as_frame, meter_summaries
+from hil.reporting.tables import Rows, as_frame, meter_summaries, positive_limit
 from hil.results import read_results
+from hil.values import finite_or_none
 
 #: size of every plot in pixels (width, height): FIGSIZE × DPI
 DPI = 100
@@ -50,7 +52,7 @@ _VERDICT_MARKS = {
     "broken": {"marker": "^", "s": 70, "c": "#ff7f0e", "edgecolors": "black", "linewidths": 0.7, "zorder": 4},
 }
 _LIMIT_STYLE = (0, (4, 3))  # dashed: the ± limit envelope
-_ENVELOPE_MARGIN = 1.25  # the envelope reaches this factor beyond the lowest and highest current
+_ENVELOPE_MARGIN = 1.25  # the envelope reaches this factor beyond the highest current (so one point shows too)
 _VERDICT_TEXT = {"pass": "#1b7f3b", "fail": "#c62828", "broken": "#b26a00", "skipped": "#666666"}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -100,15 +102,27 @@ def curve_rows(results: Rows, serial: str, tests: Iterable[str] = CURVE_TESTS) -
     return r[(current > 0) & (r["verdict"].astype(str) != "skipped")]
 
 
-def _envelope(current: pd.Series, limit: pd.Series) -> tuple[list[float], list[float]]:
-    """Step edges and values of a limit envelope on a log current axis: each point's limit holds up to the
-    geometric midpoint to its neighbour, and a little beyond the outermost points (so one point shows too)."""
-    lim = pd.Series(limit.to_numpy(), index=current.to_numpy()).groupby(level=0).max().sort_index()
-    xs = [float(x) for x in lim.index]
-    edges = [xs[0] / _ENVELOPE_MARGIN]
-    edges += [(a * b) ** 0.5 for a, b in itertools.pairwise(xs)]
-    edges.append(xs[-1] * _ENVELOPE_MARGIN)
-    return edges, [float(v) for v in lim]
+def limit_envelope(current: Iterable[Any], limit: Iterable[Any]) -> tuple[list[float], list[float]]:
+    """Step edges and values (``len(edges) == len(values) + 1``, for ``Axes.stairs``) of the limit envelope of one
+    series, from its load points' currents and limits.
+
+    The limits of IEC 62053-21:2020 §7.1 (tables 6–8; standards.md §3) hold per current range, and a range begins
+    at a characteristic current where the plans put a load point (class 1, PF 1: ±1.5 % for Imin ≤ I < Itr,
+    ±1.0 % for Itr ≤ I ≤ Imax). So the envelope at current I is the limit of the highest load point at or below I:
+    each point's limit holds from its own current up to the next point's current. Nothing is drawn below the
+    lowest point (no limit applies below Imin); the highest point's limit is drawn a little beyond it so a single
+    point shows too. Points with no percentage limit (0, NaN) are left out; at equal currents the wider limit
+    counts. Empty lists when no point has a limit.
+    """
+    by_current: dict[float, float] = {}
+    for c, li in zip(current, limit, strict=True):
+        i, lim = finite_or_none(c), positive_limit(li)
+        if i is not None and i > 0 and lim is not None:
+            by_current[i] = max(lim, by_current.get(i, lim))
+    xs = sorted(by_current)
+    if not xs:
+        return [], []
+    return [*xs, xs[-1] * _ENVELOPE_MARGIN], [by_current[x] for x in xs]
 
 
 def _numeric(rows: pd.DataFrame) -> pd.DataFrame:
@@ -126,12 +140,11 @@ def _draw_panel(ax: Axes, rows: pd.DataFrame, colours: dict[str, str]) -> None:
     ax.axhline(0.0, color="black", linewidth=0.6)
     for pf, p in rows.groupby("pf", sort=False):
         colour = _colour(str(pf), colours)
-        limits = p[p["limit_pct"].notna()]
-        if not limits.empty:
-            edges, values = _envelope(limits["current_a"], limits["limit_pct"])
+        edges, values = limit_envelope(p["current_a"], p["limit_pct"])
+        if values:
             for sign in (1.0, -1.0):
                 ax.stairs([sign * v for v in values], edges, baseline=None, linestyle=_LIMIT_STYLE, color=colour,
-                          linewidth=1.0, alpha=0.8)
+                          linewidth=1.0, alpha=0.8, gid=f"limit PF {pf}")
         for element, e in p.groupby("element", sort=False):
             e = e.sort_values("current_a")
             measured = e[e["error_pct"].notna()]
@@ -169,10 +182,17 @@ def _legend_handles(rows: pd.DataFrame, colours: dict[str, str]) -> list[Line2D]
 
 def error_curve_png(results: Rows, serial: str, title: str | None = None,
                     tests: Iterable[str] = CURVE_TESTS) -> bytes:
-    """The error curve of one meter as PNG bytes (:data:`PLOT_SIZE_PX`), also for a meter with no curve points.
+    """The error curve of one meter as PNG bytes (:data:`PLOT_SIZE_PX`), also for a meter with no curve points."""
+    return _png(error_curve_figure(results, serial, title, tests))
+
+
+def error_curve_figure(results: Rows, serial: str, title: str | None = None,
+                       tests: Iterable[str] = CURVE_TESTS) -> Figure:
+    """The error curve of one meter as a figure (what :func:`error_curve_png` renders).
 
     Balanced-load points on the left; single-element points (IEC 62053-21 §7.1, one current circuit loaded) get a
-    panel of their own on the right, one line style per element.
+    panel of their own on the right, one line style per element. Each panel's limit envelopes are its
+    ``StepPatch`` artists (:func:`limit_envelope`).
     """
     results = as_frame(results)
     rows = _numeric(curve_rows(results, serial, tests)) if not results.empty else pd.DataFrame()
@@ -188,7 +208,7 @@ def error_curve_png(results: Rows, serial: str, title: str | None = None,
         ax.set_xlim(0.01, 100.0)
         ax.set_xlabel("current I / A (log)")
         ax.set_ylabel("error / %")
-        return _png(fig)
+        return fig
     panels = [(name, part) for name, part in (("balanced load", rows[rows["element"] == "all"]),
                                               ("single element", rows[rows["element"] != "all"])) if not part.empty]
     axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
@@ -203,13 +223,14 @@ def error_curve_png(results: Rows, serial: str, title: str | None = None,
         ax.set_xlim(mid / half, mid * half)
         ax.xaxis.set_minor_formatter(NullFormatter())  # decades only: minor labels collide on a short axis
     axes[0].set_ylabel("error / %")
-    top = max(float(rows["limit_pct"].abs().max()) if rows["limit_pct"].notna().any() else 1.0,
+    limits = rows["limit_pct"].where(rows["limit_pct"] > 0)
+    top = max(float(limits.max()) if limits.notna().any() else 1.0,
               float(rows["error_pct"].abs().max()) if rows["error_pct"].notna().any() else 0.0)
     axes[0].set_ylim(-1.25 * top, 1.25 * top)
     fig.legend(handles=_legend_handles(rows, colours), loc="upper left", bbox_to_anchor=(0.835, 0.9), fontsize=8,
                frameon=False)
     fig.subplots_adjust(left=0.08, right=0.82, top=0.86, bottom=0.1, wspace=0.08)
-    return _png(fig)
+    return fig
 
 
 def summary_png(results: Rows, title: str = "All meters: error / limit per point") -> bytes:
@@ -271,7 +292,8 @@ class PlotFiles:
 
 
 def write_plots(run_dir: str | Path, results: pd.DataFrame | None = None) -> PlotFiles:
-    """Write ``plots/<serial>.png`` for every meter and ``plots/summary.png`` into the run directory, and the
+    """Write ``plots/<serial>.png`` for every meter with error-curve points and ``plots/summary.png`` into the run
+    directory, and the
     plots of the run's stress sequences (:func:`hil.reporting.sequence_plots.write_sequence_plots`)."""
     d = Path(run_dir)
     frame = read_results(d) if results is None else results
@@ -279,6 +301,8 @@ def write_plots(run_dir: str | Path, results: pd.DataFrame | None = None) -> Plo
     out_dir.mkdir(parents=True, exist_ok=True)
     meters: dict[str, Path] = {}
     for serial in dict.fromkeys(frame["serial"].astype(str)):
+        if curve_rows(frame, serial).empty:
+            continue  # a meter with no error-curve points (a sequence- or function-only run): no empty plot
         path = out_dir / plot_file_name(serial)
         n = 2
         while path in meters.values():  # two serials that differ only in unsafe characters
@@ -298,5 +322,5 @@ def png_size(data: bytes) -> tuple[int, int]:
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
-__all__ = ["CURVE_TESTS", "PLOT_SIZE_PX", "PlotFiles", "curve_rows", "error_curve_png", "plot_file_name", "png_size",
-           "summary_png", "write_plots"]
+__all__ = ["CURVE_TESTS", "PLOT_SIZE_PX", "PlotFiles", "curve_rows", "error_curve_figure", "error_curve_png",
+           "limit_envelope", "plot_file_name", "png_size", "summary_png", "write_plots"]

@@ -279,7 +279,7 @@ def with_checks(test: SequenceTest, seq: Task, plan: Plan, rating: MeterRating,
         return [seq]
     from hil.plans.expand import Task, accuracy_decision
 
-    rule = plan.measure.decision_rule
+    rule, conditional = plan.measure.decision_rule, plan.measure.conditional_pass
     repeats = plan.measure.repeats
     specs = check_specs(test, checks, rating, library)
     positions = seq.positions
@@ -288,7 +288,7 @@ def with_checks(test: SequenceTest, seq: Task, plan: Plan, rating: MeterRating,
         out = []
         for spec in specs:
             def _decide(o: PositionOutcome, spec: PointSpec = spec) -> tuple[str, str]:
-                return accuracy_decision(o, spec.limit_pct, rule)
+                return accuracy_decision(o, spec.limit_pct, rule, conditional)
 
             out.append(Task(f"{test.id}.{label}", CHECK_KIND, spec.point, spec, positions, spec.limit_pct, rule,
                             _run_point, _decide, {"repeats": repeats}))
@@ -302,7 +302,8 @@ def with_checks(test: SequenceTest, seq: Task, plan: Plan, rating: MeterRating,
         for k in range(1, n + 1):
             label = during_label(k, checks.during_every_h)
             tasks += [_during_task(test.id, label, spec, positions, rule, seq.key,
-                                   DuringJudge(rating, library, checks.operating_range)) for spec in specs]
+                                   DuringJudge(rating, library, checks.operating_range), conditional)
+                      for spec in specs]
     if checks.after:
         tasks += measured("after")
     if checks.max_shift_pct is not None:
@@ -376,7 +377,7 @@ class DuringJudge:
 
 
 def _during_task(test_id: str, label: str, spec: PointSpec, positions: list[int], rule: str, seq_key: str,
-                 judge: DuringJudge) -> Task:
+                 judge: DuringJudge, conditional: str = "fail") -> Task:
     """A check during the sequence: its outcomes come from the checkpoint; its limit is known only then (it
     depends on the chamber temperature the check was taken at), so ``run`` sets the task's limit before the
     rows are written. A check without a limit keeps its measured values, verdict ``skipped``."""
@@ -407,7 +408,7 @@ def _during_task(test_id: str, label: str, spec: PointSpec, positions: list[int]
         return out
 
     def _decide(o: PositionOutcome) -> tuple[str, str]:
-        verdict, why = accuracy_decision(o, task.limit_pct, rule)
+        verdict, why = accuracy_decision(o, task.limit_pct, rule, conditional)
         note = task.params.get("limit_note")
         return verdict, why if note is None else f"{why}; {note}"
 

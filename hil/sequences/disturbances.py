@@ -76,7 +76,7 @@ class DipsOption(_Model):
     interval_s: Positive | None = None
     phases: list[Annotated[int, Field(ge=1, le=3)]] | None = None  # None: all phases
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _one_source(self) -> DipsOption:

@@ -16,7 +16,7 @@ from hil.standards import environmental as env
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # .inf / .nan in a plan: refused
 
 
 class LoadOption(_Model):

@@ -79,6 +79,11 @@ class MeterState:
         self.prev_short = pulses < SHORT_FRACTION * expected
         return just_stopped
 
+    def unmonitored(self, start: float, end: float) -> None:
+        """Nothing was counted from ``start`` to ``end`` (a resumed run's interruption): a meter found stopped in
+        the first interval after it may have died anywhere in the gap, so the gap is its failure window."""
+        self.prev_start, self.prev_end, self.prev_short = start, end, True
+
     def stopped(self, port_alive: bool, what: str = "") -> None:
         """Pulses stopped (window already set by :meth:`pulses_in`): dead if the port is silent too. ``what``
         says where, e.g. "after power-up 12"."""

@@ -135,6 +135,10 @@ class SequenceRunner:
                               can_switch_humidity_off=self._can_switch_rh_off)
             except ProfileError as exc:
                 raise BenchFault("chamber", str(exc)) from exc
+            # the chamber's own gradient limit (SimServ cannot be asked it): each gradient of the profile is set
+            # once now, so one it refuses stops the run before the meters are energised
+            for g in sorted({s.gradient_k_per_min for s in self.steps if isinstance(s, Ramp)}):
+                chamber.set_gradient(g, g)
         check_disturbances(self.bench, self.steps, self.load)  # dips the source cannot play: refused before the load
         saved = self.checkpoint.get(self.key) if self.resume else None
         if saved is not None:
@@ -165,6 +169,7 @@ class SequenceRunner:
             st.interruptions.append({"from_s": st.seq_time, "to_s": grid_next})
             for m in self._meters.values():  # energy of the gap is in the registers, not in the counted pulses
                 m.reg_kwh, m.reg_pulses = None, 0
+                m.unmonitored(st.seq_time, grid_next)
             self._last_t = grid_next
         self._start_counting()
         try:

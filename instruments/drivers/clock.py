@@ -48,9 +48,24 @@ class SimulationClock(ScpiDriver):
     time_s = Reading("CLOC:TIME?", unit="s")
     speed = Setting("CLOC:SPE", unit="", within=(0, 1e7))
     clear_all_faults = Action("FAUL:CLE:ALL")
+    seed = Reading("SIM:SEED?", parse=int, doc="the seed the simulation runs with")
 
     def now(self) -> float:
         return self.time_s
+
+    def _string(self, query: str) -> str:
+        """String response data (IEEE 488.2 §8.7.8: double quotes, inner quotes doubled)."""
+        text = self.query(query).strip()
+        if len(text) >= 2 and text[0] == text[-1] == '"':
+            text = text[1:-1].replace('""', '"')
+        return text
+
+    def identity(self) -> dict[str, int | str | None]:
+        """What a run records of the simulation, asked from the simulator itself (true whoever started it):
+        ``seed``, ``sim_bench`` (the simulated-bench file: absolute path, ``default`` for the packaged one, None
+        when the simulator does not know) and ``sim_bench_sha256`` (its configuration's digest)."""
+        return {"seed": self.seed, "sim_bench": self._string("SIM:FILE?") or None,
+                "sim_bench_sha256": self._string("SIM:CONF:DIG?")}
 
     _epoch: datetime | None = None
 

@@ -6,11 +6,16 @@ tests reach it through pyvisa exactly as they reach the instruments.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from instruments.scpi import Num, ScpiDevice, ScpiError, Str, scpi
+from instruments.scpi.response import quote
+from instruments.simulators.world.config import SimBenchConfig, load_sim_bench
 
 
 def _version() -> str:
@@ -22,6 +27,32 @@ def _version() -> str:
 
 if TYPE_CHECKING:
     from instruments.simulators.bench import SimulatedBench
+
+#: ``SIMulation:FILE?`` of a bench built from the packaged default simulated-bench file
+DEFAULT_FILE = "default"
+
+
+def config_sha256(config: SimBenchConfig) -> str:
+    """SHA-256 of a simulated-bench configuration (canonical JSON): the same file gives the same digest, so a
+    resumed run can check it restarted the very bench it was interrupted on."""
+    text = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@functools.cache
+def _default_sha256() -> str:
+    return config_sha256(load_sim_bench(None))
+
+
+def set_sim_file(bench: SimulatedBench, path: str | Path | None) -> None:
+    """Tell ``bench``'s control endpoint the simulated-bench file it was built from (``None``: the packaged
+    default), so ``SIMulation:FILE?`` can name it to whoever attaches. Call before the endpoints serve."""
+    text = DEFAULT_FILE if path is None else str(Path(path).resolve())
+    if any(not ch.isprintable() for ch in text):  # it must fit one reply line
+        raise ValueError(f"simulated-bench file name {text!r} has control characters")
+    for ep in bench.endpoints:
+        if isinstance(ep.device, SimulationControl):
+            ep.device.sim_file = text
 
 #: longest single advance (about 115 days): the loop thread integrates it before serving anyone else, so one
 #: command must stay short (≈ 0.1 s); longer runs advance in several commands (-222 beyond)
@@ -49,6 +80,8 @@ class SimulationControl(ScpiDevice):
         super().__init__()
         self.bench = bench
         self.idn = ("MeterHIL", "SimControl", bench.config.name, _version())
+        #: the simulated-bench file, when whoever built the bench said (:func:`set_sim_file`)
+        self.sim_file: str | None = None
 
     # -- virtual clock --------------------------------------------------------------------------
     @scpi("CLOCk:TIME?")
@@ -87,6 +120,21 @@ class SimulationControl(ScpiDevice):
     @scpi("SIMulation:SEED?")
     def seed_q(self) -> int:
         return self.bench.seed
+
+    @scpi("SIMulation:FILE?")
+    def file_q(self) -> str:
+        """The simulated-bench file this bench was built from: its absolute path, ``default`` for the packaged
+        default (also recognised by its configuration when nobody said), empty when not known."""
+        if self.sim_file is not None:
+            text = self.sim_file
+        else:
+            text = DEFAULT_FILE if config_sha256(self.bench.config) == _default_sha256() else ""
+        return quote(text)
+
+    @scpi("SIMulation:CONFig:DIGest?")
+    def config_digest_q(self) -> str:
+        """SHA-256 of the bench's configuration (hex, quoted)."""
+        return quote(config_sha256(self.bench.config))
 
     @scpi("SIMulation:TRUTh?")
     def truth_q(self) -> str:

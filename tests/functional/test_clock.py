@@ -180,3 +180,23 @@ def test_bad_functional_plan_names_file_line_and_field(tmp_path: Path) -> None:
         load_plan(plan)
     assert err.value.file.endswith("bad.yaml") and err.value.line == 9
     assert err.value.field == "tests[0].tariff.schedule[1].at" and "hh:mm" in err.value.message
+
+
+def test_guard_band_on_a_value_in_its_own_unit() -> None:
+    from hil.functional.tasks import _judge
+    from hil.measure.accuracy import PositionOutcome
+
+    def judged(value: float, u: float, rule: str, conditional: str = "fail") -> tuple[str, str, str]:
+        o = PositionOutcome(1, "S", 0, 0, None, 0.0, None, extra={"value": value, "value_uncertainty": u})
+        verdict, why = _judge(o, "drift", 0.5, "s/day", rule, "measure longer", conditional)
+        return verdict, o.extra["decision_outcome"], why
+
+    # 0.45 within ±0.5 but 0.45 + 0.1 > 0.5: a conditional pass (ILAC-G8, w = U)
+    assert judged(0.45, 0.1, "simple")[0] == "pass"
+    verdict, outcome, why = judged(0.45, 0.1, "guard_band")
+    assert (verdict, outcome) == ("fail", "conditional_pass") and "within ±0.5 s/day" in why
+    assert judged(0.45, 0.1, "guard_band", "pass")[:2] == ("pass", "conditional_pass")
+    assert judged(-0.3, 0.1, "guard_band")[:2] == ("pass", "pass")  # 0.3 + 0.1 ≤ 0.5
+    assert judged(0.55, 0.1, "guard_band", "pass")[:2] == ("fail", "conditional_fail")  # never accepted
+    # U = 0.2 > 0.5 / 5: said so, with the remedy
+    assert "exceeds 1/5 of the limit: measure longer" in judged(0.1, 0.2, "simple")[2]

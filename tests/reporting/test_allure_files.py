@@ -110,6 +110,12 @@ SEQUENCE_MSG = ("hil.plans.session.MeterNonConformance: failed (dead) between 21
                 "21.008 h): pulse output stopped and the port is silent")
 SHIFT_MSG = ("hil.plans.session.MeterNonConformance: shift +0.6012 % (after +0.9 % − before +0.3 %) beyond ±0.5 % "
              "(fail, simple)")
+DRIFT_MSG = ("hil.plans.session.MeterNonConformance: drift +2.150 s/day outside ±0.5 s/day (U = 0.041 s/day, fail, "
+             "simple) over 24 h (offset +0.025 s → +2.175 s)")
+SWITCH_MSG = ("hil.plans.session.MeterNonConformance: switch 1→2 +3.100 s outside ±2 s (U = 0.1 s, fail, simple): "
+              "1.8.1 +1.3 kWh, 1.8.2 +1.2 kWh across the switch")
+NO_SWITCH_MSG = ("hil.plans.session.MeterNonConformance: no switch to tariff 2 within 120 s after 22:00: 1.8.1 "
+                 "+2.643 kWh, 1.8.2 +0 kWh across the switch")
 TARGET_MSG = ("hil.plans.session.MeterNonConformance: 12 units, 1 failed ...; target 1e+09 h NOT demonstrated")
 
 
@@ -120,7 +126,15 @@ def test_categories_json_sorts_results_into_bench_faults_dead_meters_and_non_con
     assert set(by_name) == {"Bench or instrument fault", "Meter gives no result (no pulses, dead meter)",
                             "Meter failed during a stress sequence",
                             "Error shift beyond the limit (checks before / after a sequence)",
-                            "Reliability target not demonstrated", "Meter out of limits"}
+                            "Reliability target not demonstrated",
+                            "Meter function failed (clock, tariff switching)", "Meter out of limits"}
+    function = by_name["Meter function failed (clock, tariff switching)"]
+    for msg in (DRIFT_MSG, SWITCH_MSG, NO_SWITCH_MSG):
+        assert _matches(function, "failed", msg), msg
+        assert not any(_matches(c, "failed", msg) for c in cats if c is not function
+                       and c["name"] != "Meter out of limits"), msg
+    assert not _matches(function, "failed", OUT_OF_LIMITS_MSG) and not _matches(function, "failed", SHIFT_MSG)
+    assert [c["name"] for c in cats].index(function["name"]) < [c["name"] for c in cats].index("Meter out of limits")
     seq, shift, target = (by_name["Meter failed during a stress sequence"],
                           by_name["Error shift beyond the limit (checks before / after a sequence)"],
                           by_name["Reliability target not demonstrated"])

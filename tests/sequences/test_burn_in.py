@@ -115,3 +115,29 @@ def test_killed_and_resumed_equals_uninterrupted(plan: Path, tmp_path: Path, sig
     ckpt = json.loads((run_dir / "checkpoint.json").read_text(encoding="utf-8"))
     assert len(next(iter(ckpt["sequences"].values()))["interruptions"]) == 1
     assert truth[WEAK] is not None
+
+
+def test_a_failure_inside_the_interruption_gets_the_gap_as_its_window(tmp_path: Path) -> None:
+    """SIGKILL just after the weak unit died (its death may fall after the last checkpoint: the monitoring of it
+    is lost with the kill), then resume: the recorded failure window still holds the simulator's true time, and
+    the unmonitored gap is part of it when the death was not seen before the kill."""
+    plan = tmp_path / "bi.yaml"
+    plan.write_text(PLAN.replace("chunk_intervals: 30", "chunk_intervals: 120"), encoding="utf-8")
+    run_dir = tmp_path / "run"
+    with simulated_bench(seed=SEED, write_to=tmp_path / "b.yaml") as (rb, _):
+        p = pytest_plan(plan, tmp_path / "b.yaml", run_dir)
+        died = None
+        deadline = time.monotonic() + 300
+        while died is None and p.poll() is None and time.monotonic() < deadline:
+            died = rb.call(lambda: rb.bench.world.meters[WEAK].failed_at)
+            time.sleep(0.002)
+        assert died is not None, "the weak unit did not die before the plan ended"
+        p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=60)
+        _run(plan, tmp_path / "b.yaml", run_dir, "--resume")
+    r = read_results(run_dir).set_index("position").loc[WEAK]
+    assert r["verdict"] == "fail"
+    origin = float(r["failure_clock_s"]) - float(r["failure_time_h"]) * 3600.0  # sequence time 0 on the bench clock
+    true_h = (died - origin) / 3600.0
+    assert float(r["failed_after_h"]) - 1e-6 <= true_h <= float(r["failed_before_h"]) + 1e-6, (
+        r["failed_after_h"], true_h, r["failed_before_h"])

@@ -202,10 +202,14 @@ def test_simserv_without_humidity_output_refuses_dry_heat(tmp_path: Path) -> Non
     ch, t = _simserv([])
     with pytest.raises(BenchFault, match=r"cannot switch that off .*humidity_output"):
         _runner(ch, dry, tmp_path / "a").run()
+    t.assert_done()  # nothing sent
+    # past the check, only the profile's gradient (1 K/min up and down: 11068, 11072) goes out before the load
+    gradient = [(b"11068\xb61\xb61\xb61\r", OK), (b"11072\xb61\xb61\xb61\r", OK)]
+    ch, t = _simserv(gradient)
     with pytest.raises(_Reached):
         _runner(ch, burn, tmp_path / "b").run()
-    t.assert_done()  # nothing sent
-    ch, t = _simserv([], humidity_output=2)
+    t.assert_done()
+    ch, t = _simserv(gradient, humidity_output=2)
     with pytest.raises(_Reached):
         _runner(ch, dry, tmp_path / "c").run()
     t.assert_done()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 from hil.sequences.monitor import MeterState
 
 K = 1000.0  # imp/kWh
@@ -52,3 +55,45 @@ def test_register_consistency_drift_and_port_silent() -> None:
     s.register(60, 1.0, 0.01, 1.0)
     s.register(120, None, 0.01, 1.0)
     assert s.mode == "port_silent" and (s.failed_after, s.failed_before) == (60, 120)
+
+
+def test_chamber_deviation_alarm_follows_the_air_lag(tmp_path: Path) -> None:
+    """A tight alarm band (0.05 K) on the simulated chamber: its air follows the program value with a first-order
+    lag (τ = 120 s, default bench file), so at the end of a 1 K/min ramp the air trails by g·τ = 2 K and decays as
+    2 K · exp(−t/τ): above 0.05 K for τ·ln(2 / 0.05) ≈ 443 s after the program value arrived. Soak intervals then
+    alarm, and only those, and the result row counts them."""
+    from hil.results import read_results
+    from hil.sequences import read_monitoring
+    from hil.simbench import simulated_bench
+    from tests.sequences.plans import SEED, pytest_plan
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("""\
+plan: chamber alarm
+standard: IEC 62053-21
+edition: "2020"
+class: "1"
+tests:
+  - id: bi
+    kind: burn_in
+    temperature_c: 40
+    duration_h: 0.5
+    gradient_k_per_min: 1.0
+    monitoring: {interval_s: 60, port_every: 10, chunk_intervals: 30, chamber_band_k: 0.05}
+""", encoding="utf-8")
+    with simulated_bench(seed=SEED, write_to=tmp_path / "bench.yaml"):
+        out, _ = pytest_plan(plan, tmp_path / "bench.yaml", tmp_path / "run").communicate(timeout=300)
+    mon = read_monitoring(tmp_path / "run")
+    one = mon[(mon["position"] == 1) & (mon["window"] == 0)].sort_values("t_end_s")
+    soak = one[one["step_name"].str.contains("soak", case=False)]
+    assert len(soak) > 0, out
+    # each soak interval's alarm is exactly "actual further than 0.05 K from the setpoint"
+    deviation = (soak["chamber_c"] - soak["setpoint_c"]).abs()
+    assert (soak["chamber_alarm"] == (deviation > 0.05)).all()
+    assert not one[~one.index.isin(soak.index)]["chamber_alarm"].any()  # ramps are never alarms
+    # the lag decays as the first-order model says: alarms only early in the soak, and some there
+    alarms = soak[soak["chamber_alarm"]]
+    assert 1 <= len(alarms) <= math.ceil(120.0 * math.log(2.0 / 0.05) / 60.0) + 1
+    assert alarms["t_end_s"].max() < soak["t_end_s"].min() + 120.0 * math.log(2.0 / 0.05) + 60.0
+    rows = read_results(tmp_path / "run")
+    assert (rows["chamber_alarm_intervals"] == len(alarms)).all()
