@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from instruments.yamlconfig import load_yaml_model
 
@@ -54,7 +54,10 @@ class BenchLimits(_Model):
 
 
 class MeterSpec(_Model):
-    """The meter under test at one position, as on its nameplate."""
+    """The meter under test at one position, as on its nameplate.
+
+    ``connection`` is the wiring (1P2W, 3P4W); ``current_input`` how the current reaches it: ``direct`` or ``ct``
+    (transformer operated — the bench feeds the CT secondary current, e.g. In 5 A, straight into the meter)."""
 
     serial: str
     type: str = ""
@@ -62,16 +65,34 @@ class MeterSpec(_Model):
     standard: str = ""
     constant_imp_per_kwh: float = Field(gt=0)
     connection: Literal["1P2W", "3P4W"]
+    current_input: Literal["direct", "ct"] = "direct"
     un_v: float = Field(gt=0)
     umax_v: float | None = Field(default=None, gt=0)  # highest voltage the meter may see; default 1.15 Un
     ist_a: float | None = Field(default=None, gt=0)
     imin_a: float | None = Field(default=None, gt=0)
     itr_a: float | None = Field(default=None, gt=0)
     iref_a: float | None = Field(default=None, gt=0)
-    ib_a: float | None = Field(default=None, gt=0)
+    ib_a: float | None = Field(default=None, gt=0)  # basic current (direct connected, 2003 editions)
+    in_a: float | None = Field(default=None, gt=0)  # nominal current (CT operated)
+    ta_a: float | None = Field(default=None, gt=0)  # test amperes (ANSI C12.20)
     imax_a: float = Field(gt=0)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("ib_a", "in_a")
+    @classmethod
+    def _current_input(cls, v: float | None, info: ValidationInfo) -> float | None:
+        """Ib rates direct-connected meters, In CT-operated ones (IEC 62053-21/-22; standards.md §1): the other
+        is refused here, naming the meter, before any standard is looked at."""
+        ct = info.data.get("current_input") == "ct"
+        if v is None or ct == (info.field_name == "in_a"):
+            return v
+        who = f"meter {info.data.get('serial', '?')}"
+        if ct:
+            raise ValueError(f"{who} is CT operated (current_input: ct): it is rated by in_a (nominal current),"
+                             " not ib_a (basic current of a direct-connected meter)")
+        raise ValueError(f"{who} is direct connected (current_input: direct): in_a (nominal current) rates a"
+                         " CT-operated meter; set current_input: ct, or give ib_a / iref_a")
 
 
 class PortBinding(_Model):

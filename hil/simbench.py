@@ -86,6 +86,7 @@ def bench_file_for(sim: SimulatedBench) -> BenchFile:
                                            options=_chamber_options(sim, ep.protocol))
         elif ep.role == "meter_port":
             meter = sim.world.meters[int(rec["position"])]
+            ct = getattr(meter, "current_input", "direct") == "ct"
             spec = MeterSpec.model_validate(
                 {
                     "serial": meter.serial,
@@ -94,11 +95,13 @@ def bench_file_for(sim: SimulatedBench) -> BenchFile:
                     "standard": getattr(meter, "standard", ""),
                     "constant_imp_per_kwh": meter.constant,
                     "connection": meter.connection,
+                    "current_input": "ct" if ct else "direct",
                     "un_v": meter.un,
                     "ist_a": getattr(meter, "ist", None),
                     "imin_a": meter.imin,
                     "itr_a": meter.itr,
                     "iref_a": meter.iref,
+                    "in_a": meter.iref if ct else None,  # a CT meter's Iref is its In (standards.md §1)
                     "imax_a": meter.imax,
                 }
             )

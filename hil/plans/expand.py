@@ -75,17 +75,18 @@ def meter_rating(meter: MeterSpec, standard: str, edition: str, meter_class: str
         return MeterRating.model_validate(
             {
                 "standard": standard, "edition": edition,
-                "class_index": meter_class or meter.meter_class, "connection": "direct",
+                "class_index": meter_class or meter.meter_class, "connection": meter.current_input,
                 "elements": 3 if meter.connection == "3P4W" else 1, "un_v": meter.un_v,
                 "constant_imp_per_kwh": meter.constant_imp_per_kwh, "ist_a": meter.ist_a, "imin_a": meter.imin_a,
-                "itr_a": meter.itr_a, "iref_a": meter.iref_a, "ib_a": meter.ib_a, "imax_a": meter.imax_a,
+                "itr_a": meter.itr_a, "iref_a": meter.iref_a, "ib_a": meter.ib_a, "in_a": meter.in_a,
+                "ta_a": meter.ta_a, "imax_a": meter.imax_a,
             },
             context={"library": library},
         )
     except ValidationError as exc:  # the rating's own message, not pydantic's dump of the input
-        msgs = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-        raise PlanError(f"meter {meter.serial} ({standard}:{edition} class {meter_class or meter.meter_class}):"
-                        f" {msgs}") from exc
+        label = f"{standard}:{edition} class {meter_class or meter.meter_class}"
+        msgs = "; ".join(str(e["msg"]).removeprefix("Value error, ").removeprefix(f"{label}: ") for e in exc.errors())
+        raise PlanError(f"meter {meter.serial} ({label}): {msgs}") from exc
     except ValueError as exc:
         raise PlanError(f"meter {meter.serial}: {exc}") from exc
 
@@ -98,7 +99,8 @@ def _check_same_type(bench: BenchFile, plan: Plan, library: StandardsLibrary) ->
     for pos in bench.positions[1:]:
         other = rating_of(pos.meter, plan, library)
         if (other.currents(library).amps() != rating.currents(library).amps() or other.un_v != rating.un_v
-                or other.class_index != rating.class_index or other.elements != rating.elements):
+                or other.class_index != rating.class_index or other.elements != rating.elements
+                or other.connection != rating.connection):
             raise PlanError(
                 f"positions {first.position} ({first.meter.serial}) and {pos.position} ({pos.meter.serial}) have "
                 "different ratings: the positions of one run share one load, so a plan runs one meter type at a time"

@@ -134,6 +134,7 @@ def _nominal(rating: MeterRating, basis: str) -> dict[str, RatedCurrent]:
         v["TA"] = RatedCurrent(r.ta_a, "nameplate")
         _derive(v, "Iref", r.iref_a, r.ta_a, "Iref = TA")
         return v
+    _forbid(r, ta_a=r.ta_a)  # test amperes rate ANSI meters only
     direct = r.connection == "direct"
     if basis == "Ib/In":  # 2003 editions: Ib (direct) or In (CT) is the rating, Itr follows
         if direct:

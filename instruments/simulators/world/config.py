@@ -236,6 +236,9 @@ class MeterTypeConfig(_Strict):
     standard: str
     constant_imp_per_kwh: PosFloat
     connection: Literal["1P2W", "3P4W"]
+    #: ``ct``: a transformer-operated meter (In, e.g. 5 A; ``iref_a`` = In). The physics is the same: the source
+    #: feeds the secondary current straight into the meter, as on a real CT-meter bench
+    current_input: Literal["direct", "ct"] = "direct"
     un_v: PosFloat
     ist_a: PosFloat
     imin_a: PosFloat
@@ -259,6 +262,8 @@ class MeterTypeConfig(_Strict):
     def _currents(self) -> MeterTypeConfig:
         if (self.iref_a is None) == (self.ib_a is None):
             raise ValueError("give exactly one of iref_a and ib_a")
+        if self.current_input == "ct" and self.ib_a is not None:
+            raise ValueError("a CT-operated meter is rated by In: give iref_a (= In), not ib_a")
         if not self.ist_a < self.imin_a < self.itr_a < self.iref < self.imax_a:
             raise ValueError(
                 f"currents must satisfy Ist < Imin < Itr < Iref < Imax, got {self.ist_a} < {self.imin_a} < "

@@ -95,6 +95,7 @@ class Meter:
         self.standard = config.standard
         self.constant = config.constant_imp_per_kwh
         self.connection = config.connection
+        self.current_input = config.current_input
         self.un = config.un_v
         self.ist = config.ist_a
         self.imin = config.imin_a
