@@ -66,11 +66,14 @@ def _plan_rows(plan_path: Path, bench: Path | None) -> tuple[Any, list[dict[str,
             "limit": f"{spec.standard} ({spec.limit_status})" if spec.standard else "",
             "limit_table": spec.limit_table,
         }
-        if t.test_kind == "accuracy" and power > 0:
+        if t.test_kind in ("accuracy", "influence") and power > 0:
             pp = pulses_for_point(limit_pct=t.limit_pct, mut_constant=meter.constant_imp_per_kwh,
                                   ref_constant=ref_constant, power_w=power, resolution_fraction=m.resolution_fraction,
                                   min_duration_s=m.min_duration_s, min_pulses=m.min_pulses)
-            row.update(pulses=pp.pulses, expected_s=round(m.settle_s + (pp.pulses + 1) * pp.pulse_period_s, 1),
+            # an influence point is measured twice: at reference conditions, then at the deviated value
+            times = 2 if t.test_kind == "influence" else 1
+            row.update(pulses=pp.pulses,
+                       expected_s=round(times * (m.settle_s + (pp.pulses + 1) * pp.pulse_period_s), 1),
                        ref_constant_imp_per_kwh=ref_constant, ref_constant_source=ref_source)
         else:
             row.update(pulses=None, expected_s=round(m.settle_s + float(t.params.get("duration_s", 0.0)), 1))
@@ -99,7 +102,8 @@ def cmd_plan_show(args: argparse.Namespace) -> int:
         table.add_row(r["test"], r["point"], f"{r['voltage_v']:g}", f"{r['current_a']:g}", r["pf"], r["element"],
                       f"±{r['limit_pct']:g}" if r["limit_pct"] else "", str(r["pulses"] or ""),
                       f"{r['expected_s']:g}", r["limit"])
-    console = Console()
+    # piped into a file or a pager: as wide as the table needs, not folded at 80 columns
+    console = Console() if sys.stdout.isatty() else Console(width=200)
     console.print(table)
     est = next((r for r in rows if r.get("ref_constant_imp_per_kwh")), None)
     if est is not None:

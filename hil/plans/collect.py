@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from hil.plans.analysis import Acceleration, acceleration_of, analyse, write_analysis
+from hil.plans.analysis import Acceleration, AnalysisError, acceleration_of, analyse, write_analysis
 from hil.plans.expand import PlanError, Task, expand_plan
 from hil.plans.model import Plan, ReliabilityAnalysisTest, is_plan_file, load_plan
 from hil.plans.session import MeterNonConformance, NoResult, run_session
@@ -38,6 +38,8 @@ class PlanFile(pytest.File):
             if isinstance(test, ReliabilityAnalysisTest):
                 try:
                     acceleration = acceleration_of(test, plan)
+                except AnalysisError as exc:  # file, line and field of the analysis test
+                    raise PlanError(str(exc.located(self.path, plan, test))) from exc
                 except ValueError as exc:
                     raise PlanError(f"{self.path}: {exc}") from exc
                 yield AnalysisItem.from_parent(self, name=f"{test.id}::reliability", test=test, plan=plan,

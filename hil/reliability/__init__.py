@@ -16,12 +16,17 @@ from hil.reliability.acceleration import (
     peck_af,
 )
 from hil.reliability.lifedata import (
+    HOURS,
+    LIFE_UNITS,
+    POWER_CYCLES,
+    THERMAL_CYCLES,
     LifeData,
     LifeRow,
     life_data_from_results,
     read_life_data,
     read_life_levels,
     read_life_rows,
+    thermal_cycles_to_failure,
 )
 from hil.reliability.mtbf import (
     FAILURE_TERMINATED,
@@ -72,8 +77,12 @@ __all__ = [
     "DEFAULT_CONFIDENCE",
     "FAILURE_TERMINATED",
     "HEURISTIC_NOTE",
+    "HOURS",
+    "LIFE_UNITS",
     "PECK_EA_EV",
     "PECK_N",
+    "POWER_CYCLES",
+    "THERMAL_CYCLES",
     "TIME_TERMINATED",
     "DemoTestPlan",
     "LifeData",
@@ -113,6 +122,7 @@ __all__ = [
     "success_run_units",
     "success_run_units_exact",
     "thermal_cycles_for_strength",
+    "thermal_cycles_to_failure",
     "thermal_cycling_strength",
     "weibull_plot_png",
 ]

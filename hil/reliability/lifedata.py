@@ -37,22 +37,48 @@ if TYPE_CHECKING:  # pandas only for the annotation: the analytics themselves do
 FAILED_WORDS = frozenset({"failed", "failure", "fail", "f"})
 CENSORED_WORDS = frozenset({"censored", "suspended", "suspension", "survived", "running", "s", "c"})
 
+#: life units: hours on test (burn-in, environmental kinds), thermal cycles (ESS thermal cycling), power cycles
+#: (power cycling): what a sequence's result rows say in their ``life_unit`` column (none: hours)
+HOURS = "h"
+THERMAL_CYCLES = "thermal cycles"
+POWER_CYCLES = "power cycles"
+LIFE_UNITS = (HOURS, THERMAL_CYCLES, POWER_CYCLES)
+
+
+def is_cycles(unit: str) -> bool:
+    """True for a life counted in cycles (thermal or power cycles), False for hours."""
+    return unit != HOURS
+
+
+def unit_word(unit: str) -> str:
+    """The unit as a word for labels: "hours", "thermal cycles", "power cycles"."""
+    return "hours" if unit == HOURS else unit
+
 
 @dataclass(frozen=True, eq=False)
 class LifeData:
-    """Hours on test per unit and the failed flag; build with :meth:`of` (which validates)."""
+    """Life on test per unit and the failed flag; build with :meth:`of` (which validates).
+
+    ``hours`` is the life in ``unit``: hours (the default), or cycles (thermal or power cycles) — the Weibull fit,
+    the MTBF bounds and the plots are the same mathematics in any unit of life."""
 
     hours: npt.NDArray[np.float64]
     failed: npt.NDArray[np.bool_]
     units: tuple[str, ...]
     #: units left out of the analysis, as (unit, why): no valid outcome (broken/skipped) or no time on test
     excluded: tuple[tuple[str, str], ...] = ()
+    #: the unit of ``hours``: one of :data:`LIFE_UNITS`
+    unit: str = HOURS
 
     @classmethod
     def of(
-        cls, hours: Iterable[float], failed: Iterable[bool | int], units: Sequence[str] | None = None
+        cls, hours: Iterable[float], failed: Iterable[bool | int], units: Sequence[str] | None = None,
+        unit: str = HOURS,
     ) -> LifeData:
-        """Validate and build. ``hours`` > 0 and finite; ``failed`` true for a failure, false if censored."""
+        """Validate and build. ``hours`` > 0 and finite; ``failed`` true for a failure, false if censored;
+        ``unit`` the unit of ``hours`` (:data:`LIFE_UNITS`)."""
+        if unit not in LIFE_UNITS:
+            raise ValueError(f"unknown life unit {unit!r}; one of {', '.join(LIFE_UNITS)}")
         h = [float(x) for x in hours]
         f = [bool(x) for x in failed]
         names = tuple(units) if units is not None else tuple(f"#{i + 1}" for i in range(len(h)))
@@ -67,7 +93,7 @@ class LifeData:
                 raise ValueError(f"unit {name}: negative hours ({x:g}); hours on test must be > 0")
             if x == 0:
                 raise ValueError(f"unit {name}: 0 hours; hours on test must be > 0")
-        return cls(np.asarray(h, dtype=np.float64), np.asarray(f, dtype=np.bool_), names)
+        return cls(np.asarray(h, dtype=np.float64), np.asarray(f, dtype=np.bool_), names, unit=unit)
 
     @property
     def n(self) -> int:
@@ -86,11 +112,13 @@ class LifeData:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able rows."""
+        key = "hours" if self.unit == HOURS else "cycles"
         return {
+            "life_unit": self.unit,
             "units": [
-                {"unit": u, "hours": float(h), "failed": bool(f)}
+                {"unit": u, key: float(h), "failed": bool(f)}
                 for u, h, f in zip(self.units, self.hours, self.failed, strict=True)
-            ]
+            ],
         }
 
 
@@ -196,17 +224,60 @@ def _is_sequence_row(row: dict[str, Any]) -> bool:
     return row.get("limit_table") == SURVIVAL_TABLE or finite_or_none(row.get("sequence_h")) is not None
 
 
-def life_data_from_results(results: pd.DataFrame, tests: Sequence[str] | None = None) -> LifeData:
+def _row_unit(row: dict[str, Any]) -> str:
+    unit = row.get("life_unit")
+    return unit if isinstance(unit, str) and unit else HOURS  # a row without one (or an older run): hours
+
+
+def thermal_cycles_to_failure(failure_h: float, cycle_h: float, cycles: float) -> float:
+    """Thermal cycles a unit lived: its failure time over the nominal cycle period, at most the ``cycles`` run
+    (a failure in the ramp back after the last cycle, or cycles longer than nominal, count as the last cycle)."""
+    if not (math.isfinite(cycle_h) and cycle_h > 0):
+        raise ValueError(f"the cycle period must be > 0 h, got {cycle_h!r}")
+    return min(failure_h / cycle_h, cycles)
+
+
+def _life(row: dict[str, Any], unit: str, failed: bool) -> tuple[float | None, str]:
+    """(life in ``unit``, why not) of one row with a pass/fail verdict."""
+    if unit == THERMAL_CYCLES:
+        cycle_h, cycles = finite_or_none(row.get("thermal_cycle_h")), finite_or_none(row.get("thermal_cycles"))
+        if cycle_h is None or cycles is None or cycle_h <= 0:
+            return None, "no cycle period or cycle count in the row"
+        if not failed:
+            return cycles, ""
+        h = finite_or_none(row.get("failure_time_h"))
+        h = h if h is not None else finite_or_none(row.get("sequence_h"))
+        return (None, "no time on test") if h is None else (thermal_cycles_to_failure(h, cycle_h, cycles), "")
+    if unit == POWER_CYCLES:
+        applied = finite_or_none(row.get("power_cycles_applied"))
+        life = finite_or_none(row.get("failure_cycle")) if failed else None
+        life = life if life is not None else applied
+        why = "failed before its first power cycle" if failed else "no power cycles applied"
+        return (life, "") if life is not None and life > 0 else (None, why)
+    h = finite_or_none(row.get("failure_time_h")) if failed else None
+    h = h if h is not None else finite_or_none(row.get("sequence_h"))
+    return (h, "") if h is not None and h > 0 else (None, "no time on test")
+
+
+def life_data_from_results(results: pd.DataFrame, tests: Sequence[str] | None = None,
+                           unit: str | None = None) -> LifeData:
     """Life data of the stress-sequence rows of a run's results table (``hil.results``, one row per meter).
 
     ``tests``: the plan test ids to take (column ``test_id``, else ``test``); None takes every sequence row.
-    - verdict ``fail``: a failure at ``failure_time_h`` (the midpoint of the failure window, hours since the
-      sequence started); without one (a failure found only by a check at the end), at ``sequence_h``;
-    - verdict ``pass``: survived, right-censored at ``sequence_h`` (IEC 61649 §5: suspended items count);
-    - ``broken``/``skipped`` rows (no valid outcome) and units with no time on test are left out and listed in
+    The unit of life is the rows' ``life_unit`` (written by the sequence; a row without one counts in hours);
+    ``unit`` given: the rows must count in it. Rows in different units are refused (analyse them separately).
+    - hours: verdict ``fail`` is a failure at ``failure_time_h`` (the midpoint of the failure window, hours since
+      the sequence started); without one (a failure found only by a check at the end), at ``sequence_h``;
+      verdict ``pass``: survived, right-censored at ``sequence_h`` (IEC 61649 §5: suspended items count);
+    - thermal cycles: a failure at :func:`thermal_cycles_to_failure` (the failure time over the nominal cycle
+      period ``thermal_cycle_h``, at most ``thermal_cycles``); a survivor censored at ``thermal_cycles``;
+    - power cycles: a failure at ``failure_cycle`` (the power-up it did not come back from), else at
+      ``power_cycles_applied`` (found failed after them, e.g. by a register check); a survivor censored at
+      ``power_cycles_applied``; a meter that failed before its first power cycle (in a dip) is left out;
+    - ``broken``/``skipped`` rows (no valid outcome) and units with no life on test are left out and listed in
       :attr:`LifeData.excluded`.
     Units are the serials (``test_id/serial`` when several tests are taken). Raises ``ValueError`` when no unit
-    is left.
+    is left, or for mixed units.
     """
     records = [{str(k): v for k, v in r.items()} for r in results.to_dict("records")]
     id_col = "test_id" if "test_id" in results.columns else "test"
@@ -215,29 +286,34 @@ def life_data_from_results(results: pd.DataFrame, tests: Sequence[str] | None = 
         rows = [r for r in records if str(r.get(id_col)) in wanted]
     else:
         rows = [r for r in records if _is_sequence_row(r)]
+    found = {_row_unit(r) for r in rows}
+    if len(found) > 1 or (unit is not None and found - {unit}):
+        per_test = sorted({f"{r.get(id_col)} in {_row_unit(r)}" for r in rows})
+        raise ValueError(f"the rows count life in different units ({', '.join(per_test)})"
+                         + (f", not all in {unit}" if unit is not None else "") + ": analyse them separately")
+    life_unit = unit if unit is not None else (found.pop() if found else HOURS)
     several = len({str(r.get(id_col)) for r in rows}) > 1
-    hours: list[float] = []
+    lives: list[float] = []
     failed: list[bool] = []
     units: list[str] = []
     excluded: list[tuple[str, str]] = []
     for r in rows:
-        unit = str(r.get("serial", r.get("position", f"#{len(units) + len(excluded) + 1}")))
+        name = str(r.get("serial", r.get("position", f"#{len(units) + len(excluded) + 1}")))
         if several:
-            unit = f"{r.get(id_col)}/{unit}"
+            name = f"{r.get(id_col)}/{name}"
         verdict = str(r.get("verdict"))
         if verdict not in ("pass", "fail"):
-            excluded.append((unit, f"{verdict}: no valid outcome"))
+            excluded.append((name, f"{verdict}: no valid outcome"))
             continue
-        h = finite_or_none(r.get("failure_time_h")) if verdict == "fail" else None
-        h = h if h is not None else finite_or_none(r.get("sequence_h"))
-        if h is None or h <= 0:
-            excluded.append((unit, f"{verdict}: no time on test"))
+        life, why = _life(r, life_unit, verdict == "fail")
+        if life is None:
+            excluded.append((name, f"{verdict}: {why}"))
             continue
-        hours.append(h)
+        lives.append(life)
         failed.append(verdict == "fail")
-        units.append(unit)
+        units.append(name)
     if not units:
         which = "of " + ", ".join(map(str, tests)) if tests is not None else "of a stress sequence"
         raise ValueError(f"no results rows {which} with a pass or fail verdict ({len(excluded)} left out)")
-    data = LifeData.of(hours, failed, units)
-    return LifeData(data.hours, data.failed, data.units, tuple(excluded))
+    data = LifeData.of(lives, failed, units, unit=life_unit)
+    return LifeData(data.hours, data.failed, data.units, tuple(excluded), life_unit)

@@ -3,7 +3,7 @@
 On Weibull paper (x: log time; y: ln[−ln(1 − F)]) a Weibull distribution is a straight line of slope β crossing
 F = 63.2 % at t = η. Plotting positions with censoring (IEC 61649 §6.2): Johnson's adjusted ranks, then
 Bernard's median-rank approximation F = (rank − 0.3)/(n + 0.4). Censored units have no plotting position; they are
-drawn as open triangles along the bottom edge at their hours, so a reader sees how much of the sample survived.
+drawn as open triangles along the bottom edge at their life, so a reader sees how much of the sample survived.
 
 Matplotlib's Agg canvas is used directly (no pyplot): no display needed and no global figure state.
 """
@@ -18,7 +18,7 @@ import numpy.typing as npt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from hil.reliability.lifedata import LifeData
+from hil.reliability.lifedata import HOURS, LifeData, unit_word
 from hil.reliability.weibull import WeibullFit
 
 DPI = 100
@@ -54,6 +54,15 @@ def _fmt(x: float) -> str:
     return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.3g}"
 
 
+def life_axis_label(unit: str) -> str:
+    """The x label of a Weibull plot of life in ``unit``: "hours on test", "power cycles to failure / censoring"."""
+    return "hours on test" if unit == HOURS else f"{unit_word(unit)} to failure / censoring"
+
+
+def _suffix(unit: str) -> str:
+    return " h" if unit == HOURS else f" {unit}"
+
+
 def _weibull_y(f: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return np.log(-np.log1p(-np.asarray(f, dtype=np.float64)))
 
@@ -79,7 +88,8 @@ def weibull_plot_png(
     ticks = [p for p in _PROBABILITY_TICKS_PCT if y_lo <= float(_weibull_y(p / 100)[()]) <= y_hi]
     ax.set_yticks([float(_weibull_y(p / 100)[()]) for p in ticks], [f"{p:g}" for p in ticks])
     ax.set_ylabel("unreliability F(t) (%)")
-    ax.set_xlabel("hours on test")
+    ax.set_xlabel(life_axis_label(data.unit))
+    u = _suffix(data.unit)
     ax.grid(True, which="both", color="#dddddd", linewidth=0.6)
     ax.scatter(t_fail, _weibull_y(f_fail), marker="o", s=30, color="#1f77b4", edgecolors="black", linewidths=0.5,
                zorder=3, label=f"failures ({data.failures}, median ranks)")
@@ -95,17 +105,17 @@ def weibull_plot_png(
     if fit is not None:
         t_line = np.geomspace(lo_t, hi_t, 200)
         ax.plot(t_line, fit.beta * (np.log(t_line) - math.log(fit.eta)), color="#2ca02c", linewidth=1.6,
-                label=f"MLE fit: β = {fit.beta:.3g}, η = {_fmt(fit.eta)} h")
+                label=f"MLE fit: β = {fit.beta:.3g}, η = {_fmt(fit.eta)}{u}")
         ax.axhline(float(_weibull_y(0.1)[()]), color="#999999", linestyle=":", linewidth=0.8)
         ax.plot([fit.b10], [float(_weibull_y(0.1)[()])], marker="D", color="#2ca02c", markersize=6, linestyle="none",
-                label=f"B10 = {_fmt(fit.b10)} h")
+                label=f"B10 = {_fmt(fit.b10)}{u}")
     title_box = None
     if fit is not None:
         title_box = (
             f"{fit.confidence:.0%} likelihood-ratio bounds (two-sided)\n"
             f"β {_fmt(fit.beta_interval[0])} … {_fmt(fit.beta_interval[1])}, "
-            f"η {_fmt(fit.eta_interval[0])} … {_fmt(fit.eta_interval[1])} h\n"
-            f"B10 {_fmt(fit.b10_interval[0])} … {_fmt(fit.b10_interval[1])} h"
+            f"η {_fmt(fit.eta_interval[0])} … {_fmt(fit.eta_interval[1])}{u}\n"
+            f"B10 {_fmt(fit.b10_interval[0])} … {_fmt(fit.b10_interval[1])}{u}"
         )
     ax.set_title(f"{title} — {data.n} units, {data.failures} failed, {data.censored} censored")
     # upper left: the points run from lower left to upper right, and the censored marks sit on the bottom edge

@@ -4,6 +4,9 @@
   the Weibull fit with its likelihood-ratio bounds when there are ≥ 2 failures (hil.reliability.weibull,
   IEC 61649 §7), and the MTBF as a time-terminated test: T/r and the one-sided lower bounds 2T/χ²(CL; 2r + 2)
   (IEC 60605-4 §6, standards.md §8) at the confidence levels of :data:`MTBF_CONFIDENCES`;
+  Life is in the test's ``life_unit``: hours (burn-in, environmental kinds), thermal or power cycles (thermal
+  cycling, power cycling: :func:`hil.reliability.life_data_from_results`); a test in cycles fills the same columns
+  named in cycles (``total_unit_cycles``, ``eta_cycles``, ``mcbf_point_cycles``, ``mcbf_lower_90pct_cycles`` …);
 - ``sequence_summary.csv`` / ``.html``: per meter, survived or failed, failure mode, time and window, and the
   interruptions of each sequence.
 
@@ -37,38 +40,60 @@ def _pct(cl: float) -> str:
 
 
 
+def _in_cycles(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's hour-named columns named for a life in cycles: ``_h``/``hours`` → ``cycles``, ``mtbf`` → ``mcbf``."""
+    def name(c: str) -> str:
+        c = c.replace("hours", "cycles").replace("mtbf", "mcbf")
+        return c[:-2] + "_cycles" if c.endswith("_h") else c
+    return {name(k): v for k, v in row.items()}
+
+
+def _unit_of_rows(rows: pd.DataFrame) -> str:
+    from hil.reliability import HOURS
+
+    units = [u for u in rows.get("life_unit", pd.Series(dtype=object)).tolist() if isinstance(u, str) and u]
+    return units[0] if units else HOURS
+
+
 def reliability_table(results: pd.DataFrame, confidences: Sequence[float] = MTBF_CONFIDENCES) -> pd.DataFrame:
-    """One row per sequence test of the run (columns as in docs/reporting.md)."""
+    """One row per sequence test of the run (columns as in docs/reporting.md), life in the test's unit."""
+    from hil.reliability.lifedata import is_cycles
+
+    out = []
+    for test_id in sd.sequence_tests(results):
+        row = _reliability_row(results, test_id, confidences)
+        out.append(_in_cycles(row) if is_cycles(row["life_unit"]) else row)
+    return pd.DataFrame(out)
+
+
+def _reliability_row(results: pd.DataFrame, test_id: str, confidences: Sequence[float]) -> dict[str, Any]:
     from hil.reliability import DEFAULT_CONFIDENCE, life_data_from_results, mtbf_lower_bound  # scipy: lazily
     from hil.reliability.summary import summarise_life
 
-    out: list[dict[str, Any]] = []
-    for test_id in sd.sequence_tests(results):
-        rows = sd.rows_of(results, test_id)
-        row: dict[str, Any] = {"test_id": test_id, "kind": str(rows["test"].iloc[0]) if "test" in rows else ""}
-        try:
-            data = life_data_from_results(results, [test_id])
-        except ValueError as exc:  # every row broken: nothing to analyse
-            row.update(units=0, failures=0, censored=0, excluded=len(rows), total_unit_hours=0.0, note=str(exc))
-            out.append(row)
-            continue
-        row.update(units=data.n, failures=data.failures, censored=data.censored, excluded=len(data.excluded),
-                   total_unit_hours=float(data.hours.sum()), weibull_confidence=DEFAULT_CONFIDENCE)
-        try:
-            life = summarise_life(data, DEFAULT_CONFIDENCE)
-            fit, note = life.fit, ("" if life.fit is not None else f"no Weibull fit: {life.fit_note}")
-        except ValueError as exc:  # e.g. every failure at the longest time: β is not determined
-            fit, note = None, f"no Weibull fit: {exc}"
-        if fit is not None:
-            row.update(beta=fit.beta, beta_lower=fit.beta_interval[0], beta_upper=finite_or_none(fit.beta_interval[1]),
-                       eta_h=fit.eta, eta_lower_h=fit.eta_interval[0], eta_upper_h=finite_or_none(fit.eta_interval[1]))
-        total = row["total_unit_hours"]
-        row["mtbf_point_h"] = total / data.failures if data.failures else None
-        for cl in confidences:
-            row[f"mtbf_lower_{_pct(cl)}pct_h"] = mtbf_lower_bound(total, data.failures, cl)
-        row["note"] = note
-        out.append(row)
-    return pd.DataFrame(out)
+    rows = sd.rows_of(results, test_id)
+    row: dict[str, Any] = {"test_id": test_id, "kind": str(rows["test"].iloc[0]) if "test" in rows else "",
+                           "life_unit": _unit_of_rows(rows)}
+    try:
+        data = life_data_from_results(results, [test_id])
+    except ValueError as exc:  # every row broken: nothing to analyse
+        row.update(units=0, failures=0, censored=0, excluded=len(rows), total_unit_hours=0.0, note=str(exc))
+        return row
+    row.update(units=data.n, failures=data.failures, censored=data.censored, excluded=len(data.excluded),
+               total_unit_hours=float(data.hours.sum()), weibull_confidence=DEFAULT_CONFIDENCE)
+    try:
+        life = summarise_life(data, DEFAULT_CONFIDENCE)
+        fit, note = life.fit, ("" if life.fit is not None else f"no Weibull fit: {life.fit_note}")
+    except ValueError as exc:  # e.g. every failure at the longest time: β is not determined
+        fit, note = None, f"no Weibull fit: {exc}"
+    if fit is not None:
+        row.update(beta=fit.beta, beta_lower=fit.beta_interval[0], beta_upper=finite_or_none(fit.beta_interval[1]),
+                   eta_h=fit.eta, eta_lower_h=fit.eta_interval[0], eta_upper_h=finite_or_none(fit.eta_interval[1]))
+    total = row["total_unit_hours"]
+    row["mtbf_point_h"] = total / data.failures if data.failures else None
+    for cl in confidences:
+        row[f"mtbf_lower_{_pct(cl)}pct_h"] = mtbf_lower_bound(total, data.failures, cl)
+    row["note"] = note
+    return row
 
 
 def _outcome(verdict: str) -> str:

@@ -133,6 +133,23 @@ def _steps(test: SequenceTest) -> list[Step]:
     return steps
 
 
+def cycle_period_s(test: ThermalCyclingTest) -> float:
+    """Nominal period of one thermal cycle, from its steps (:func:`steps_of`): the ramp to ``high_c``, the dwell
+    there, the ramp to ``low_c``, the dwell there — each ramp over the whole span at the test's gradient, each dwell
+    its ``dwell_min``: 2·(high − low)/gradient + 2·dwell. Nominal: the chamber's settling into the band (which ends
+    a ramp and starts a guaranteed dwell), the first ramp from the start temperature and the ramp back after the
+    last cycle are not in it."""
+    one = steps_of(test)[:4]  # ramp high, soak high, ramp low, soak low
+    period, at = 0.0, test.low_c  # a cycle's ramp up starts at the low end of the one before
+    for st in one:
+        if isinstance(st, Ramp):
+            period += abs(st.target_c - at) / st.gradient_k_per_min * 60.0
+            at = st.target_c
+        elif isinstance(st, Soak):
+            period += st.duration_s
+    return period
+
+
 def _damp_heat_cyclic(test: DampHeatCyclicTest) -> list[Step]:
     """IEC 60068-2-30 Db (7.2, 7.3): stabilisation at 25 ± 3 °C (standard atmosphere, then RH ≥ 95 % for its last
     hour), then per cycle: rise to the upper temperature in 3 h at RH ≥ 95 %; hold to 12 h at ≥ 93 % (band 93-96 %,

@@ -9,7 +9,7 @@ from hil.measure.accuracy import PointSpec, PositionOutcome
 from hil.safety import Terminated
 from hil.sequences.disturbances import PowerCyclingTest
 from hil.sequences.model import BurnInTest, DampHeatCyclicTest, SequenceTest, ThermalCyclingTest
-from hil.sequences.profile import ProfileError, check_profile, steps_of
+from hil.sequences.profile import ProfileError, check_profile, cycle_period_s, steps_of
 
 if TYPE_CHECKING:
     from hil.plans.expand import Task
@@ -50,6 +50,29 @@ def _switches_humidity_off(driver: str | None, options: dict[str, Any]) -> bool 
     return None if rule is None else bool(rule(options))
 
 
+def life_unit(test: SequenceTest) -> str:
+    """What a meter's life in this sequence is counted in (:data:`hil.reliability.lifedata.LIFE_UNITS`): thermal
+    cycles for ESS thermal cycling, power cycles for a power-cycling test with power cycles (its failures are
+    power-ups), hours for the rest (burn-in, the environmental kinds, dips only)."""
+    from hil.reliability.lifedata import HOURS, POWER_CYCLES, THERMAL_CYCLES
+
+    if isinstance(test, ThermalCyclingTest):
+        return THERMAL_CYCLES
+    if isinstance(test, PowerCyclingTest) and test.power_cycles is not None:
+        return POWER_CYCLES
+    return HOURS
+
+
+def life_columns(test: SequenceTest) -> dict[str, Any]:
+    """Result-row columns that let the life data be read back without the plan (reports): ``life_unit``, and for
+    thermal cycling the nominal cycle period ``thermal_cycle_h`` and the ``thermal_cycles`` run (a power-cycling
+    row already carries ``failure_cycle`` and ``power_cycles_applied``)."""
+    out: dict[str, Any] = {"life_unit": life_unit(test)}
+    if isinstance(test, ThermalCyclingTest):
+        out.update(thermal_cycle_h=round(cycle_period_s(test) / 3600.0, 9), thermal_cycles=test.cycles)
+    return out
+
+
 def sequence_task(test: SequenceTest, load: PointSpec | None, positions: list[int], standard: str) -> Task:
     from hil.plans.expand import Task
 
@@ -69,9 +92,9 @@ def sequence_task(test: SequenceTest, load: PointSpec | None, positions: list[in
         run_dir = session.run_dir
         assert run_dir is not None
         try:
-            return SequenceRunner(session.bench, runner.energise, test, load, task.positions, run_dir, task.key,
-                                  resume=bool(getattr(session, "resuming", False)),
-                                  during=during_checks(session, task)).run()
+            outcomes = SequenceRunner(session.bench, runner.energise, test, load, task.positions, run_dir, task.key,
+                                      resume=bool(getattr(session, "resuming", False)),
+                                      during=during_checks(session, task)).run()
         except Exception as exc:
             # a stop request's safe state talks to the instruments under the running sequence: the fault that
             # follows is the interruption, not a bench fault (no broken rows: the run is to be resumed)
@@ -79,6 +102,9 @@ def sequence_task(test: SequenceTest, load: PointSpec | None, positions: list[in
             if signum is not None:
                 raise Terminated(signum) from exc
             raise
+        for o in outcomes:
+            o.extra.update(life_columns(test))
+        return outcomes
 
     def _decide(o: PositionOutcome) -> tuple[str, str]:
         x = o.extra
