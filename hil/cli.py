@@ -62,9 +62,11 @@ async def _serve_sim(args: argparse.Namespace, config: SimBenchConfig) -> int:
     from hil.benchfile import dump_bench_file
     from hil.simbench import bench_file_for
     from instruments.simulators.bench import SimulatedBench
+    from instruments.simulators.control import set_sim_file
     from instruments.simulators.net import PortInUseError
 
     bench = SimulatedBench(config, seed=args.seed, host=args.host)
+    set_sim_file(bench, args.bench)  # a run attached to it records which file it simulates (SIMulation:FILE?)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

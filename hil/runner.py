@@ -249,9 +249,27 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
             _repair(console, run_dir)  # a kill between the CSV and the Parquet write of a point
             if rc not in (0, 1):
                 console.print(f"[yellow]pytest ended with {rc}: guardian switched the source off: {state}[/]")
+                why = _child_reason(run_dir / "pytest.log")
+                if why:
+                    console.print(why, style="red", markup=False)
     _print_summary(console, run_dir)
     console.print(f"results: {run_dir / 'results.parquet'}  log: {run_dir / 'pytest.log'}")
     return rc
+
+
+def _child_reason(log: Path) -> str:
+    """Why pytest stopped, from the end of its log: a ``pytest.exit`` reason (``!!! … Exit: reason !!!``), else
+    its last error lines (``E   …``); empty when the log says neither."""
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()[-200:]
+    except OSError:
+        return ""
+    for line in reversed(lines):
+        text = line.strip().strip("!").strip()
+        if line.startswith("!") and ":" in text and "Exit" in text.split(":", 1)[0]:
+            return text.split(":", 1)[1].strip()
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    return "\n".join(errors[-3:])
 
 
 def _repair(console: Any, run_dir: Path) -> None:

@@ -276,3 +276,20 @@ def test_loopback_hosts_do_not_warn(hil_sim: SimProcess) -> None:
     assert "warning" not in hil_sim.ready_line  # the first line on stderr is the ready line
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.1.2.3", "::1", "localhost", "LOCALHOST"))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "192.0.2.1", "example.org"))
+
+
+def test_the_simulator_names_the_file_it_was_built_from(tmp_path: Path, rm: pyvisa.ResourceManager) -> None:
+    """A run attached to a ``hil sim`` bench records which simulated-bench file it runs (run.json)."""
+    own = tmp_path / "my_bench.yaml"
+    own.write_text((Path(__file__).resolve().parents[1] / "instruments/simulators/data/default_bench.yaml")
+                   .read_text(encoding="utf-8").replace("name: default-sim-bench", "name: my-sim-bench"),
+                   encoding="utf-8")
+    for args, expected in ((("--bench", str(own)), str(own.resolve())), ((), "default")):
+        p = SimProcess("--seed", "5", *args).wait_ready()
+        try:
+            ctl: Any = rm.open_resource(p.by_name("control")["resource"], read_termination="\n",
+                                        write_termination="\n", timeout=5000)
+            assert ctl.query("SIM:FILE?").strip().strip('"') == expected
+            ctl.close()
+        finally:
+            p.stop()

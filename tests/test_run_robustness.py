@@ -226,3 +226,23 @@ def test_sigkill_of_hil_run_stops_its_pytest_source_off(served: Any, tmp_path: P
     meta = json.loads((out / "run.json").read_text(encoding="utf-8"))
     # a simulator started by someone else says its seed and configuration (its file it was not told)
     assert meta["seed"] == 7 and meta["sim_bench"] is None and len(meta["sim_bench_sha256"]) == 64
+
+
+def test_resume_on_an_external_simulator_with_another_seed_is_refused(first_run: tuple[Path, Path, Path],
+                                                                      tmp_path: Path) -> None:
+    """`hil run --resume --bench FILE` onto a simulator someone else serves: the same file but seed 1 instead of the
+    run's 3 gives other meters, so the resume stops before anything is energised and the results stay as they were."""
+    run, _, sim = first_run
+    resumed = tmp_path / "resumed"
+    shutil.copytree(run, resumed)
+    lines = (resumed / "results.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    (resumed / "results.csv").write_text("".join(lines[:2]), encoding="utf-8")  # interrupted after one row
+    (resumed / "results.parquet").unlink()
+    with simulated_bench(sim, seed=1, write_to=tmp_path / "other.yaml") as (rb, _):
+        p = hil("run", "--resume", str(resumed), "--bench", str(tmp_path / "other.yaml"), "--no-progress")
+        out, _ = p.communicate(timeout=300)
+        truth = rb.call(lambda: rb.bench.world.truth())
+    assert p.returncode == 2, out
+    assert "seed is 1, the interrupted run's was 3" in " ".join(out.split())  # the console may fold lines
+    assert truth["source"]["output"] is False and all(m["registers"]["1.8.0"] == 0 for m in truth["meters"].values())
+    assert len(pd.read_parquet(resumed / "results.parquet")) == 1  # repaired from the CSV, nothing added

@@ -8,6 +8,7 @@ the end.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shlex
 import sys
@@ -141,6 +142,11 @@ class RunSession:
                       allow_expired_calibration=bool(self.config.getoption("--allow-expired-calibration")),
                       safe_state=safe)
             b.connect()
+            if self.resuming:
+                problem = _not_the_same_bench(self.config.getoption("--run-dir"), b.metadata())
+                if problem is not None:
+                    b.close()  # safe state; nothing was energised
+                    pytest.exit(problem, returncode=2)
             self._bench = b
             self._ensure_run_dir()
             write_run_json(self.run_dir or Path("."), self.metadata())
@@ -383,6 +389,22 @@ def _safe_key() -> Any:
     from hil.pytest_plugin import SAFE_STATE_KEY
 
     return SAFE_STATE_KEY
+
+
+def _not_the_same_bench(run_dir: str | None, now: dict[str, Any]) -> str | None:
+    """Why a resumed run may not continue on this bench: a simulated bench with another seed or configuration
+    than the interrupted run's ``run.json`` records has other meters; None when it is the same (or unknown)."""
+    path = Path(run_dir or ".") / "run.json"
+    try:
+        before = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for key, what in (("seed", "seed"), ("sim_bench_sha256", "simulated-bench configuration (SHA-256)")):
+        was, is_ = before.get(key), now.get(key)
+        if was is not None and is_ is not None and was != is_:
+            return (f"cannot resume {path.parent}: the simulated bench's {what} is {is_}, the interrupted run's was "
+                    f"{was} ({path}); resume on the same simulated bench")
+    return None
 
 
 class _quiet:
