@@ -104,9 +104,11 @@ def read_at_tick(port: Any, clock: Any, zone: ZoneInfo, *, poll_s: float, time_r
 
 def set_to_reference(port: Any, clock: Any, zone: ZoneInfo, *, time_register: str = "0.9.1",
                      date_register: str = "0.9.2") -> datetime:
-    """Set the meter's clock to the reference time: the date, then the time written at the instant the reference
-    reaches that whole second (the meter's seconds restart at the write). Not within 5 s of the meter's midnight,
-    where the date written first could be a day off by the time the time is written. Returns the time set."""
+    """Set the meter's clock to the reference time: the time written at the instant the reference reaches that whole
+    second (the meter's seconds restart at the write), then the date. Time first: whatever time of day the meter
+    showed (it may be hours off), it cannot roll over midnight between the two writes; the target itself keeps
+    5 s clear of midnight (moved just past it), so the date written is the day of the time written. Returns the
+    time set."""
     ref = reference_at(clock)
     with port_session(port) as s:
         target = _next_second(ref(clock.now())) + timedelta(seconds=1)
@@ -114,11 +116,11 @@ def set_to_reference(port: Any, clock: Any, zone: ZoneInfo, *, time_register: st
         if local.time() >= time(23, 59, 55) or local.time() < time(0, 0, 1):
             target += timedelta(seconds=10)
             local = target.astimezone(zone)
-        s.write(date_register, local.strftime("%y-%m-%d"))
         wait = (target - ref(clock.now())).total_seconds()
         if wait > 0:
             clock.sleep(wait)
         s.write(time_register, local.strftime("%H:%M:%S"))
+        s.write(date_register, local.strftime("%y-%m-%d"))
     return target
 
 

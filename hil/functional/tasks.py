@@ -6,6 +6,7 @@ k = 2); ``error_pct`` stays empty and ``limit_pct`` 0 (no percentage limit), as 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -229,27 +230,49 @@ def _run_switch(session: RunSession, task: Task, test: TariffTest, switch: Tarif
             switch_at[p] = ((t0 + t1) / 2 + test.lead_s, (t1 - t0) / 2)
         except BenchFault as exc:
             broken[p] = f"registers or clock not accessible: {exc}"
-    runner.energise(task.spec)
-    at_a = _timed_reads(bench, clock, switch_at, old, new, broken)
-    late = [p for p, r in at_a.items() if r.t >= switch_at[p][0]]
-    if late:
-        raise BenchFault("meter port", f"position(s) {late}: the registers were read after the switch time"
-                         f" ({test.lead_s:g} s lead): raise lead_s")
-    clock.sleep(max(max((t for t, _ in switch_at.values()), default=clock.now()) + test.after_s - clock.now(), 0.0))
-    at_b = _timed_reads(bench, clock, switch_at, new, old, broken)
-    runner.energise(idle)
+    def set_back() -> dict[int, str]:
+        """Every clock that was set, back to the reference time (best effort: why one could not be)."""
+        failed = {}
+        for p in switch_at:
+            try:
+                set_to_reference(_port(bench, p), clock, zone, time_register=test.time_register,
+                                 date_register=test.date_register)
+            except BenchFault as exc:
+                failed[p] = f"clock not set back to the reference time: {exc}"
+        return failed
+
+    end: dict[int, dict[str, float]] = {}
+    try:
+        runner.energise(task.spec)
+        at_a = _timed_reads(bench, clock, switch_at, old, new, broken)
+        late = [p for p, r in at_a.items() if r.t >= switch_at[p][0]]
+        if late:
+            raise BenchFault("meter port", f"position(s) {late}: the registers were read after the switch time"
+                             f" ({test.lead_s:g} s lead): raise lead_s")
+        clock.sleep(max(max((t for t, _ in switch_at.values()), default=clock.now()) + test.after_s - clock.now(),
+                        0.0))
+        at_b = _timed_reads(bench, clock, switch_at, new, old, broken)
+        runner.energise(idle)
+        for p in task.positions:
+            if p not in broken:
+                try:
+                    with port_session(_port(bench, p)) as s:
+                        end[p] = {r: _kwh(s.read(r)) for r in (old, new, total)}
+                except BenchFault as exc:
+                    broken[p] = f"registers not accessible after the switch: {exc}"
+    except Exception:
+        # a meter must not leave the bench with its clock minutes off; a Ctrl-C or SIGTERM skips this (the
+        # source goes off first, and a dead port would only delay it)
+        with contextlib.suppress(Exception):
+            runner.energise(idle)
+            set_back()
+        raise
+    for p, why in set_back().items():
+        broken.setdefault(p, why)
     out = []
     for p in task.positions:
         serial = bench.meter(p).spec.serial
-        try:
-            if p not in broken:
-                with port_session(_port(bench, p)) as s:
-                    end = {r: _kwh(s.read(r)) for r in (old, new, total)}
-            set_to_reference(_port(bench, p), clock, zone, time_register=test.time_register,
-                             date_register=test.date_register)  # the clock back to the reference time
-        except BenchFault as exc:
-            broken.setdefault(p, f"registers or clock not accessible after the switch: {exc}")
-        if p in broken or p not in at_b:
+        if p in broken or p not in at_b or p not in end:
             out.append(_broken(p, serial, broken.get(p, "")))
             continue
         a, b, (t_sw, h_sw) = at_a[p], at_b[p], switch_at[p]
@@ -258,8 +281,8 @@ def _run_switch(session: RunSession, task: Task, test: TariffTest, switch: Tarif
         o = PositionOutcome(p, serial, 0, 0, None, tb - ta, None)
         o.extra.update(register_old=old, register_new=new, old_advance_kwh=round(d_old, 6),
                        new_advance_kwh=round(d_new, 6),
-                       total_advance_kwh=round(end[total] - start[p][total], 6),
-                       sum_advance_kwh=round(end[old] - start[p][old] + end[new] - start[p][new], 6),
+                       total_advance_kwh=round(end[p][total] - start[p][total], 6),
+                       sum_advance_kwh=round(end[p][old] - start[p][old] + end[p][new] - start[p][new], 6),
                        switch_expected_s=round(t_sw - ta, 3), unit="s", limit=test.max_switch_error_s)
         if d_old > 0 and d_new > 0:  # a switch inside the window (else the judgement says which side is empty)
             rate = (d_old + d_new) / (tb - ta)  # kWh/s, steady: the meter's own rate, its error cancels

@@ -114,27 +114,30 @@ def test_a_stopped_clock_is_reported_not_waited_for_forever() -> None:
     assert clock.t < 5.0
 
 
-def test_set_writes_the_date_then_the_time_on_the_whole_second() -> None:
+def test_set_writes_the_time_on_the_whole_second_then_the_date() -> None:
     clock = Clock()
     port = MeterPort(clock, offset_s=-3725.4)  # an hour and a bit behind
     set_to = set_to_reference(port, clock, ZoneInfo("UTC"))
-    (t_date, a_date, v_date), (t_time, a_time, v_time) = port.writes
-    assert (a_date, v_date) == ("0.9.2", "26-03-02")
+    (t_time, a_time, v_time), (t_date, a_date, v_date) = port.writes
     # the next whole reference second after 09:15:30.25, plus one: 09:15:32 at bench time 1.75
     assert set_to == datetime(2026, 3, 2, 9, 15, 32, tzinfo=UTC)
     assert (a_time, v_time) == ("0.9.1", "09:15:32") and t_time == pytest.approx(1.75)
-    assert t_date <= t_time
+    assert (a_date, v_date) == ("0.9.2", "26-03-02") and t_date >= t_time
     r = read_at_tick(port, clock, ZoneInfo("UTC"), poll_s=0.02)
     assert abs(r.offset_s) <= r.half_width_s + 1e-9
 
 
-def test_set_keeps_clear_of_the_meters_midnight() -> None:
-    # 23:59:57.5 local (Berlin, UTC+1): writing the date first could be a day off by the time the time follows
+@pytest.mark.parametrize("meter_offset_s", [0.0, -3 * 3600.0 - 57.0, 86400.0 - 2.0])
+def test_set_near_midnight_lands_on_the_right_day(meter_offset_s: float) -> None:
+    """23:59:57.5 reference time (Berlin, UTC+1): the target moves just past midnight, and whatever the meter
+    showed — right, hours behind, or a day ahead at 23:59:55 — its clock reads the reference time afterwards."""
     clock = Clock(now=(datetime(2026, 3, 2, 22, 59, 57, 500000, tzinfo=UTC) - EPOCH).total_seconds())
-    port = MeterPort(clock, offset_s=0.0, zone="Europe/Berlin")
+    port = MeterPort(clock, offset_s=meter_offset_s, zone="Europe/Berlin")
     set_to = set_to_reference(port, clock, ZoneInfo("Europe/Berlin"))
     assert set_to.astimezone(ZoneInfo("Europe/Berlin")).time().isoformat() == "00:00:09"
-    assert [v for _, _, v in port.writes] == ["26-03-03", "00:00:09"]
+    assert [v for _, _, v in port.writes] == ["00:00:09", "26-03-03"]
+    r = read_at_tick(port, clock, ZoneInfo("Europe/Berlin"), poll_s=0.02)
+    assert abs(r.offset_s) <= r.half_width_s + 1e-9  # not a day off
 
 
 def test_drift_by_hand() -> None:
