@@ -15,13 +15,14 @@ The SCPI transcript of each test is attached to its report (Allure attachment wh
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hil.safety import SafeState
+from hil.safety import GUARDIAN_ENV, SafeState, die_with
 
 SAFE_STATE_KEY = pytest.StashKey[SafeState]()
 _SAFE_STATE = SAFE_STATE_KEY
@@ -59,6 +60,9 @@ def pytest_configure(config: pytest.Config) -> None:
     safe = SafeState()
     safe.install()
     config.stash[_SAFE_STATE] = safe
+    guardian = os.environ.get(GUARDIAN_ENV)
+    if guardian:  # run by `hil run`: stop (source off) when it dies, before anything is energised
+        die_with(int(guardian))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

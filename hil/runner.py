@@ -12,7 +12,6 @@ bench with the seed and simulated-bench file that ``run.json`` records (asked fr
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import signal
@@ -28,6 +27,7 @@ from hil.benchfile import BenchFile, load_bench_file
 from hil.plans.model import load_plan
 from hil.plans.session import new_run_id
 from hil.results import repair_results
+from hil.safety import GUARDIAN_ENV
 from instruments.drivers.errors import BenchFault
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -77,32 +77,6 @@ def _bench_for_run(bench: Path | None, run_dir: Path, sim_bench: Path | None, se
 
 
 #: prctl(2) option: the signal the calling process gets when its parent dies
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_guardian() -> Callable[[], None] | None:
-    """A ``preexec_fn`` for the pytest child: SIGTERM to it when this process (its guardian) dies, even by
-    SIGKILL, so an orphan never goes on driving the bench — its SIGTERM handling switches the source off. Linux
-    only (``prctl``); elsewhere None, and a killed guardian leaves pytest running."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-    prctl.restype = ctypes.c_int
-    guardian, sigterm = os.getpid(), int(signal.SIGTERM)
-
-    def preexec() -> None:  # in the forked child before exec: no locks, no imports
-        if prctl(_PR_SET_PDEATHSIG, sigterm, 0, 0, 0) != 0:
-            return  # refused (e.g. a seccomp filter): run on without it
-        if os.getppid() != guardian:  # the guardian died before the signal was armed: nobody would watch
-            os._exit(128 + sigterm)
-
-    return preexec
-
-
 def _count_rows(run_dir: Path) -> int:
     p = run_dir / "results.csv"
     try:
@@ -224,7 +198,9 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
                       f"  run   {run_dir}")
         log = (run_dir / "pytest.log").open("a" if resume else "w", encoding="utf-8")
         child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=plan_path.parent,
-                                 start_new_session=True, preexec_fn=_die_with_guardian())
+                                 start_new_session=True,
+                                 # the child arms "SIGTERM when the guardian dies" itself (hil.safety.die_with)
+                                 env={**os.environ, GUARDIAN_ENV: str(os.getpid())})
 
         def _forward(signum: int, frame: Any) -> None:
             with contextlib.suppress(ProcessLookupError):

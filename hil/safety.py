@@ -156,3 +156,33 @@ class SafeState:
             _critical.pending = signum  # raised when the critical section ends (results stay whole)
             return
         raise Terminated(signum)
+
+
+#: environment variable through which ``hil run`` tells its pytest child the guardian's pid
+GUARDIAN_ENV = "HIL_GUARDIAN_PID"
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with(guardian_pid: int) -> bool:
+    """SIGTERM to this process when ``guardian_pid`` (its parent, ``hil run``) dies, even by SIGKILL, so an orphan
+    never goes on driving the bench — the SIGTERM handling switches the source off. Armed by the process itself
+    (not in a ``preexec_fn``: the guardian runs threads, and forking with threads must not run Python code before
+    exec). Linux only (``prctl``); returns whether it is armed. Raises :class:`Terminated` when the guardian is
+    already gone (nobody would watch)."""
+    import ctypes
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return False
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    if prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) != 0:
+        return False  # refused (e.g. a seccomp filter): run on without it
+    if os.getppid() != guardian_pid:  # the guardian died before the signal was armed
+        raise Terminated(int(signal.SIGTERM))
+    return True

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from instruments.drivers.errors import BenchFault
+from instruments.drivers.iec62056 import value_of
 
 #: a clock that has not ticked within this many seconds of polling is stopped (or the port is not answering)
 TICK_TIMEOUT_S = 3.0
@@ -58,15 +59,11 @@ def port_session(port: Any) -> Iterator[Any]:
         yield session
 
 
-def _value(text: str) -> str:
-    return str(text).split("*")[0].strip()
-
-
 def parse_meter_time(time_text: str, date_text: str, zone: ZoneInfo) -> datetime:
     """``hh:mm:ss`` and ``YY-MM-DD`` (the readout's 0.9.1 / 0.9.2) in the meter's zone, as an aware datetime."""
     try:
-        t = time.fromisoformat(_value(time_text))
-        yy, mm, dd = (int(x) for x in _value(date_text).split("-"))
+        t = time.fromisoformat(value_of(time_text))
+        yy, mm, dd = (int(x) for x in value_of(date_text).split("-"))
         return datetime.combine(date(2000 + yy, mm, dd), t, tzinfo=zone)
     except ValueError as exc:
         raise ClockUnreadable("meter port", f"clock reading {time_text!r} {date_text!r}: {exc}") from None
@@ -90,10 +87,10 @@ def read_at_tick(port: Any, clock: Any, zone: ZoneInfo, *, poll_s: float, time_r
             before = clock.now()
             now_text = s.read(time_register)
             after = clock.now()
-            if _value(now_text) != _value(last):
+            if value_of(now_text) != value_of(last):
                 break
             if after - started > TICK_TIMEOUT_S:
-                raise ClockUnreadable("meter port", f"the meter's clock stayed at {_value(last)} for "
+                raise ClockUnreadable("meter port", f"the meter's clock stayed at {value_of(last)} for "
                                       f"{after - started:.1f} s (stopped?)")
             asked, last = before, now_text
         day = s.read(date_register)

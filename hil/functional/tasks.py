@@ -29,6 +29,7 @@ from hil.plans.expand import PlanError, Task
 from hil.standards import MeterRating, Outcome, PowerFactor, StandardsLibrary, decide, uncertainty_adequate
 from hil.standards.timekeeping import TIMEKEEPING_ACCURACY
 from instruments.drivers.errors import BenchFault
+from instruments.drivers.iec62056 import number_of
 
 if TYPE_CHECKING:
     from hil.plans.session import RunSession
@@ -85,11 +86,8 @@ def _clock_tasks(test: ClockTest, rating: MeterRating, positions: list[int], rul
             out = []
             for p in task.positions:
                 serial = bench.meter(p).spec.serial
-                port = bench.meter(p).port
-                if port is None:
-                    out.append(_broken(p, serial, "the bench file gives no port for this position"))
-                    continue
                 try:
+                    port = _port(bench, p)
                     set_to = set_to_reference(port, bench.clock, zone, time_register=test.time_register,
                                               date_register=test.date_register)
                     reading = read_at_tick(port, bench.clock, zone, poll_s=test.poll_s,
@@ -154,13 +152,9 @@ def _read_all(session: RunSession, positions: list[int], test: ClockTest,
     bench = session.bench
     out: dict[int, ClockReading | str] = {}
     for p in positions:
-        port = bench.meter(p).port
-        if port is None:
-            out[p] = "the bench file gives no port for this position"
-            continue
         try:
-            out[p] = read_at_tick(port, bench.clock, zone, poll_s=test.poll_s, time_register=test.time_register,
-                                  date_register=test.date_register)
+            out[p] = read_at_tick(_port(bench, p), bench.clock, zone, poll_s=test.poll_s,
+                                  time_register=test.time_register, date_register=test.date_register)
         except BenchFault as exc:
             out[p] = f"clock unreadable: {exc}"
     return out
@@ -221,7 +215,7 @@ def _run_switch(session: RunSession, task: Task, test: TariffTest, switch: Tarif
     for p in task.positions:
         try:
             with port_session(_port(bench, p)) as s:
-                start[p] = {r: _kwh(s.read(r)) for r in (old, new, total)}
+                start[p] = {r: number_of(s.read(r)) for r in (old, new, total)}
                 day = ref(clock.now()).astimezone(zone).date()
                 when = datetime(day.year, day.month, day.day, h, m, tzinfo=zone) - timedelta(seconds=test.lead_s)
                 t0 = clock.now()
@@ -257,7 +251,7 @@ def _run_switch(session: RunSession, task: Task, test: TariffTest, switch: Tarif
             if p not in broken:
                 try:
                     with port_session(_port(bench, p)) as s:
-                        end[p] = {r: _kwh(s.read(r)) for r in (old, new, total)}
+                        end[p] = {r: number_of(s.read(r)) for r in (old, new, total)}
                 except BenchFault as exc:
                     broken[p] = f"registers not accessible after the switch: {exc}"
     except Exception:
@@ -315,17 +309,13 @@ def _timed_reads(bench: Any, clock: Any, positions: dict[int, Any], timed: str, 
         try:
             with port_session(_port(bench, p)) as s:
                 t0 = clock.now()
-                value = _kwh(s.read(timed))
+                value = number_of(s.read(timed))
                 t1 = clock.now()
-                still = _kwh(s.read(other))
+                still = number_of(s.read(other))
             out[p] = _Timed((t0 + t1) / 2, (t1 - t0) / 2, value, still)
         except BenchFault as exc:
             broken[p] = f"register {timed} unreadable: {exc}"
     return out
-
-
-def _kwh(text: str) -> float:
-    return float(str(text).split("*")[0])
 
 
 def _port(bench: Any, position: int) -> Any:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hil.standards import pulses_for_point
+from instruments.drivers.iec62056 import number_of
 from instruments.roles import PhaseLoad
 
 #: phase-to-neutral voltage angles of a balanced three-phase system, phase 1 = 0° (positive sequence)
@@ -282,7 +283,7 @@ class AccuracyRunner:
             return "the bench file gives no port for this position"
         try:
             text = str(port.read(register))
-            return float(text.split("*")[0])
+            return number_of(text)
         except (BenchFault, ValueError) as exc:
             return str(exc)
 

@@ -36,6 +36,7 @@ from hil.standards import environmental as env
 from hil.standards.dips import DIP_PRESETS, OIML_D11_LEVEL2, DipRow, mains_cycles
 from instruments.drivers.errors import BenchFault
 from instruments.drivers.fluke6105a import DIP_MAX_CYCLES, DIP_MIN_CYCLES
+from instruments.drivers.iec62056 import number_of
 from instruments.roles import DipSource
 
 if TYPE_CHECKING:
@@ -428,6 +429,6 @@ class _Disturb:
         if port is None:
             return None
         try:
-            return int(float(str(port.read(POWER_FAILURE_REGISTER)).split("*")[0]))
+            return int(number_of(port.read(POWER_FAILURE_REGISTER)))
         except Exception:  # a silent or refusing port: not counted (recorded as None)
             return None

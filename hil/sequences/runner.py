@@ -24,6 +24,7 @@ from hil.sequences.monitor import MeterState, monitoring_row
 from hil.sequences.profile import ProfileError, Ramp, Soak, Step, check_profile, steps_of
 from hil.sequences.store import Checkpoint, MonitoringStore
 from instruments.drivers.errors import BenchFault
+from instruments.drivers.iec62056 import number_of
 
 if TYPE_CHECKING:
     from hil.sequences.checks import DuringChecks
@@ -398,7 +399,7 @@ class SequenceRunner:
         if port is None:
             return None
         try:
-            return float(str(port.read(self.mon.register_address)).split("*")[0])
+            return number_of(port.read(self.mon.register_address))
         except (BenchFault, ValueError, OSError):
             return None
 

@@ -94,6 +94,17 @@ def parse_data_sets(text: str) -> dict[str, str]:
     return out
 
 
+def value_of(reading: object) -> str:
+    """A data set's value without its unit: ``001234.567*kWh`` → ``001234.567`` (IEC 62056-21: ``*`` starts the
+    unit)."""
+    return str(reading).split("*")[0].strip()
+
+
+def number_of(reading: object) -> float:
+    """A data set's value as a number (``001234.567*kWh`` → 1234.567); ValueError when it is not one."""
+    return float(value_of(reading))
+
+
 def parse_readout(message: bytes, instrument: str = "meter") -> dict[str, str]:
     """A data readout ``STX <data block> ! CR LF ETX BCC`` → address → value (with unit: ``001234.567*kWh``)."""
     if not message.startswith(STX) or len(message) < 3 or message[-2:-1] != ETX:
