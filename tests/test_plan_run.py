@@ -55,7 +55,9 @@ def run(served: tuple[RunningBench, BenchFile, Path], tmp_path_factory: pytest.T
 
 @pytest.fixture(scope="module")
 def results(run: Path) -> pd.DataFrame:
-    return pd.read_parquet(run / "results.parquet")
+    df = pd.read_parquet(run / "results.parquet")
+    df.attrs["csv"] = str(run / "results.csv")
+    return df
 
 
 def true_error(rb: RunningBench, position: int, row: pd.Series) -> float:
@@ -88,6 +90,25 @@ def test_results_table_has_every_column_and_row(results: pd.DataFrame, served: A
     # every point of the plan for every position
     assert len(results) == results.groupby(["test_id", "point"]).ngroups * len(bf.positions)
     assert results["run_id"].nunique() == 1
+
+
+BASELINE = ROOT / "tests" / "data" / "main_job_baseline.csv"
+
+
+def test_main_job_rows_equal_the_baseline(results: pd.DataFrame) -> None:
+    """The main job gives the rows the code before the plugin refactor gave (tests/data/README.md): same meters,
+    points, errors, limits, verdicts and reasons; only columns added since may be new."""
+    base = pd.read_csv(BASELINE, dtype=str, keep_default_na=False)
+    now = pd.read_csv(results.attrs["csv"], dtype=str, keep_default_na=False)
+    missing = [c for c in base.columns if c not in now.columns]
+    assert missing == []
+    assert len(now) == len(base)
+    key = ["test_id", "point", "position"]
+    now = now.sort_values(key, kind="stable").reset_index(drop=True)[list(base.columns)]
+    base = base.sort_values(key, kind="stable").reset_index(drop=True)
+    diff = [(c, i, base.at[i, c], now.at[i, c]) for c in base.columns for i in range(len(base))
+            if base.at[i, c] != now.at[i, c]]
+    assert diff[:5] == []
 
 
 def test_verdicts_match_the_truth_of_every_position(results: pd.DataFrame, served: Any) -> None:
