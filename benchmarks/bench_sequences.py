@@ -25,8 +25,8 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_simulator import bench_24
 
+    from hil.kinds.sequences import read_monitoring
     from hil.results import read_results
-    from hil.sequences import read_monitoring
     from hil.simbench import simulated_bench
 
     with tempfile.TemporaryDirectory() as d:

@@ -174,10 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.set_defaults(func=cmd_sim)
     _add_report_command(sub)
+    from hil.cli_kinds import add_kinds_command
     from hil.cli_reliability import add_reliability_commands
     from hil.cli_run import add_run_commands
 
     add_run_commands(sub)
+    add_kinds_command(sub)
     add_reliability_commands(sub)
     return p
 

@@ -18,7 +18,8 @@ def _err(msg: str) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from hil.plans.expand import PlanError
+    from hil.core.kinds import KindError
+    from hil.core.steps import PlanError
     from hil.runner import run_plan
     from hil.standards import StandardsError
 
@@ -28,15 +29,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             allow_expired_calibration=args.allow_expired_calibration, pytest_args=shlex.split(args.pytest_args),
             progress=not args.no_progress, resume=args.resume is not None,
         )
-    except (ConfigError, PlanError, StandardsError, OSError) as exc:
+    except (ConfigError, PlanError, KindError, StandardsError, OSError) as exc:
         return _err(str(exc))
 
 
 def _plan_rows(plan_path: Path, bench: Path | None) -> tuple[Any, list[dict[str, Any]]]:
     from hil.benchfile import load_bench_file
-    from hil.plans.expand import expand_plan
-    from hil.plans.model import load_plan
-    from hil.standards import StandardsLibrary, pulses_for_point
+    from hil.core.expand import expand_plan
+    from hil.core.plan import load_plan
+    from hil.core.steps import EstimateContext
+    from hil.standards import StandardsLibrary
 
     plan = load_plan(plan_path)
     if bench is not None:
@@ -48,35 +50,26 @@ def _plan_rows(plan_path: Path, bench: Path | None) -> tuple[Any, list[dict[str,
             pass
     overrides = [plan_path.parent / plan.limits_override] if plan.limits_override else []
     library = StandardsLibrary.load(overrides)
-    tasks = expand_plan(plan, bench_file, library)
+    steps = expand_plan(plan, bench_file, library, plan_path)
     meter = bench_file.positions[0].meter
     ref = bench_file.roles.get("reference")
     # the run asks the error calculator; before anything is connected the bench file says, or it is assumed
     ref_constant, ref_source = 5e6, "assumed (bench file: roles.reference.options.pulse_constant_imp_per_kwh)"
     if ref is not None and "pulse_constant_imp_per_kwh" in ref.options:
         ref_constant, ref_source = float(ref.options["pulse_constant_imp_per_kwh"]), "bench file"
-    m = plan.measure
+    ctx = EstimateContext(plan.measure, meter.constant_imp_per_kwh, bench_file.limits.phases, ref_constant,
+                          ref_source)
     rows = []
-    for t in tasks:
+    for t in steps:
         spec = t.spec
-        power = spec.active_power_w(bench_file.limits.phases)
         row: dict[str, Any] = {
-            "test": t.test_id, "kind": t.test_kind, "point": t.point_id, "voltage_v": spec.voltage_v,
+            "test": t.test_id, "kind": t.kind, "point": t.point_id, "voltage_v": spec.voltage_v,
             "current_a": spec.current_a, "pf": spec.pf, "element": spec.element, "limit_pct": t.limit_pct or None,
             "limit": f"{spec.standard} ({spec.limit_status})" if spec.standard else "",
             "limit_table": spec.limit_table,
         }
-        if t.test_kind in ("accuracy", "influence") and power > 0:
-            pp = pulses_for_point(limit_pct=t.limit_pct, mut_constant=meter.constant_imp_per_kwh,
-                                  ref_constant=ref_constant, power_w=power, resolution_fraction=m.resolution_fraction,
-                                  min_duration_s=m.min_duration_s, min_pulses=m.min_pulses)
-            # an influence point is measured twice: at reference conditions, then at the deviated value
-            times = 2 if t.test_kind == "influence" else 1
-            row.update(pulses=pp.pulses,
-                       expected_s=round(times * (m.settle_s + (pp.pulses + 1) * pp.pulse_period_s), 1),
-                       ref_constant_imp_per_kwh=ref_constant, ref_constant_source=ref_source)
-        else:
-            row.update(pulses=None, expected_s=round(m.settle_s + float(t.params.get("duration_s", 0.0)), 1))
+        est = t.expected(ctx)
+        row.update(pulses=est.pulses, expected_s=est.seconds, **est.notes)
         rows.append(row)
     return plan, rows
 
@@ -85,12 +78,13 @@ def cmd_plan_show(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from hil.plans.expand import PlanError
+    from hil.core.kinds import KindError
+    from hil.core.steps import PlanError
     from hil.standards import StandardsError
 
     try:
         plan, rows = _plan_rows(args.plan, args.bench)
-    except (ConfigError, PlanError, StandardsError, OSError) as exc:
+    except (ConfigError, PlanError, KindError, StandardsError, OSError) as exc:
         return _err(str(exc))
     if args.json:
         print(json.dumps({"plan": plan.plan, "points": rows}, indent=2))

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
+from hil.core.bench_life import SAFE_STATE_KEY
 from hil.safety import GUARDIAN_ENV, SafeState, die_with
 
-SAFE_STATE_KEY = pytest.StashKey[SafeState]()
 _SAFE_STATE = SAFE_STATE_KEY
 _SIM = pytest.StashKey[Any]()
 _BENCH = pytest.StashKey[Any]()
@@ -51,7 +51,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     """YAML test plans (a top-level ``plan:`` key) are collected directly."""
     if file_path.suffix not in (".yaml", ".yml"):
         return None
-    from hil.plans.collect import collect_plan_file
+    from hil.core.collect import collect_plan_file
 
     return collect_plan_file(file_path, parent)
 
@@ -91,7 +91,7 @@ def simulated_bench(pytestconfig: pytest.Config) -> Iterator[Any]:
 def bench(request: pytest.FixtureRequest, safe_state: SafeState) -> Any:
     """The bench of this session: ``--bench FILE``, or the simulated bench served in-process. Opened once (its
     identities, calibration and ratings checked), closed with the safe state at the end of the session."""
-    from hil.plans.session import run_session
+    from hil.core.session import run_session
 
     b = run_session(request.config).bench
     request.config.stash[_BENCH] = b
@@ -109,8 +109,8 @@ def load_point(bench: Any, request: pytest.FixtureRequest) -> Any:
     """``load_point(current, pf, element=...)`` measures one accuracy point on every position; the limit comes from
     the standards library (module attributes ``STANDARD``, ``EDITION``, ``CLASS`` choose the table; default
     IEC 62053-21:2020), the verdict from the framework; rows go to the run's results."""
-    from hil.plans.python_api import LoadPointRunner
-    from hil.plans.session import run_session
+    from hil.core.session import run_session
+    from hil.kinds.accuracy.python_api import LoadPointRunner
 
     mod = request.module
     return LoadPointRunner(

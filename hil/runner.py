@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from hil.benchfile import BenchFile, load_bench_file
-from hil.plans.model import load_plan
-from hil.plans.session import new_run_id
+from hil.core.plan import load_plan
+from hil.core.store import new_run_id
 from hil.results import repair_results
 from hil.safety import GUARDIAN_ENV
 from instruments.drivers.errors import BenchFault
@@ -178,11 +178,11 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
         _repair(console, run_dir)  # a point the kill left out of the Parquet is not measured again
 
     with _bench_for_run(bench, run_dir, sim_bench, seed, expect_sha256) as (bench_path, bench_file):
-        from hil.plans.expand import expand_plan
+        from hil.core.expand import expand_plan
         from hil.standards import StandardsLibrary
 
         overrides = [plan_path.parent / plan_model.limits_override] if plan_model.limits_override else []
-        tasks = expand_plan(plan_model, bench_file, StandardsLibrary.load(overrides))
+        tasks = expand_plan(plan_model, bench_file, StandardsLibrary.load(overrides), plan_path)
         expected_rows = sum(len(t.positions) for t in tasks)
         cmd = [sys.executable, "-m", "pytest", str(plan_path), "--bench", str(bench_path), "--run-dir", str(run_dir),
                "--alluredir", str(run_dir / "allure-results"), "-p", "no:cacheprovider", "-q", "-rN",

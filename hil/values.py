@@ -29,3 +29,10 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     return value
+
+
+def utc_now() -> str:
+    """Now, UTC, ISO 8601 to the millisecond (the results' timestamps)."""
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")

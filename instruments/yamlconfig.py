@@ -29,7 +29,8 @@ class ConfigError(ValueError):
         super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
 
 
-def _field_name(loc: Sequence[int | str]) -> str:
+def field_name(loc: Sequence[int | str]) -> str:
+    """A location as a reader writes it: ``tests[2].currents``."""
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -71,16 +72,17 @@ def parse_yaml_text(text: str, filename: str) -> tuple[Any, yaml.Node | None]:
     return data, node
 
 
-def validate_data(data: Any, model: type[M], filename: str, node: yaml.Node | None = None) -> M:
+def validate_data(data: Any, model: type[M], filename: str, node: yaml.Node | None = None,
+                  context: dict[str, Any] | None = None) -> M:
     """Validate already-loaded data; the first error names file, line and field."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         # a misspelt key also makes the real key "missing": report the misspelling, it is the cause
         err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
         loc = tuple(err["loc"])
         extra = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(filename, _line_of(node, loc), _field_name(loc), err["msg"] + extra) from exc
+        raise ConfigError(filename, _line_of(node, loc), field_name(loc), err["msg"] + extra) from exc
 
 
 def error_at(path: str | Path, loc: Sequence[int | str], message: str) -> ConfigError:
@@ -91,11 +93,11 @@ def error_at(path: str | Path, loc: Sequence[int | str], message: str) -> Config
         node = yaml.compose(p.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
     except (OSError, yaml.YAMLError):
         node = None
-    return ConfigError(str(p), _line_of(node, loc), _field_name(loc), message)
+    return ConfigError(str(p), _line_of(node, loc), field_name(loc), message)
 
 
-def load_yaml_model(path: str | Path, model: type[M]) -> M:
-    """Read ``path`` and validate it as ``model``."""
+def load_yaml_model(path: str | Path, model: type[M], context: dict[str, Any] | None = None) -> M:
+    """Read ``path`` and validate it as ``model`` (``context``: pydantic's validation context)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -104,4 +106,4 @@ def load_yaml_model(path: str | Path, model: type[M]) -> M:
     data, node = parse_yaml_text(text, str(p))
     if data is None:
         raise ConfigError(str(p), 1, "", "file is empty")
-    return validate_data(data, model, str(p), node)
+    return validate_data(data, model, str(p), node, context)

@@ -10,6 +10,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: what talks to (or stands in for) instruments
+BENCH_SIDE = ("instruments.drivers", "instruments.simulators", "instruments.scpi", "instruments.roles")
+
+
 def imports_of(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     out: set[str] = set()
@@ -33,6 +37,14 @@ def modules(folder: str) -> list[Path]:
                                           "instruments.drivers")),
         ("instruments/scpi", ("instruments.simulators.world", "instruments.drivers", "hil")),
         ("instruments/simulators", ("instruments.drivers", "hil")),
+        # the plan core knows no kind, and nothing above it (kinds are plugins found through entry points)
+        ("hil/core", ("hil.kinds", "hil.pytest_plugin", "hil.cli", "hil.cli_run", "hil.cli_kinds", "hil.runner")),
+        # standards, reliability: pure (nothing from the bench, the core or a kind); measure: no kind
+        ("hil/standards", ("hil.core", "hil.kinds", "hil.bench", "hil.measure", *BENCH_SIDE)),
+        ("hil/reliability", ("hil.core", "hil.kinds", "hil.bench", "hil.measure", *BENCH_SIDE)),
+        ("hil/measure", ("hil.kinds",)),
+        # results and reporting never talk to instruments, and serve every kind without knowing one
+        ("hil/reporting", ("hil.kinds", "hil.bench", "instruments.drivers")),
     ],
 )
 def test_forbidden_imports(folder: str, forbidden: tuple[str, ...]) -> None:
@@ -53,3 +65,38 @@ def test_yaml_is_only_safe_loaded() -> None:
             text = p.read_text(encoding="utf-8")
             assert "yaml.load(" not in text and "yaml.unsafe_load" not in text, p
             assert "eval(" not in text.replace("literal_eval(", ""), p
+
+
+def kind_families() -> list[str]:
+    return sorted(p.name for p in (ROOT / "hil" / "kinds").iterdir() if (p / "__init__.py").exists())
+
+
+def test_kind_families_do_not_import_each_other() -> None:
+    families = kind_families()
+    assert {"accuracy", "sequences", "functional"} <= set(families)
+    offenders = [
+        f"{p.relative_to(ROOT)} imports {imp}"
+        for fam in families
+        for p in modules(f"hil/kinds/{fam}")
+        for imp in sorted(imports_of(p))
+        if imp.startswith("hil.kinds.") and imp.split(".")[2] != fam
+    ]
+    assert offenders == []
+
+
+def test_the_boundary_check_sees_a_violation(tmp_path: Path) -> None:
+    """The import scan would catch a core module importing a kind (the rule above can fail)."""
+    bad = tmp_path / "m.py"
+    bad.write_text("def f():\n    from hil.kinds.accuracy.steps import accuracy_steps\n", encoding="utf-8")
+    assert "hil.kinds.accuracy.steps" in imports_of(bad)
+
+
+def test_every_built_in_kind_module_is_registered_as_an_entry_point() -> None:
+    """A kind is reached only through its entry point: every plugin class named in pyproject.toml exists in
+    the family package it names."""
+    import tomllib
+
+    eps = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["entry-points"][
+        "meterhil.kinds"]
+    families = {v.split(":")[0].split(".")[2] for v in eps.values()}
+    assert families == set(kind_families())

@@ -21,8 +21,9 @@ import pytest
 import yaml
 
 from hil.benchfile import BenchFile, load_bench_file
-from hil.plans.expand import PlanError, expand_plan
-from hil.plans.model import Plan, load_plan
+from hil.core.expand import expand_plan
+from hil.core.plan import Plan, load_plan
+from hil.core.steps import PlanError
 from hil.results import read_results
 from hil.simbench import simulated_bench
 from hil.standards import default_library
@@ -87,7 +88,7 @@ def test_ct_meter_points_and_limits_by_hand() -> None:
         {"id": "start", "kind": "starting"}, {"id": "creep", "kind": "no_load"},
     ])
     tasks = expand_plan(p, bench_with(ct_meter("CT1"), ct_meter("CT2")), default_library())
-    acc = {(round(t.spec.current_a, 9), t.spec.pf): t for t in tasks if t.test_kind == "accuracy"}
+    acc = {(round(t.spec.current_a, 9), t.spec.pf): t for t in tasks if t.kind == "accuracy"}
     want = {}
     for f in (0.01, 0.02, 0.05, 0.1, 1.0, 2.0):  # Imax = 2 In
         for pf in ("1", "0.5L", "0.8C"):
@@ -101,9 +102,9 @@ def test_ct_meter_points_and_limits_by_hand() -> None:
         assert t.spec.voltage_v == UN and t.spec.phase_deg == pytest.approx(PHI[pf]) and t.positions == [1, 2]
         assert t.spec.standard == "IEC 62053-22:2003" and t.spec.limit_status == "confirmed"  # class 0.5S: C
     # Ist 0.001 In (standards.md §2, C) at Un; no-load at 115 % Un for Δt = 600·10⁶/(k·m·Un·Imax) min (§5, K U)
-    start = next(t for t in tasks if t.test_kind == "starting")
+    start = next(t for t in tasks if t.kind == "starting")
     assert start.spec.current_a == pytest.approx(0.001 * IN) and start.spec.voltage_v == UN
-    creep = next(t for t in tasks if t.test_kind == "no_load")
+    creep = next(t for t in tasks if t.kind == "no_load")
     assert creep.spec.voltage_v == pytest.approx(1.15 * UN)
     assert creep.params["duration_s"] == pytest.approx(600e6 / (K * 3 * UN * IMAX) * 60)
 

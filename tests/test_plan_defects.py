@@ -15,9 +15,13 @@ from typing import Any
 import pytest
 
 from hil.benchfile import BenchFile
+from hil.core.expand import expand_plan
+from hil.core.plan import Plan, load_plan
+from hil.core.session import verdict_of
+from hil.core.steps import PlanError
+from hil.kinds.accuracy.steps import check_pulse_outputs
 from hil.measure.accuracy import PointSpec, PositionOutcome
-from hil.plans.expand import PlanError, accuracy_decision, check_pulse_outputs, expand_plan
-from hil.plans.model import Plan, load_plan
+from hil.measure.decision import accuracy_decision
 from hil.results import read_results
 from hil.simbench import bench_file_for
 from hil.standards import default_library
@@ -99,13 +103,23 @@ class _Runner:
                 for p in positions]
 
 
-class _Session:
-    def __init__(self, states: dict[int, str], pulses: dict[int, int]) -> None:
+class _Outputs:
+    def __init__(self, states: dict[int, str]) -> None:
         self.states = states
+
+    def state(self, position: int) -> str:
+        return self.states.get(position, "unknown")
+
+
+class _Session:
+    """The run services a count step uses: the accuracy runner and the family's pulse-output tracker."""
+
+    def __init__(self, states: dict[int, str], pulses: dict[int, int]) -> None:
+        self.outputs = _Outputs(states)
         self._runner = _Runner(pulses)
 
-    def pulse_output_state(self, position: int) -> str:
-        return self.states.get(position, "unknown")
+    def service(self, factory: Any) -> Any:
+        return self._runner if factory.__name__ == "_runner_for" else self.outputs
 
     def runner(self) -> _Runner:
         return self._runner
@@ -136,7 +150,7 @@ def test_zero_pulses_with_a_working_output_is_a_real_starting_fail(bench_file: B
     assert checked == [2]
     assert (spec.current_a, spec.voltage_v, spec.pf, spec.element) == (IREF, UN, "1", "all")
     assert outs[1].verdict is None  # the output works: the count's verdict stands ...
-    assert task.decide(outs[1])[0] == "fail"  # ... and 0 pulses at Ist is a fail
+    assert verdict_of(outs[1], task.measure)[0] == "fail"  # ... and 0 pulses at Ist is a fail
     assert outs[1].extra["pulse_output_check"].endswith("the output works")
     assert outs[0].extra["pulse_output_check"] == "not needed: pulses in this test"
     assert outs[2].extra["pulse_output_check"] == "not needed: the output pulsed earlier in this run"
@@ -203,7 +217,7 @@ def test_plan_option_reaches_the_accuracy_points(bench_file: BenchFile) -> None:
     for option, expected in (("fail", "fail"), ("pass", "pass")):
         (task,) = expand_plan(_plan(text % option), bench_file, default_library())
         assert task.limit_pct == 1.5  # class 1, Imin PF 1: ±1.5 % (standards.md §3)
-        assert task.decide(_outcome(1.45, 0.08))[0] == expected
+        assert verdict_of(_outcome(1.45, 0.08), task.measure)[0] == expected
     with pytest.raises(ValueError, match="conditional_pass"):
         _plan(text % "maybe")
 

@@ -11,54 +11,20 @@ A channel that has seen no pulse at all after a few pulse periods, while its nei
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from hil.core.steps import PointSpec, PositionOutcome
 from hil.standards import pulses_for_point
+from hil.values import utc_now
 from instruments.drivers.iec62056 import number_of
 from instruments.roles import PhaseLoad
 
-#: phase-to-neutral voltage angles of a balanced three-phase system, phase 1 = 0° (positive sequence)
-_U_ANGLES = {1: 0.0, 2: -120.0, 3: 120.0}
+__all__ = ["AccuracyRunner", "MeasureSettings", "PointSpec", "PositionOutcome", "runner_of", "utc_now"]
+
 _WS_PER_KWH = 3.6e6
-
-
-@dataclass(frozen=True)
-class PointSpec:
-    """One load point: what the source delivers, and the limit the meters are held to."""
-
-    test: str  # accuracy | starting | no_load | meter_constant | influence:voltage ...
-    point: str  # human id, e.g. "Itr PF 0.5L L1"
-    voltage_v: float  # per phase
-    current_a: float  # per loaded phase
-    phase_deg: float  # current lags voltage by this angle (0.5L: +60, 0.8C: −36.87)
-    pf: str  # "1", "0.5L", "0.8C"
-    element: str = "all"  # "all" or the loaded element "1" | "2" | "3"
-    frequency_hz: float = 50.0
-    limit_pct: float = 0.0
-    standard: str = ""
-    limit_table: str = ""
-    limit_status: str = ""
-
-    @property
-    def cos_phi(self) -> float:
-        return math.cos(math.radians(self.phase_deg))
-
-    def loads(self, phases: int) -> dict[int, PhaseLoad]:
-        """Source setting per phase: balanced voltages; current on every phase or on one element only."""
-        out = {}
-        for ph in range(1, phases + 1):
-            loaded = self.element == "all" or self.element == str(ph)
-            ua = _U_ANGLES[ph] if phases == 3 else 0.0
-            out[ph] = PhaseLoad(self.voltage_v, self.current_a if loaded else 0.0, ua, ua - self.phase_deg)
-        return out
-
-    def active_power_w(self, phases: int) -> float:
-        loaded = phases if self.element == "all" else 1
-        return loaded * self.voltage_v * self.current_a * self.cos_phi
 
 
 @dataclass
@@ -73,19 +39,6 @@ class MeasureSettings:
     no_pulse_periods: float = 3.0
     slow_factor: float = 5.0  # a channel that is counting may take this × the expected duration
     poll_s: float = 1.0  # polling interval on a real bench
-
-
-@dataclass
-class PositionOutcome:
-    position: int
-    serial: str
-    mut_pulses: int
-    n_ref: int
-    error_pct: float | None
-    duration_s: float
-    verdict: str | None  # None: measured, the decision rule decides; "broken": no valid result
-    reason: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class AccuracyRunner:
@@ -297,5 +250,15 @@ def _all_finished(ecal: Any, positions: frozenset[int]) -> bool:
     return all(res[p].state == "FINISHED" for p in positions)
 
 
-def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+def _runner_for(run: Any) -> AccuracyRunner:
+    m = run.measure_options
+    return AccuracyRunner(run.bench, MeasureSettings(
+        settle_s=m.settle_s, resolution_fraction=m.resolution_fraction, min_duration_s=m.min_duration_s,
+        min_pulses=m.min_pulses, timeout_factor=m.timeout_factor,
+    ))
+
+
+def runner_of(run: Any) -> AccuracyRunner:
+    """The run's one accuracy runner (a :class:`hil.core.run.RunContext` service): every kind that energises the
+    bench or measures errors shares it, so the source is reprogrammed only when the setting changes."""
+    return run.service(_runner_for)  # type: ignore[no-any-return]

@@ -215,7 +215,8 @@ def read_life_levels(path: str | Path) -> dict[str, LifeData]:
     return {name: _life_data(rs) for name, rs in groups.items()}
 
 
-#: a results row of a stress sequence: its limit table is "survival" (hil.sequences.task), or it has sequence hours
+#: a results row of a stress sequence: its limit table is "survival" (hil.kinds.sequences.task), or it has
+#: sequence hours
 SURVIVAL_TABLE = "survival"
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from hil.sequences.store import CHECKPOINT, read_monitoring
+from hil.core.chunks import CHECKPOINT, read_monitoring
 
 #: humidity columns of the monitoring rows (absent on a chamber without humidity control, or in older runs)
 HUMIDITY = "humidity_pct"

@@ -167,7 +167,7 @@ def db_cycle(upper_c: int, variant: Literal[1, 2], fall_h: float | None = None) 
 
 
 #: the temperature from which an ambient temperature's influence is counted (reference conditions): checks
-#: during a soak widen the accuracy limit by the temperature coefficient limit × |T − this| (hil.sequences.checks)
+#: during a soak widen the accuracy limit by the temperature coefficient limit × |T − this| (hil.kinds.sequences.checks)
 REFERENCE_TEMPERATURE_C = Sourced(23.0, "°C", "IEC 62052-11", "reference conditions (23 °C)", "unconfirmed",
                                   "reference/standards.md §6 names 23 °C as the warm-up temperature (confirmed); the "
                                   "reference-conditions table itself was not retrieved")

@@ -33,7 +33,7 @@ DIP_MAX_COUNT = 1000  # ours: the manual gives no bound
 #: the output frequency range (``frequency`` below): a duration in cycles is checked so that it is valid at any
 FREQ_MIN_HZ, FREQ_MAX_HZ = 40.0, 70.0
 #: a dip's duration in cycles valid at any output frequency: 1 ms at 70 Hz .. 60 s at 40 Hz (0.07 .. 2400 cycles);
-#: the plan model bounds its dips with these too (hil.sequences.disturbances), one source of truth
+#: the plan model bounds its dips with these too (hil.kinds.sequences.disturbances), one source of truth
 DIP_MIN_CYCLES = DIP_MIN_S * FREQ_MAX_HZ
 DIP_MAX_CYCLES = DIP_MAX_S * FREQ_MIN_HZ
 

@@ -14,15 +14,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from hil.functional.clock import (
+from hil.core.plan import load_plan
+from hil.kinds.functional.clock import (
     ClockUnreadable,
     drift_s_per_day,
     parse_meter_time,
     read_at_tick,
     set_to_reference,
 )
-from hil.functional.model import ClockTest, TariffTest
-from hil.plans.model import load_plan
+from hil.kinds.functional.model import ClockTest, TariffTest
 from instruments.yamlconfig import ConfigError
 
 EPOCH = datetime(2026, 3, 2, 9, 15, 30, 250000, tzinfo=UTC)  # reference time at bench time 0
@@ -182,17 +182,18 @@ def test_bad_functional_plan_names_file_line_and_field(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_plan(plan)
     assert err.value.file.endswith("bad.yaml") and err.value.line == 9
-    assert err.value.field == "tests[0].tariff.schedule[1].at" and "hh:mm" in err.value.message
+    assert err.value.field == "tests[0].schedule[1].at" and "hh:mm" in err.value.message
 
 
 def test_guard_band_on_a_value_in_its_own_unit() -> None:
-    from hil.functional.tasks import _judge
+    from hil.core.measurement import judge_one
+    from hil.kinds.functional.tasks import _value
     from hil.measure.accuracy import PositionOutcome
 
-    def judged(value: float, u: float, rule: str, conditional: str = "fail") -> tuple[str, str, str]:
+    def judged(value: float, u: float, rule: str, conditional: str = "fail") -> tuple[str, str | None, str]:
         o = PositionOutcome(1, "S", 0, 0, None, 0.0, None, extra={"value": value, "value_uncertainty": u})
-        verdict, why = _judge(o, "drift", 0.5, "s/day", rule, "measure longer", conditional)
-        return verdict, o.extra["decision_outcome"], why
+        j = judge_one(_value(o, "drift", 0.5, "s/day", rule, "measure longer", conditional))
+        return j.verdict, j.outcome, j.reason
 
     # 0.45 within ±0.5 but 0.45 + 0.1 > 0.5: a conditional pass (ILAC-G8, w = U)
     assert judged(0.45, 0.1, "simple")[0] == "pass"

@@ -102,21 +102,21 @@ def _matches(cat: dict[str, object], status: str, message: str) -> bool:
     return status in statuses and (regex is None or re.fullmatch(str(regex), message) is not None)
 
 
-BENCH_FAULT_MSG = "hil.plans.session.NoResult: bench fault: source: outputs did not settle within 30 s"
+BENCH_FAULT_MSG = "hil.core.session.NoResult: bench fault: source: outputs did not settle within 30 s"
 TIMEOUT_MSG = "instruments.drivers.errors.InstrumentTimeout: reference: no reply within 5 s\nmore"
-NO_PULSES_MSG = f"hil.plans.session.NoResult: {rundir.NO_PULSES}"
-OUT_OF_LIMITS_MSG = "hil.plans.session.MeterNonConformance: error +1.370 % outside ±1 %"
-SEQUENCE_MSG = ("hil.plans.session.MeterNonConformance: failed (dead) between 21.000 h and 21.017 h (midpoint "
+NO_PULSES_MSG = f"hil.core.session.NoResult: {rundir.NO_PULSES}"
+OUT_OF_LIMITS_MSG = "hil.core.session.MeterNonConformance: error +1.370 % outside ±1 %"
+SEQUENCE_MSG = ("hil.core.session.MeterNonConformance: failed (dead) between 21.000 h and 21.017 h (midpoint "
                 "21.008 h): pulse output stopped and the port is silent")
-SHIFT_MSG = ("hil.plans.session.MeterNonConformance: shift +0.6012 % (after +0.9 % − before +0.3 %) beyond ±0.5 % "
+SHIFT_MSG = ("hil.core.session.MeterNonConformance: shift +0.6012 % (after +0.9 % − before +0.3 %) beyond ±0.5 % "
              "(fail, simple)")
-DRIFT_MSG = ("hil.plans.session.MeterNonConformance: drift +2.150 s/day outside ±0.5 s/day (U = 0.041 s/day, fail, "
+DRIFT_MSG = ("hil.core.session.MeterNonConformance: drift +2.150 s/day outside ±0.5 s/day (U = 0.041 s/day, fail, "
              "simple) over 24 h (offset +0.025 s → +2.175 s)")
-SWITCH_MSG = ("hil.plans.session.MeterNonConformance: switch 1→2 +3.100 s outside ±2 s (U = 0.1 s, fail, simple): "
+SWITCH_MSG = ("hil.core.session.MeterNonConformance: switch 1→2 +3.100 s outside ±2 s (U = 0.1 s, fail, simple): "
               "1.8.1 +1.3 kWh, 1.8.2 +1.2 kWh across the switch")
-NO_SWITCH_MSG = ("hil.plans.session.MeterNonConformance: no switch to tariff 2 within 120 s after 22:00: 1.8.1 "
+NO_SWITCH_MSG = ("hil.core.session.MeterNonConformance: no switch to tariff 2 within 120 s after 22:00: 1.8.1 "
                  "+2.643 kWh, 1.8.2 +0 kWh across the switch")
-TARGET_MSG = ("hil.plans.session.MeterNonConformance: 12 units, 1 failed ...; target 1e+09 h NOT demonstrated")
+TARGET_MSG = ("hil.core.session.MeterNonConformance: 12 units, 1 failed ...; target 1e+09 h NOT demonstrated")
 
 
 def test_categories_json_sorts_results_into_bench_faults_dead_meters_and_non_conformance(work: Path) -> None:

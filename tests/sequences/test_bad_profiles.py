@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hil.plans.expand import PlanError, expand_plan
-from hil.plans.model import Plan, load_plan
+from hil.core.expand import expand_plan
+from hil.core.plan import Plan, load_plan
+from hil.core.steps import PlanError
 from hil.results import read_results
 from hil.simbench import simulated_bench
 from hil.standards import StandardsLibrary
@@ -38,7 +39,7 @@ def test_simulated_bench_file_states_the_chamber_datasheet() -> None:
         assert options["max_gradient_k_per_min"] == STEEPEST
         assert (options["min_temperature_c"], options["max_temperature_c"]) == (LOW_C, HIGH_C)
         library = StandardsLibrary.load([])
-        assert [t.test_kind for t in expand_plan(_plan(), bench_file, library)] == ["burn_in"]
+        assert [t.kind for t in expand_plan(_plan(), bench_file, library)] == ["burn_in"]
         with pytest.raises(PlanError, match="gradient 50 K/min is beyond the chamber's"):
             expand_plan(_plan(gradient_k_per_min=50), bench_file, library)
         with pytest.raises(PlanError, match="beyond the chamber's range"):
@@ -73,7 +74,7 @@ def test_non_finite_numbers_are_refused_with_file_line_and_field(tmp_path: Path,
     with pytest.raises(ConfigError) as err:
         load_plan(plan)
     assert err.value.file.endswith("bad.yaml") and err.value.line == 8
-    assert err.value.field == "tests[0].burn_in.duration_h"
+    assert err.value.field == "tests[0].duration_h"
     shown = subprocess.run([sys.executable, "-m", "hil.cli", "plan", "show", str(plan)], capture_output=True,
                            text=True, cwd=tmp_path, timeout=120)
     assert shown.returncode != 0 and "bad.yaml:8" in shown.stdout + shown.stderr

@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from hil.kinds.sequences import read_monitoring
 from hil.results import read_results
-from hil.sequences import read_monitoring
 from hil.simbench import simulated_bench
 from instruments.simulators.bench import RunningBench
 from tests.sequences.plans import PLAN, SEED, WEAK, progress_h, pytest_plan

@@ -22,12 +22,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from hil.kinds.sequences import read_monitoring
+from hil.kinds.sequences.checks import shift_outcome
+from hil.kinds.sequences.error_monitor import ErrorMonitor, error_pct, shift_resolution_pct, window_pulses
+from hil.kinds.sequences.monitor import MeterState
 from hil.measure.accuracy import PointSpec
 from hil.results import read_results
-from hil.sequences import read_monitoring
-from hil.sequences.checks import shift_outcome
-from hil.sequences.error_monitor import ErrorMonitor, error_pct, shift_resolution_pct, window_pulses
-from hil.sequences.monitor import MeterState
 from hil.simbench import simulated_bench
 from hil.standards import MeterRating, StandardsLibrary
 from tests.sequences.plans import pytest_plan
@@ -344,8 +344,8 @@ def _assert_limits_during_the_soak(during: pd.DataFrame) -> None:
 
 # -- plan input ---------------------------------------------------------------------------------------------
 def test_during_check_count_by_hand() -> None:
-    from hil.sequences.checks import during_count
-    from hil.sequences.model import BurnInTest, ThermalCyclingTest
+    from hil.kinds.sequences.checks import during_count
+    from hil.kinds.sequences.model import BurnInTest, ThermalCyclingTest
 
     bi = BurnInTest.model_validate({"id": "b", "kind": "burn_in", "temperature_c": 70, "duration_h": 168})
     assert during_count(bi, 24) == 6  # at 24 … 144 h; 168 h is the after check
@@ -357,7 +357,7 @@ def test_during_check_count_by_hand() -> None:
 
 def _refusal(tmp_path: Path, checks_text: str) -> str:
     """The error loading the shipped-style plan with ``checks_text`` in place of its ``max_shift_pct`` line."""
-    from hil.plans.model import load_plan
+    from hil.core.plan import load_plan
     from instruments.yamlconfig import ConfigError
 
     (tmp_path / "bad.yaml").write_text(plan_text().replace("      max_shift_pct: 0.5\n", checks_text),
@@ -434,8 +434,8 @@ def test_check_due_after_a_shortened_last_soak_is_measured_at_its_end(tmp_path: 
 def _check_spec(rating_kw: dict[str, object], pf: str = "1") -> tuple[PointSpec, MeterRating, StandardsLibrary]:
     """A check point at Iref (= 10 · Itr = 5 A, reference/standards.md §1) of the default meter, with its
     reference-condition limit from the library (as the plan expansion builds it)."""
-    from hil.sequences.checks import check_specs
-    from hil.sequences.model import BurnInTest
+    from hil.kinds.sequences.checks import check_specs
+    from hil.kinds.sequences.model import BurnInTest
     from hil.standards import default_library
     from tests.standards.ratings import make_rating
 
@@ -460,7 +460,7 @@ def test_limit_inside_the_operating_range_is_widened_by_the_coefficient(pf: str,
                                                                           temp: float) -> None:
     """Class 1 at Iref (≥ 2 Itr): ±1.0 % at PF 1 and ±1.0 % at 0.5L (standards.md §3, 2020 table), widened by
     0.05 / 0.07 %/K × |T − 23 °C| (§4). Indoor −10…+45 °C, outdoor −25…+55 °C (§7) hold these temperatures."""
-    from hil.sequences.checks import DuringLimit, judge_during
+    from hil.kinds.sequences.checks import DuringLimit, judge_during
 
     spec, rating, lib = _check_spec(IEC_CL1, pf)
     lim = judge_during(spec, rating, lib, temp, environment)
@@ -476,7 +476,7 @@ def test_limit_inside_the_operating_range_is_widened_by_the_coefficient(pf: str,
 def test_outside_the_operating_range_the_check_has_no_limit(environment: str, temp: float, span: str) -> None:
     """IEC 62052-11 specified operating range (standards.md §7, U): outside it the limits of variation with
     temperature do not hold and the standard gives no limit."""
-    from hil.sequences.checks import DuringSkip, judge_during
+    from hil.kinds.sequences.checks import DuringSkip, judge_during
 
     spec, rating, lib = _check_spec(IEC_CL1)
     got = judge_during(spec, rating, lib, temp, environment)
@@ -513,7 +513,7 @@ def test_operating_ranges_are_sourced_data() -> None:
 ])
 def test_mid_class_b_is_judged_against_the_table_2_band(temp: float, limit: float) -> None:
     """MID class B, Itr ≤ I ≤ Imax (standards.md §3, MI-003 Table 2, C): 2 / 2.5 / 3.5 / 4 % by band."""
-    from hil.sequences.checks import DuringLimit, judge_during
+    from hil.kinds.sequences.checks import DuringLimit, judge_during
 
     spec, rating, lib = _check_spec(MID_B)
     assert spec.limit_pct == 2.0  # before / after: the reference-temperature band
@@ -525,7 +525,7 @@ def test_mid_class_b_is_judged_against_the_table_2_band(temp: float, limit: floa
 
 
 def test_mid_beyond_every_band_has_no_limit() -> None:
-    from hil.sequences.checks import DuringSkip, judge_during
+    from hil.kinds.sequences.checks import DuringSkip, judge_during
 
     spec, rating, lib = _check_spec(MID_B)
     got = judge_during(spec, rating, lib, 75.0)
@@ -540,9 +540,9 @@ def test_check_outside_the_range_is_skipped_with_its_error_kept(tmp_path: Path) 
     from types import SimpleNamespace
     from typing import Any, cast
 
+    from hil.core.chunks import Checkpoint
+    from hil.kinds.sequences.checks import DuringJudge, _during_task
     from hil.measure.accuracy import PositionOutcome
-    from hil.sequences.checks import DuringJudge, _during_task
-    from hil.sequences.store import Checkpoint
 
     spec, rating, lib = _check_spec(IEC_CL1)
 
@@ -563,12 +563,14 @@ def test_check_outside_the_range_is_skipped_with_its_error_kept(tmp_path: Path) 
     task, (warm,) = task_at(40.0, tmp_path / "warm")
     assert warm.verdict is None  # judged by the decision rule: 1.3 % within 1.0 + 0.05 × 17 = 1.85 %
     assert task.limit_pct == pytest.approx(1.85)
-    verdict, why = task.decide(warm)
+    from hil.core.session import verdict_of
+
+    verdict, why, _ = verdict_of(warm, task.measure)
     assert verdict == "pass" and "±1.85 %" in why
 
 
 def test_unknown_operating_range_is_refused_with_file_and_line(tmp_path: Path) -> None:
-    from hil.plans.model import load_plan
+    from hil.core.plan import load_plan
 
     text = _refusal(tmp_path, "      max_shift_pct: 0.5\n      operating_range: arctic\n")
     assert "bad.yaml" in text and "operating_range" in text and "indoor" in text

@@ -22,12 +22,12 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from hil.plans.expand import PlanError, expand_plan
-from hil.plans.model import Plan, load_plan
-from hil.results import read_results
-from hil.sequences import ProfileError, Ramp, Soak, check_profile, read_monitoring, steps_of
-from hil.sequences.disturbances import PowerCyclingTest
-from hil.sequences.model import (
+from hil.core.expand import expand_plan
+from hil.core.plan import Plan, load_plan
+from hil.core.steps import PlanError
+from hil.kinds.sequences import ProfileError, Ramp, Soak, check_profile, read_monitoring, steps_of
+from hil.kinds.sequences.disturbances import PowerCyclingTest
+from hil.kinds.sequences.model import (
     BurnInTest,
     ColdTest,
     DampHeatCyclicTest,
@@ -36,7 +36,8 @@ from hil.sequences.model import (
     MonitoringOptions,
     ThermalCyclingTest,
 )
-from hil.sequences.runner import SequenceRunner
+from hil.kinds.sequences.runner import SequenceRunner
+from hil.results import read_results
 from hil.simbench import simulated_bench
 from hil.standards import StandardsLibrary
 from hil.standards import environmental as env
@@ -257,7 +258,7 @@ def test_bad_input_refused_before_anything_starts(tmp_path: Path) -> None:
         load_plan(plan)
     # the field's own line (8), past pydantic's union tag (``dry_heat``) in the path
     assert err.value.file.endswith("bad.yaml") and err.value.line == 8
-    assert err.value.field == "tests[0].dry_heat.duration_h" and "greater than 0" in err.value.message
+    assert err.value.field == "tests[0].duration_h" and "greater than 0" in err.value.message
     # humidity beyond the bench file's chamber options: refused at plan expansion
     ok = Plan.model_validate({"plan": "p", "standard": "IEC 62053-21", "edition": "2020", "class": "1",
                               "tests": [{"id": "h", "kind": "damp_heat_steady", "temperature_c": 40,
@@ -267,7 +268,7 @@ def test_bad_input_refused_before_anything_starts(tmp_path: Path) -> None:
         limited = bench_file.model_copy(update={"roles": {**bench_file.roles, "chamber": chamber.model_copy(
             update={"options": {**chamber.options, "max_humidity_pct": 90.0}})}})
         library = StandardsLibrary.load([])
-        assert [t.test_kind for t in expand_plan(ok, bench_file, library)] == ["damp_heat_steady"]
+        assert [t.kind for t in expand_plan(ok, bench_file, library)] == ["damp_heat_steady"]
         with pytest.raises(PlanError, match="93 %RH is beyond the chamber's range"):
             expand_plan(ok, limited, library)
         # the bench file says the chamber has no humidity control: refused at expansion (before any check ran)
@@ -283,7 +284,7 @@ def test_bad_input_refused_before_anything_starts(tmp_path: Path) -> None:
         for options in (humid, {k: v for k, v in chamber.options.items() if k != "humidity_output"}):
             bf = bench_file.model_copy(update={"roles": {**bench_file.roles, "chamber": chamber.model_copy(
                 update={"options": options})}})
-            assert [t.test_kind for t in expand_plan(dry_plan, bf, library)] == ["dry_heat"]
+            assert [t.kind for t in expand_plan(dry_plan, bf, library)] == ["dry_heat"]
         no_output = bench_file.model_copy(update={"roles": {**bench_file.roles, "chamber": chamber.model_copy(
             update={"options": {k: v for k, v in humid.items() if k != "humidity_output"}})}})
         with pytest.raises(PlanError, match="cannot switch that off"):
@@ -302,7 +303,7 @@ def _alarm(step: Any, rh: float, t: float, step_started: float = 0.0, soak_from:
     """The runner's humidity judgement of one reading at sequence time ``t`` in ``step``."""
     from types import SimpleNamespace
 
-    from hil.sequences.runner import _State
+    from hil.kinds.sequences.runner import _State
 
     runner = object.__new__(SequenceRunner)
     runner._reads_rh = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from hil.sequences.monitor import MeterState
+from hil.kinds.sequences.monitor import MeterState
 
 K = 1000.0  # imp/kWh
 EXPECTED = 57.5  # pulses per 60 s at 3450 W: 3450 × 60 / 3.6e6 × 1000
@@ -62,8 +62,8 @@ def test_chamber_deviation_alarm_follows_the_air_lag(tmp_path: Path) -> None:
     lag (τ = 120 s, default bench file), so at the end of a 1 K/min ramp the air trails by g·τ = 2 K and decays as
     2 K · exp(−t/τ): above 0.05 K for τ·ln(2 / 0.05) ≈ 443 s after the program value arrived. Soak intervals then
     alarm, and only those, and the result row counts them."""
+    from hil.kinds.sequences import read_monitoring
     from hil.results import read_results
-    from hil.sequences import read_monitoring
     from hil.simbench import simulated_bench
     from tests.sequences.plans import SEED, pytest_plan
 

@@ -8,9 +8,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from hil.plans.expand import PlanError, expand_plan
-from hil.plans.model import Plan
-from hil.sequences import BurnInTest, ProfileError, Ramp, Soak, ThermalCyclingTest, check_profile, steps_of
+from hil.core.expand import expand_plan
+from hil.core.plan import Plan
+from hil.core.steps import PlanError
+from hil.kinds.sequences import BurnInTest, ProfileError, Ramp, Soak, ThermalCyclingTest, check_profile, steps_of
 from hil.simbench import simulated_bench
 from hil.standards import StandardsLibrary
 
@@ -75,6 +76,6 @@ def test_plan_expansion_refuses_beyond_the_bench_file_chamber_limits() -> None:
             update={"options": {**chamber.options, "max_temperature_c": 100.0}})}})
         library = StandardsLibrary.load([])
         tasks = expand_plan(plan, bench_file, library)  # the bench file gives no limit: checked at the start
-        assert [t.test_kind for t in tasks] == ["burn_in"]
+        assert [t.kind for t in tasks] == ["burn_in"]
         with pytest.raises(PlanError, match="beyond the chamber's range"):
             expand_plan(plan, limited, library)

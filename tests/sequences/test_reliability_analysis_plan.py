@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from scipy.stats import chi2
 
-from hil.plans.model import load_plan
+from hil.core.plan import load_plan
 from hil.results import read_results
 from hil.simbench import simulated_bench
 from instruments.yamlconfig import ConfigError
@@ -95,7 +95,7 @@ def test_bad_analysis_is_refused_with_file_and_line(tmp_path: Path, extra: str, 
 
 
 def test_peck_without_a_test_humidity_is_refused_at_collection(tmp_path: Path) -> None:
-    from hil.plans.analysis import AnalysisError, acceleration_of
+    from hil.kinds.sequences.analysis import AnalysisError, acceleration_of
 
     plan = tmp_path / "p.yaml"
     plan.write_text(PLAN + "  - {id: life, kind: reliability_analysis, acceleration: "

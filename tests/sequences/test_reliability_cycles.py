@@ -21,15 +21,16 @@ import pytest
 import yaml
 from scipy.stats import chi2
 
-from hil.plans.analysis import AnalysisError, acceleration_of
-from hil.plans.model import Plan, ReliabilityAnalysisTest, load_plan
+from hil.core.plan import Plan, load_plan
+from hil.kinds.sequences.analysis import AnalysisError, acceleration_of
+from hil.kinds.sequences.analysis_model import ReliabilityAnalysisTest
+from hil.kinds.sequences.model import ThermalCyclingTest
+from hil.kinds.sequences.profile import cycle_period_s
 from hil.reliability import POWER_CYCLES, THERMAL_CYCLES, life_data_from_results, weibull_plot_png
 from hil.reliability.plots import life_axis_label
 from hil.reliability.summary import summarise_life
 from hil.reporting.sequence_tables import reliability_table, write_sequence_tables
 from hil.results import read_results
-from hil.sequences.model import ThermalCyclingTest
-from hil.sequences.profile import cycle_period_s
 from hil.simbench import simulated_bench
 from instruments.yamlconfig import ConfigError
 from tests.sequences.plans import PLAN as BURN_IN_PLAN
@@ -192,7 +193,7 @@ def test_bad_acceleration_is_refused_at_load(tmp_path: Path, acceleration: str, 
     with pytest.raises(ConfigError) as exc:
         load_plan(path)
     # the union member (kind) is part of the field path, as for every plan test
-    assert (exc.value.line, exc.value.field) == (len(text.splitlines()), f"tests[1].reliability_analysis.{field}")
+    assert (exc.value.line, exc.value.field) == (len(text.splitlines()), f"tests[1].{field}")
     assert message in exc.value.message and exc.value.file == str(path)
 
 

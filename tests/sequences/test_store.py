@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hil.sequences.store import MonitoringStore, read_monitoring
+from hil.core.chunks import MonitoringStore, read_monitoring
 
 
 def _rows(test_id: str, t0: float, clock0: float, n: int) -> list[dict[str, object]]:

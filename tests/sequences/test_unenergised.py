@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hil.kinds.sequences import read_monitoring
 from hil.results import read_results
-from hil.sequences import read_monitoring
 from hil.simbench import simulated_bench
 from tests.sequences.plans import SEED, pytest_plan
 

@@ -15,19 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hil.core.chunks import Checkpoint, MonitoringStore
+from hil.kinds.sequences.disturbances import check_disturbances, run_disturbance_step
+from hil.kinds.sequences.error_monitor import ErrorMonitor
+from hil.kinds.sequences.model import SequenceTest
+from hil.kinds.sequences.monitor import MeterState, monitoring_row
+from hil.kinds.sequences.profile import ProfileError, Ramp, Soak, Step, check_profile, steps_of
 from hil.measure.accuracy import PointSpec, PositionOutcome
 from hil.safety import critical_section
-from hil.sequences.disturbances import check_disturbances, run_disturbance_step
-from hil.sequences.error_monitor import ErrorMonitor
-from hil.sequences.model import SequenceTest
-from hil.sequences.monitor import MeterState, monitoring_row
-from hil.sequences.profile import ProfileError, Ramp, Soak, Step, check_profile, steps_of
-from hil.sequences.store import Checkpoint, MonitoringStore
 from instruments.drivers.errors import BenchFault
 from instruments.drivers.iec62056 import number_of
 
 if TYPE_CHECKING:
-    from hil.sequences.checks import DuringChecks
+    from hil.kinds.sequences.checks import DuringChecks
 
 #: humidity alarm band (%RH) during a soak whose profile gives no tolerance
 DEFAULT_BAND_RH = 5.0
@@ -53,12 +53,12 @@ class _State:
     anchor: float | None = None  # sequence time of the cycle grid's origin (Db: start of cycle 1)
     interruptions: list[dict[str, float]] = field(default_factory=list)
     done: bool = False
-    errors: dict[str, Any] = field(default_factory=dict)  # error windows per meter (hil.sequences.error_monitor)
-    checks_done: int = 0  # checks during the sequence completed (hil.sequences.checks)
+    errors: dict[str, Any] = field(default_factory=dict)  # error windows per meter (hil.kinds.sequences.error_monitor)
+    checks_done: int = 0  # checks during the sequence completed (hil.kinds.sequences.checks)
     check_results: dict[str, Any] = field(default_factory=dict)  # their outcomes, per check and point
     check_pauses: list[dict[str, Any]] = field(default_factory=list)  # monitoring paused for a check
     extras: dict[str, dict[str, Any]] = field(default_factory=dict)  # per meter, from dips / power cycles
-    #: [step, windows of it completed]: where a dip or power-cycle step resumes (hil.sequences.disturbances);
+    #: [step, windows of it completed]: where a dip or power-cycle step resumes (hil.kinds.sequences.disturbances);
     #: keyed by the step so that a stale position never applies to the next step
     sub: list[int] = field(default_factory=lambda: [0, 0])
 
@@ -334,7 +334,7 @@ class SequenceRunner:
             self._run_check(st, end)
         return t, temp
 
-    # -- checks during the sequence (hil.sequences.checks) ---------------------------------------------
+    # -- checks during the sequence (hil.kinds.sequences.checks) ---------------------------------------------
     def _next_check(self, st: _State, step: Step, end: float) -> float | None:
         """Sequence time of the next check during the sequence, if it falls in this soak (once it counts)."""
         d = self.during
@@ -355,7 +355,7 @@ class SequenceRunner:
         self.bench.error_calculator.abort(self.positions)
         paused = clock.now() - st.origin
         label = self.during.label(k)
-        # the check's limit depends on the chamber temperature it is taken at (hil.sequences.checks.during_limit)
+        # the check's limit depends on the chamber temperature it is taken at (hil.kinds.sequences.checks.during_limit)
         st.check_results[label] = self.during.measure(k, float(self.bench.chamber.temperature()))
         st.checks_done = k
         self._apply_load()

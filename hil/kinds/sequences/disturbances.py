@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
+from hil.kinds.sequences.model import ChecksOptions, LoadOption, MonitoringOptions, _Model
+from hil.kinds.sequences.monitor import MeterState, monitoring_row
 from hil.safety import critical_section
-from hil.sequences.model import ChecksOptions, LoadOption, MonitoringOptions, _Model
-from hil.sequences.monitor import MeterState, monitoring_row
 from hil.standards import environmental as env
 from hil.standards.dips import DIP_PRESETS, OIML_D11_LEVEL2, DipRow, mains_cycles
 from instruments.drivers.errors import BenchFault
@@ -40,9 +40,9 @@ from instruments.drivers.iec62056 import number_of
 from instruments.roles import DipSource
 
 if TYPE_CHECKING:
+    from hil.kinds.sequences.profile import Step
+    from hil.kinds.sequences.runner import SequenceRunner, _State
     from hil.measure.accuracy import PointSpec
-    from hil.sequences.profile import Step
-    from hil.sequences.runner import SequenceRunner, _State
 
 #: power cycles per step (checkpoint granularity)
 BLOCK_CYCLES = 25
@@ -160,7 +160,7 @@ class PowerCyclingTest(_Model):
 def check_dips_against_bench(test: PowerCyclingTest, phases: int) -> None:
     """At plan expansion: the dipped phases exist on the bench (its file's ``limits.phases``); ProfileError (the
     bench-file refusal of a sequence, a PlanError at expansion) otherwise."""
-    from hil.sequences.profile import ProfileError
+    from hil.kinds.sequences.profile import ProfileError
 
     if test.dips is None or test.dips.phases is None:
         return
@@ -212,7 +212,7 @@ DisturbanceStep = DipBurst | PowerCycles
 
 def disturbance_steps(test: PowerCyclingTest) -> list[Step]:
     """The test's steps in run order: chamber ramp (if any), dips, power-cycle blocks."""
-    from hil.sequences.profile import Ramp
+    from hil.kinds.sequences.profile import Ramp
 
     steps: list[Step] = []
     if test.temperature_c is not None:

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hil.sequences.monitor import MeterState
+from hil.kinds.sequences.monitor import MeterState
 
 #: the shift's resolution (±1 meter pulse in each of the two windows compared) is at most this fraction of the
 #: shift limit

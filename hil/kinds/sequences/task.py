@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hil.measure.accuracy import PointSpec, PositionOutcome
+from hil.core import Attachment, Measurement, PointSpec, PositionOutcome, RunContext, Step
+from hil.kinds.sequences.disturbances import PowerCyclingTest
+from hil.kinds.sequences.model import BurnInTest, DampHeatCyclicTest, SequenceTest, ThermalCyclingTest
+from hil.kinds.sequences.profile import ProfileError, check_profile, cycle_period_s, steps_of
+from hil.measure.accuracy import runner_of
 from hil.safety import Terminated
-from hil.sequences.disturbances import PowerCyclingTest
-from hil.sequences.model import BurnInTest, DampHeatCyclicTest, SequenceTest, ThermalCyclingTest
-from hil.sequences.profile import ProfileError, check_profile, cycle_period_s, steps_of
-
-if TYPE_CHECKING:
-    from hil.plans.expand import Task
-    from hil.plans.session import RunSession
 
 
 def _opt(options: dict[str, Any], name: str) -> float | None:
@@ -73,9 +70,7 @@ def life_columns(test: SequenceTest) -> dict[str, Any]:
     return out
 
 
-def sequence_task(test: SequenceTest, load: PointSpec | None, positions: list[int], standard: str) -> Task:
-    from hil.plans.expand import Task
-
+def sequence_task(test: SequenceTest, load: PointSpec | None, positions: list[int], standard: str) -> Step:
     steps = steps_of(test)
     if load is not None and getattr(test, "voltage_only", False):  # circuits at Un, no current
         load = replace(load, point=f"{load.voltage_v:g} V, no current", current_a=0.0, phase_deg=0.0, pf="1")
@@ -84,21 +79,21 @@ def sequence_task(test: SequenceTest, load: PointSpec | None, positions: list[in
                      frequency_hz=spec.frequency_hz, standard=standard, limit_table="survival",
                      limit_status="n/a")
 
-    def _run(session: RunSession, task: Task) -> list[PositionOutcome]:
-        from hil.sequences.checks import during_checks
-        from hil.sequences.runner import SequenceRunner
+    def _run(session: RunContext, task: Step) -> list[PositionOutcome]:
+        from hil.kinds.sequences.checks import during_checks
+        from hil.kinds.sequences.runner import SequenceRunner
 
-        runner = session.runner()
+        runner = runner_of(session)
         run_dir = session.run_dir
         assert run_dir is not None
         try:
             outcomes = SequenceRunner(session.bench, runner.energise, test, load, task.positions, run_dir, task.key,
-                                      resume=bool(getattr(session, "resuming", False)),
+                                      resume=session.resuming,
                                       during=during_checks(session, task)).run()
         except Exception as exc:
             # a stop request's safe state talks to the instruments under the running sequence: the fault that
             # follows is the interruption, not a bench fault (no broken rows: the run is to be resumed)
-            signum = _terminating(session)
+            signum = session.terminating
             if signum is not None:
                 raise Terminated(signum) from exc
             raise
@@ -106,26 +101,34 @@ def sequence_task(test: SequenceTest, load: PointSpec | None, positions: list[in
             o.extra.update(life_columns(test))
         return outcomes
 
-    def _decide(o: PositionOutcome) -> tuple[str, str]:
+    def _measure(o: PositionOutcome) -> list[Measurement]:
         x = o.extra
         if x.get("failure_mode"):
-            return "fail", (f"failed ({x['failure_mode']}) between {x['failed_after_h']:.3f} h and "
-                            f"{x['failed_before_h']:.3f} h (midpoint {x['failure_time_h']:.3f} h): "
-                            f"{x.get('failure_reason', '')}")
+            return [Measurement("survival", False, text=(
+                f"failed ({x['failure_mode']}) between {x['failed_after_h']:.3f} h and "
+                f"{x['failed_before_h']:.3f} h (midpoint {x['failure_time_h']:.3f} h): "
+                f"{x.get('failure_reason', '')}"))]
         why = f"survived {x.get('sequence_h', 0.0):g} h"
         if not x.get("pulse_output_seen") and load is not None and load.current_a > 0:
             why += "; no pulse output from the start (monitored through its port only)"
-        return "pass", why
+        return [Measurement("survival", True, text=why)]
 
-    return Task(test.id, test.kind, spec.point, spec, positions, 0.0, "survival", _run, _decide,
-                {"steps": len(steps)})
+    return Step(test.id, test.kind, spec.point, spec, positions, _run, _measure, decision_rule="survival",
+                params={"steps": len(steps)}, report=_sequence_report(test))
 
 
-def _terminating(session: RunSession) -> int | None:
-    from hil.plans.session import _safe_key
+def _sequence_report(test: SequenceTest) -> Any:
+    """Allure steps per stage of the sequence, the meter's timeline and the chamber trace (docs/reporting.md)."""
 
-    safe = session.config.stash.get(_safe_key(), None)
-    return None if safe is None else safe.terminating
+    def report(run: RunContext, step: Step, position: int, row: dict[str, Any]) -> list[Attachment]:
+        from hil.reporting.allure_steps import report_sequence_item
+
+        if run.run_dir is not None:
+            report_sequence_item(run.run_dir, step.test_id, position, row, [s.name for s in steps_of(test)],
+                                 getattr(test, "cycles", None))
+        return []
+
+    return report
 
 
 def _point_name(test: SequenceTest) -> str:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from hil.sequences.disturbances import DisturbanceStep, PowerCyclingTest, disturbance_steps
-from hil.sequences.model import (
+from hil.kinds.sequences.disturbances import DisturbanceStep, PowerCyclingTest, disturbance_steps
+from hil.kinds.sequences.model import (
     BurnInTest,
     ColdTest,
     DampHeatCyclicTest,
@@ -106,7 +106,7 @@ def steps_of(test: SequenceTest) -> list[Step]:
 
 
 def _steps(test: SequenceTest) -> list[Step]:
-    if isinstance(test, PowerCyclingTest):  # dips and power cycles (hil.sequences.disturbances)
+    if isinstance(test, PowerCyclingTest):  # dips and power cycles (hil.kinds.sequences.disturbances)
         return disturbance_steps(test)
     steps: list[Step] = []
     if isinstance(test, BurnInTest):

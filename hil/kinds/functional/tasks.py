@@ -11,10 +11,11 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from hil.functional.clock import (
+from hil.core import Measurement, PlanError, PointSpec, PositionOutcome, RunContext, Step
+from hil.kinds.functional.clock import (
     ClockReading,
     drift_s_per_day,
     port_session,
@@ -23,23 +24,19 @@ from hil.functional.clock import (
     set_to_reference,
     utc,
 )
-from hil.functional.model import ClockTest, FunctionalTest, TariffSwitch, TariffTest
-from hil.measure.accuracy import PointSpec, PositionOutcome
-from hil.plans.expand import PlanError, Task
-from hil.standards import MeterRating, Outcome, PowerFactor, StandardsLibrary, decide, uncertainty_adequate
+from hil.kinds.functional.model import ClockTest, FunctionalTest, TariffSwitch, TariffTest
+from hil.measure.accuracy import runner_of
+from hil.standards import MeterRating, PowerFactor, StandardsLibrary
 from hil.standards.timekeeping import TIMEKEEPING_ACCURACY
 from instruments.drivers.errors import BenchFault
 from instruments.drivers.iec62056 import number_of
-
-if TYPE_CHECKING:
-    from hil.plans.session import RunSession
 
 #: limits a plan sets itself (the lab's figures): how the rows mark them, as the sequences' shift limit
 PLAN_TABLE, PLAN_STATUS = "plan", "lab"
 
 
 def functional_tasks(test: FunctionalTest, rating: MeterRating, positions: list[int], rule: str,
-                     library: StandardsLibrary, conditional_pass: str = "fail") -> list[Task]:
+                     library: StandardsLibrary, conditional_pass: str = "fail") -> list[Step]:
     """``rule`` and ``conditional_pass``: the plan's decision rule and what a conditional pass counts as."""
     if isinstance(test, ClockTest):
         return _clock_tasks(test, rating, positions, rule, conditional_pass)
@@ -57,32 +54,25 @@ def _broken(position: int, serial: str, why: str) -> PositionOutcome:
     return PositionOutcome(position, serial, 0, 0, None, 0.0, "broken", why)
 
 
-def _judge(o: PositionOutcome, name: str, limit: float, unit: str, rule: str, remedy: str,
-           conditional_pass: str) -> tuple[str, str]:
-    """The plan's decision rule on a value in its own unit (a conditional pass counts as the plan says), with
-    the 1/5-of-the-limit uncertainty check."""
-    value, u = float(o.extra["value"]), float(o.extra["value_uncertainty"])
-    d = decide(value, limit, u, rule)  # type: ignore[arg-type]
-    o.extra["decision_outcome"] = d.outcome.value
-    passed = d.passed or (d.outcome is Outcome.CONDITIONAL_PASS and conditional_pass == "pass")
-    where = "within" if abs(value) <= limit else "outside"
-    why = f"{name} {value:+.3f} {unit} {where} ±{limit:g} {unit} (U = {u:.2g} {unit}, {d.outcome.value}, {d.rule})"
-    if not uncertainty_adequate(u, limit, fraction=0.2).ok:
-        why += f"; uncertainty {u:.2g} {unit} exceeds 1/5 of the limit: {remedy}"
-    return ("pass" if passed else "fail"), why
+def _value(o: PositionOutcome, name: str, limit: float, unit: str, rule: str, remedy: str,
+           conditional_pass: str, suffix: str = "") -> Measurement:
+    """A value in its own unit (``extra["value"]``, expanded uncertainty ``extra["value_uncertainty"]``) held to
+    ±``limit`` under the plan's decision rule, with the 1/5-of-the-limit uncertainty check."""
+    return Measurement.within(name, o.extra.get("value"), limit, unit, uncertainty=o.extra.get("value_uncertainty"),
+                              rule=rule, conditional_pass=conditional_pass, digits=3, remedy=remedy, suffix=suffix)
 
 
 # -- clock ----------------------------------------------------------------------------------------------------
 def _clock_tasks(test: ClockTest, rating: MeterRating, positions: list[int], rule: str,
-                 conditional_pass: str) -> list[Task]:
+                 conditional_pass: str) -> list[Step]:
     zone = ZoneInfo(test.meter_timezone)
     tasks = []
     if test.set_clock:
         spec = _idle("clock", "clock set", rating, "", PLAN_TABLE, PLAN_STATUS)
 
-        def run_set(session: RunSession, task: Task) -> list[PositionOutcome]:
+        def run_set(session: RunContext, task: Step) -> list[PositionOutcome]:
             bench = session.bench
-            session.runner().energise(task.spec)
+            runner_of(session).energise(task.spec)
             out = []
             for p in task.positions:
                 serial = bench.meter(p).spec.serial
@@ -101,12 +91,12 @@ def _clock_tasks(test: ClockTest, rating: MeterRating, positions: list[int], rul
                 out.append(o)
             return out
 
-        def decide_set(o: PositionOutcome) -> tuple[str, str]:
-            return _judge(o, "offset after setting", test.max_set_offset_s, "s", rule, "poll faster",
-                          conditional_pass)
+        def measure_set(o: PositionOutcome) -> list[Measurement]:
+            return [_value(o, "offset after setting", test.max_set_offset_s, "s", rule, "poll faster",
+                           conditional_pass)]
 
-        tasks.append(Task(test.id, "clock", "clock set", spec, positions, 0.0, rule, run_set, decide_set,
-                          {"duration_s": 2.0 * len(positions), "port_only": True}))
+        tasks.append(Step(test.id, "clock", "clock set", spec, positions, run_set, measure_set, decision_rule=rule,
+                          duration_s=2.0 * len(positions), params={"port_only": True}))
 
     src = TIMEKEEPING_ACCURACY
     limit = test.max_drift_s_per_day if test.max_drift_s_per_day is not None else src.value
@@ -115,9 +105,9 @@ def _clock_tasks(test: ClockTest, rating: MeterRating, positions: list[int], rul
             else _idle("clock", point, rating, "", PLAN_TABLE, PLAN_STATUS))
     duration_s = test.duration_h * 3600.0
 
-    def run_drift(session: RunSession, task: Task) -> list[PositionOutcome]:
+    def run_drift(session: RunContext, task: Step) -> list[PositionOutcome]:
         bench = session.bench
-        session.runner().energise(task.spec)
+        runner_of(session).energise(task.spec)
         first = _read_all(session, task.positions, test, zone)
         t0 = bench.clock.now()
         bench.clock.sleep(duration_s)
@@ -136,17 +126,17 @@ def _clock_tasks(test: ClockTest, rating: MeterRating, positions: list[int], rul
             out.append(o)
         return out
 
-    def decide_drift(o: PositionOutcome) -> tuple[str, str]:
-        verdict, why = _judge(o, "drift", limit, "s/day", rule, "poll faster or measure longer", conditional_pass)
-        return verdict, f"{why} over {test.duration_h:g} h (offset {o.extra['offset_start_s']:+.3f} s → " \
-                        f"{o.extra['offset_s']:+.3f} s)"
+    def measure_drift(o: PositionOutcome) -> list[Measurement]:
+        return [_value(o, "drift", limit, "s/day", rule, "poll faster or measure longer", conditional_pass,
+                       f" over {test.duration_h:g} h (offset {o.extra['offset_start_s']:+.3f} s → "
+                       f"{o.extra['offset_s']:+.3f} s)")]
 
-    tasks.append(Task(test.id, "clock", point, spec, positions, 0.0, rule, run_drift, decide_drift,
-                      {"duration_s": duration_s, "port_only": True}))
+    tasks.append(Step(test.id, "clock", point, spec, positions, run_drift, measure_drift, decision_rule=rule,
+                      duration_s=duration_s, params={"port_only": True}))
     return tasks
 
 
-def _read_all(session: RunSession, positions: list[int], test: ClockTest,
+def _read_all(session: RunContext, positions: list[int], test: ClockTest,
               zone: ZoneInfo) -> dict[int, ClockReading | str]:
     """Each position's clock at its tick, or why it could not be read."""
     bench = session.bench
@@ -169,7 +159,7 @@ def _reading_outcome(position: int, serial: str, r: ClockReading, duration_s: fl
 
 # -- tariffs --------------------------------------------------------------------------------------------------
 def _tariff_tasks(test: TariffTest, rating: MeterRating, positions: list[int], rule: str,
-                  library: StandardsLibrary, conditional_pass: str) -> list[Task]:
+                  library: StandardsLibrary, conditional_pass: str) -> list[Step]:
     try:
         amps = rating.currents(library).evaluate(test.current)
         pf = PowerFactor.parse(test.power_factor)
@@ -182,19 +172,19 @@ def _tariff_tasks(test: TariffTest, rating: MeterRating, positions: list[int], r
         load = PointSpec("tariff", point, rating.un_v, amps, pf.phi_deg, str(pf), frequency_hz=rating.frequency_hz,
                          limit_table=PLAN_TABLE, limit_status=PLAN_STATUS)
 
-        def run(session: RunSession, task: Task, switch: TariffSwitch = switch, before: int = before) -> \
+        def run(session: RunContext, task: Step, switch: TariffSwitch = switch, before: int = before) -> \
                 list[PositionOutcome]:
             return _run_switch(session, task, test, switch, before, zone)
 
-        def judge(o: PositionOutcome, before: int = before, after: int = switch.tariff) -> tuple[str, str]:
-            return _judge_switch(o, test, before, after, rule, conditional_pass)
+        def measure(o: PositionOutcome, before: int = before, after: int = switch.tariff) -> list[Measurement]:
+            return _switch_measurements(o, test, before, after, rule, conditional_pass)
 
-        tasks.append(Task(test.id, "tariff", point, load, positions, 0.0, rule, run, judge,
-                          {"duration_s": test.lead_s + test.after_s, "port_only": True}))
+        tasks.append(Step(test.id, "tariff", point, load, positions, run, measure, decision_rule=rule,
+                          duration_s=test.lead_s + test.after_s, params={"port_only": True}))
     return tasks
 
 
-def _run_switch(session: RunSession, task: Task, test: TariffTest, switch: TariffSwitch, before: int,
+def _run_switch(session: RunContext, task: Step, test: TariffTest, switch: TariffSwitch, before: int,
                 zone: ZoneInfo) -> list[PositionOutcome]:
     """Where the meter switches tariff, against where its clock says it should.
 
@@ -203,7 +193,7 @@ def _run_switch(session: RunSession, task: Task, test: TariffTest, switch: Tarif
     register read before the switch and the new one's after it, each read timed; the energy between them splits
     at the switch in proportion to time. With no current again: the registers read, the clock set back."""
     bench, clock = session.bench, session.bench.clock
-    runner = session.runner()
+    runner = runner_of(session)
     old, new, total = test.registers[before], test.registers[switch.tariff], test.total_register
     idle = dataclasses.replace(task.spec, current_a=0.0)
     runner.energise(idle)
@@ -325,23 +315,25 @@ def _port(bench: Any, position: int) -> Any:
     return port
 
 
-def _judge_switch(o: PositionOutcome, test: TariffTest, before: int, after: int, rule: str,
-                  conditional_pass: str) -> tuple[str, str]:
+def _switch_measurements(o: PositionOutcome, test: TariffTest, before: int, after: int, rule: str,
+                         conditional_pass: str) -> list[Measurement]:
+    """In the order they are judged: the total register advanced by the sum of the tariff registers (read with no
+    current, each truncating to its last digit: 2 steps), energy in the tariff registers, the new tariff after
+    the switch, the old one before it, then the switch time against the meter's clock."""
     x = o.extra
     d_old, d_new = x["old_advance_kwh"], x["new_advance_kwh"]
     at = test.at_of(after, before)
     split = (f"{x['register_old']} +{d_old:g} kWh, {x['register_new']} +{d_new:g} kWh across the switch;"
              f" {test.total_register} +{x['total_advance_kwh']:g} kWh, tariff registers +{x['sum_advance_kwh']:g}"
              " kWh in all")
-    # read with no current: each of the three registers truncates to its last digit
-    if abs(x["total_advance_kwh"] - x["sum_advance_kwh"]) > 2 * test.register_resolution_kwh + 1e-9:
-        return "fail", f"{test.total_register} did not advance by the sum of the tariff registers: {split}"
-    if d_old + d_new <= 0:
-        return "fail", f"no energy in the tariff registers: {split}"
-    if d_new <= 0:
-        return "fail", f"no switch to tariff {after} within {test.after_s:g} s after {at}: {split}"
-    if d_old <= 0:
-        return "fail", f"tariff {before} registered nothing before {at}: {split}"
-    verdict, why = _judge(o, f"switch {before}→{after}", test.max_switch_error_s, "s", rule,
-                          "test at a higher current (a register step is less time)", conditional_pass)
-    return verdict, f"{why}: {split}"
+    sum_ok = abs(x["total_advance_kwh"] - x["sum_advance_kwh"]) <= 2 * test.register_resolution_kwh + 1e-9
+    return [
+        Measurement("total = sum of tariffs", sum_ok,
+                    text=f"{test.total_register} did not advance by the sum of the tariff registers: {split}"),
+        Measurement("tariff energy", d_old + d_new > 0, text=f"no energy in the tariff registers: {split}"),
+        Measurement("new tariff registers", d_new > 0,
+                    text=f"no switch to tariff {after} within {test.after_s:g} s after {at}: {split}"),
+        Measurement("old tariff registers", d_old > 0, text=f"tariff {before} registered nothing before {at}: {split}"),
+        _value(o, f"switch {before}→{after}", test.max_switch_error_s, "s", rule,
+               "test at a higher current (a register step is less time)", conditional_pass, f": {split}"),
+    ]

@@ -9,7 +9,7 @@
 
 Each meter of the analysed sequences is a unit: failed at its failure time (sequence hours), or right-censored at
 the sequence's length; broken rows are left out (and listed). Thermal cycling counts life in thermal cycles and
-power cycling in power cycles (:func:`hil.sequences.task.life_unit`): failed at the cycle it failed in, survivors
+power cycling in power cycles (:func:`hil.kinds.sequences.task.life_unit`): failed at the cycle it failed in, survivors
 censored at the cycles run; their acceleration is Coffin–Manson (per cycle), and ``use_cycles_per_day`` states the
 bound in use hours. The unit and the acceleration factor are resolved when the plan is collected, so a missing
 condition, a model that does not fit the unit or sequences in different units are refused (file, line, field)
@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hil.plans.model import AccelerationOption, Plan, ReliabilityAnalysisTest
+from hil.core.plan import Plan
+from hil.kinds.sequences.analysis_model import AccelerationOption, ReliabilityAnalysisTest
+from hil.kinds.sequences.model import SequenceTest, ThermalCyclingTest
+from hil.kinds.sequences.task import life_unit
 from hil.reliability import COFFIN_MANSON_N_SNPB, HOURS, arrhenius_af, coffin_manson_af, peck_af
 from hil.reliability.lifedata import is_cycles, unit_word
 from hil.reliability.summary import HOURS_PER_YEAR, LifeSummary, summarise_life
-from hil.sequences.model import SequenceTest, ThermalCyclingTest
-from hil.sequences.task import life_unit
 from hil.values import jsonable
 from instruments.yamlconfig import ConfigError, error_at
 

@@ -44,10 +44,12 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hil.measure.accuracy import PointSpec, PositionOutcome
-from hil.sequences.model import ChecksOptions, SequenceTest
-from hil.sequences.profile import Soak, steps_of
-from hil.sequences.store import Checkpoint
+from hil.core import Measurement, PlanError, PointSpec, PositionOutcome, RunContext, Step
+from hil.core.chunks import Checkpoint
+from hil.kinds.sequences.model import ChecksOptions, SequenceTest
+from hil.kinds.sequences.profile import Soak, steps_of
+from hil.measure.accuracy import runner_of
+from hil.measure.decision import combine_repeats, error_measurement
 from hil.standards import (
     MeterRating,
     PowerFactor,
@@ -63,9 +65,7 @@ from hil.standards.operating import DEFAULT_ENVIRONMENT, operating_ranges
 from hil.values import finite_or_none
 
 if TYPE_CHECKING:
-    from hil.plans.expand import Task
-    from hil.plans.model import Plan
-    from hil.plans.session import RunSession
+    from hil.core.plan import Plan
 
 #: provenance of the shift limit: the plan's own value (no standard table applies, see the module doc)
 SHIFT_LIMIT_TABLE = "plan"
@@ -79,7 +79,7 @@ class CheckNotMeasured(RuntimeError):
 
 
 class DuringChecks(Protocol):
-    """What the sequence runner needs to pause for checks (:class:`hil.sequences.runner.SequenceRunner`)."""
+    """What the sequence runner needs to pause for checks (:class:`hil.kinds.sequences.runner.SequenceRunner`)."""
 
     @property
     def every_s(self) -> float: ...
@@ -253,8 +253,6 @@ def during_count(test: SequenceTest, every_h: float) -> int:
 def check_specs(test: SequenceTest, checks: ChecksOptions, rating: MeterRating,
                 library: StandardsLibrary) -> list[PointSpec]:
     """The check points with their accuracy limits (standards library, reference conditions, balanced load)."""
-    from hil.plans.expand import PlanError
-
     specs = []
     for cp in checks.points:
         try:
@@ -271,27 +269,25 @@ def check_specs(test: SequenceTest, checks: ChecksOptions, rating: MeterRating,
     return specs
 
 
-def with_checks(test: SequenceTest, seq: Task, plan: Plan, rating: MeterRating,
-                library: StandardsLibrary) -> list[Task]:
+def with_checks(test: SequenceTest, seq: Step, plan: Plan, rating: MeterRating,
+                library: StandardsLibrary) -> list[Step]:
     """The sequence task alone, or with its checks around it (see the module doc for the order)."""
     checks: ChecksOptions | None = getattr(test, "checks", None)
     if checks is None:
         return [seq]
-    from hil.plans.expand import Task, accuracy_decision
-
     rule, conditional = plan.measure.decision_rule, plan.measure.conditional_pass
     repeats = plan.measure.repeats
     specs = check_specs(test, checks, rating, library)
     positions = seq.positions
 
-    def measured(label: str) -> list[Task]:
+    def measured(label: str) -> list[Step]:
         out = []
         for spec in specs:
-            def _decide(o: PositionOutcome, spec: PointSpec = spec) -> tuple[str, str]:
-                return accuracy_decision(o, spec.limit_pct, rule, conditional)
+            def _measure(o: PositionOutcome, spec: PointSpec = spec) -> list[Measurement]:
+                return [error_measurement(o, spec.limit_pct, rule, conditional)]
 
-            out.append(Task(f"{test.id}.{label}", CHECK_KIND, spec.point, spec, positions, spec.limit_pct, rule,
-                            _run_point, _decide, {"repeats": repeats}))
+            out.append(Step(f"{test.id}.{label}", CHECK_KIND, spec.point, spec, positions, _run_point, _measure,
+                            limit_pct=spec.limit_pct, decision_rule=rule, params={"repeats": repeats}))
         return out
 
     tasks = measured("before") if checks.before else []
@@ -312,16 +308,15 @@ def with_checks(test: SequenceTest, seq: Task, plan: Plan, rating: MeterRating,
 
 
 # -- measuring ------------------------------------------------------------------------------------------
-def measure_point(session: RunSession, spec: PointSpec, positions: list[int], repeats: int) -> list[PositionOutcome]:
+def measure_point(session: RunContext, spec: PointSpec, positions: list[int],
+                  repeats: int) -> list[PositionOutcome]:
     """One check point on every position, ``repeats`` times (as an accuracy point: mean, uncertainty budget)."""
-    from hil.plans.expand import combine_repeats
-
-    runner = session.runner()
+    runner = runner_of(session)
     runs = [runner.measure(spec, positions) for _ in range(repeats)]
     return [combine_repeats([run[i] for run in runs], session.reference_accuracy_pct()) for i in range(len(positions))]
 
 
-def _run_point(session: RunSession, task: Task) -> list[PositionOutcome]:
+def _run_point(session: RunContext, task: Step) -> list[PositionOutcome]:
     return measure_point(session, task.spec, task.positions, int(task.params.get("repeats", 1)))
 
 
@@ -330,7 +325,7 @@ class SessionDuringChecks:
     """Checks during a sequence, measured through the session's accuracy runner (:class:`DuringChecks`)."""
 
     plan: DuringPlan
-    session: RunSession
+    session: RunContext
     positions: list[int]
 
     @property
@@ -356,7 +351,7 @@ class SessionDuringChecks:
         return out
 
 
-def during_checks(session: RunSession, task: Task) -> SessionDuringChecks | None:
+def during_checks(session: RunContext, task: Step) -> SessionDuringChecks | None:
     """The checks during the sequence of ``task`` (None when the plan has none)."""
     plan = task.params.get("during")
     if not isinstance(plan, DuringPlan) or plan.count == 0:
@@ -377,13 +372,11 @@ class DuringJudge:
 
 
 def _during_task(test_id: str, label: str, spec: PointSpec, positions: list[int], rule: str, seq_key: str,
-                 judge: DuringJudge, conditional: str = "fail") -> Task:
+                 judge: DuringJudge, conditional: str = "fail") -> Step:
     """A check during the sequence: its outcomes come from the checkpoint; its limit is known only then (it
     depends on the chamber temperature the check was taken at), so ``run`` sets the task's limit before the
     rows are written. A check without a limit keeps its measured values, verdict ``skipped``."""
-    from hil.plans.expand import Task, accuracy_decision
-
-    def _run(session: RunSession, task: Task) -> list[PositionOutcome]:
+    def _run(session: RunContext, task: Step) -> list[PositionOutcome]:
         assert session.run_dir is not None
         saved = Checkpoint(session.run_dir).get(seq_key) or {}
         got = saved.get("check_results", {}).get(label, {}).get(task.point_id)
@@ -407,23 +400,21 @@ def _during_task(test_id: str, label: str, spec: PointSpec, positions: list[int]
         task.params["limit_note"] = lim.note
         return out
 
-    def _decide(o: PositionOutcome) -> tuple[str, str]:
-        verdict, why = accuracy_decision(o, task.limit_pct, rule, conditional)
+    def _measure(o: PositionOutcome) -> list[Measurement]:
         note = task.params.get("limit_note")
-        return verdict, why if note is None else f"{why}; {note}"
+        return [error_measurement(o, task.limit_pct, rule, conditional, "" if note is None else f"; {note}")]
 
-    task = Task(f"{test_id}.{label}", CHECK_KIND, spec.point, spec, positions, spec.limit_pct, rule, _run, _decide)
+    task = Step(f"{test_id}.{label}", CHECK_KIND, spec.point, spec, positions, _run, _measure,
+                limit_pct=spec.limit_pct, decision_rule=rule)
     return task
 
 
 # -- shift ----------------------------------------------------------------------------------------------
-def _shift_task(test_id: str, spec: PointSpec, positions: list[int], limit: float, rule: str) -> Task:
-    from hil.plans.expand import Task
-
+def _shift_task(test_id: str, spec: PointSpec, positions: list[int], limit: float, rule: str) -> Step:
     shift_spec = dataclasses.replace(spec, test=SHIFT_KIND, limit_pct=limit, limit_table=SHIFT_LIMIT_TABLE,
                                      limit_status=SHIFT_LIMIT_STATUS)
 
-    def _run(session: RunSession, task: Task) -> list[PositionOutcome]:
+    def _run(session: RunContext, task: Step) -> list[PositionOutcome]:
         from hil.results import read_results
 
         assert session.run_dir is not None
@@ -435,16 +426,22 @@ def _shift_task(test_id: str, spec: PointSpec, positions: list[int], limit: floa
 
         return [shift_outcome(p, of("before").get(p), of("after").get(p)) for p in task.positions]
 
-    def _decide(o: PositionOutcome) -> tuple[str, str]:
-        assert o.error_pct is not None
-        d = decide(o.error_pct, limit, o.extra.get("uncertainty_pct"), rule)  # type: ignore[arg-type]
+    def _measure(o: PositionOutcome) -> list[Measurement]:
         x = o.extra
-        return ("pass" if d.passed else "fail"), (
-            f"shift {o.error_pct:+.4f} % (after {x['error_after_pct']:+.4f} % − before {x['error_before_pct']:+.4f} %)"
-            f" {'within' if d.passed else 'beyond'} ±{limit:g} % ({d.outcome.value}, {d.rule}); limit: the plan's"
-            " checks.max_shift_pct (no standard table applies)")
+        u = o.extra.get("uncertainty_pct")
 
-    return Task(f"{test_id}.shift", SHIFT_KIND, spec.point, shift_spec, positions, limit, rule, _run, _decide)
+        def text(ok: bool) -> str:
+            outcome = decide(o.error_pct or 0.0, limit, u, rule).outcome.value  # type: ignore[arg-type]
+            return (f"shift {o.error_pct or 0.0:+.4f} % (after {x['error_after_pct']:+.4f} % − before "
+                    f"{x['error_before_pct']:+.4f} %) {'within' if ok else 'beyond'} ±{limit:g} % ({outcome}, "
+                    f"{rule}); limit: the plan's checks.max_shift_pct (no standard table applies)")
+
+        # the shift's own uncertainty decides under a guard band; the 1/5 rule is for acceptance, not a shift
+        return [Measurement.within("shift", o.error_pct, limit, "%", uncertainty=u, rule=rule, text=text,
+                                   check_uncertainty=False)]
+
+    return Step(f"{test_id}.shift", SHIFT_KIND, spec.point, shift_spec, positions, _run, _measure, limit_pct=limit,
+                decision_rule=rule)
 
 
 

@@ -3,7 +3,7 @@
 
 Only what can be judged without the bench is checked here (pydantic): signs, orders, ranges of the options. The
 chamber's own range and gradient are checked against the bench before anything starts
-(:func:`hil.sequences.profile.check_profile`).
+(:func:`hil.kinds.sequences.profile.check_profile`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class MonitoringOptions(_Model):
     #: (Db: the standard's band per phase), 5 %RH where the profile gives none
     chamber_band_rh: float | None = Field(None, gt=0)
     #: the error at the load point (pulses counted each interval) moving further than this from its first window's
-    #: value is a ``drift`` failure (None: the error is recorded, not judged); see hil.sequences.error_monitor
+    #: value is a ``drift`` failure (None: the error is recorded, not judged); see hil.kinds.sequences.error_monitor
     max_error_shift_pct: float | None = Field(None, gt=0)
     #: resolution of the monitored error's shift (±1 meter pulse in each of the two windows compared: 2·100/ΔN);
     #: None: a tenth of max_error_shift_pct, else 0.1 %
@@ -61,7 +61,7 @@ class CheckPoint(_Model):
 
 class ChecksOptions(_Model):
     """Accuracy checks before / during / after a sequence and the limit on each meter's error shift
-    (hil.sequences.checks; docs/sequences.md "Checks before, during and after")."""
+    (hil.kinds.sequences.checks; docs/sequences.md "Checks before, during and after")."""
 
     points: list[CheckPoint] = Field(min_length=1)
     before: bool = True
@@ -244,7 +244,7 @@ class DampHeatSteadyTest(_Steady):
 
 EnvironmentalTest = DampHeatCyclicTest | DryHeatTest | ColdTest | DampHeatSteadyTest
 # power cycling and dips build on the options above (imported here, after them, to avoid an import cycle)
-from hil.sequences.disturbances import PowerCyclingTest  # noqa: E402
+from hil.kinds.sequences.disturbances import PowerCyclingTest  # noqa: E402
 
 SequenceTest: TypeAlias = (BurnInTest | ThermalCyclingTest | DampHeatCyclicTest | DryHeatTest | ColdTest
                            | DampHeatSteadyTest | PowerCyclingTest)

@@ -12,10 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hil.measure.accuracy import PointSpec, utc_now
-from hil.plans.expand import accuracy_decision, combine_repeats, meter_rating
-from hil.plans.session import MeterNonConformance, NoResult, RunSession
+from hil.core import PointSpec, PositionOutcome, meter_rating
+from hil.core.measurement import Measurement
+from hil.core.session import MeterNonConformance, NoResult, RunSession
+from hil.measure.accuracy import runner_of
+from hil.measure.decision import combine_repeats, error_measurement
 from hil.standards import PowerFactor, default_library, limit_for
+from hil.values import utc_now
 
 
 @dataclass
@@ -67,18 +70,15 @@ class LoadPointRunner:
             standard=f"{row.provenance.standard}:{row.provenance.edition}", limit_table=row.provenance.table,
             limit_status=row.provenance.status,
         )
-        runner = s.runner()
+        runner = runner_of(s)
         started = utc_now()
         runs = [runner.measure(spec, bench.positions) for _ in range(repeats)]
         finished = utc_now()
         outcomes = [combine_repeats([r[i] for r in runs], s.reference_accuracy_pct())
                     for i in range(len(bench.positions))]
-        rows = []
-        for o in outcomes:
-            verdict, reason = o.verdict, o.reason
-            if verdict is None and o.error_pct is not None:
-                verdict, reason = accuracy_decision(o, spec.limit_pct, self.decision_rule, self.conditional_pass)
-            rows.append(s.row_for(test, "accuracy", name, spec, o, verdict or "broken", reason, started, finished,
-                                  self.decision_rule))
-        s.append_rows(rows)
-        return PointResult(rows)
+
+        def measure(o: PositionOutcome) -> list[Measurement]:
+            return [error_measurement(o, spec.limit_pct, self.decision_rule, self.conditional_pass)]
+
+        return PointResult(s.record(test, "accuracy", name, spec, outcomes, measure, started, finished,
+                                    self.decision_rule))

@@ -1,0 +1,117 @@
+"""A plan on a bench → its steps in run order, each kind expanded by its plugin.
+
+The core checks what every kind shares before anything is energised: the positions carry one meter type (one
+load for all), and every setpoint of every step is within the bench's and the meters' ratings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from hil.benchfile import DEFAULT_UMAX_FACTOR, BenchFile, MeterSpec
+from hil.core.kinds import registry
+from hil.core.plan import Plan
+from hil.core.steps import PlanError, Step
+from hil.standards import MeterRating, StandardsLibrary
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """What a kind's ``expand`` gets: the plan, the bench file, the standards library, the meters' rating."""
+
+    plan: Plan
+    bench: BenchFile
+    library: StandardsLibrary
+    rating: MeterRating
+    positions: list[int]
+    path: Path | None = None
+
+    @property
+    def standard(self) -> str:
+        return f"{self.rating.standard}:{self.rating.edition}"
+
+    def max_ratings(self) -> tuple[float, float]:
+        return max_ratings(self.bench)
+
+
+def meter_rating(meter: MeterSpec, standard: str, edition: str, meter_class: str | None,
+                 library: StandardsLibrary) -> MeterRating:
+    """The meter's nameplate as the standards library sees it, for ``standard`` and ``edition``."""
+    try:
+        return MeterRating.model_validate(
+            {
+                "standard": standard, "edition": edition,
+                "class_index": meter_class or meter.meter_class, "connection": meter.current_input,
+                "elements": 3 if meter.connection == "3P4W" else 1, "un_v": meter.un_v,
+                "constant_imp_per_kwh": meter.constant_imp_per_kwh, "ist_a": meter.ist_a, "imin_a": meter.imin_a,
+                "itr_a": meter.itr_a, "iref_a": meter.iref_a, "ib_a": meter.ib_a, "in_a": meter.in_a,
+                "ta_a": meter.ta_a, "imax_a": meter.imax_a,
+            },
+            context={"library": library},
+        )
+    except ValidationError as exc:  # the rating's own message, not pydantic's dump of the input
+        label = f"{standard}:{edition} class {meter_class or meter.meter_class}"
+        msgs = "; ".join(str(e["msg"]).removeprefix("Value error, ").removeprefix(f"{label}: ") for e in exc.errors())
+        raise PlanError(f"meter {meter.serial} ({label}): {msgs}") from exc
+    except ValueError as exc:
+        raise PlanError(f"meter {meter.serial}: {exc}") from exc
+
+
+def rating_of(meter: MeterSpec, plan: Plan, library: StandardsLibrary) -> MeterRating:
+    return meter_rating(meter, plan.standard, plan.edition, plan.meter_class, library)
+
+
+def _check_same_type(bench: BenchFile, plan: Plan, library: StandardsLibrary) -> tuple[MeterRating, list[int]]:
+    if not bench.positions:
+        raise PlanError(f"bench {bench.name!r} has no meter positions")
+    first = bench.positions[0]
+    rating = rating_of(first.meter, plan, library)
+    for pos in bench.positions[1:]:
+        other = rating_of(pos.meter, plan, library)
+        if (other.currents(library).amps() != rating.currents(library).amps() or other.un_v != rating.un_v
+                or other.class_index != rating.class_index or other.elements != rating.elements
+                or other.connection != rating.connection):
+            raise PlanError(
+                f"positions {first.position} ({first.meter.serial}) and {pos.position} ({pos.meter.serial}) have "
+                "different ratings: the positions of one run share one load, so a plan runs one meter type at a time"
+            )
+    return rating, [p.position for p in bench.positions]
+
+
+def max_ratings(bench: BenchFile) -> tuple[float, float]:
+    """Highest current and voltage allowed: the bench's limits and every mounted meter's (series currents)."""
+    lim = bench.limits
+    imax = min([lim.max_current_a] + [p.meter.imax_a for p in bench.positions])
+    umax = min([lim.max_voltage_v] + [p.meter.umax_v or DEFAULT_UMAX_FACTOR * p.meter.un_v for p in bench.positions])
+    return imax, umax
+
+
+def check_ratings(steps: list[Step], bench: BenchFile) -> None:
+    """Every setpoint of every step within the ratings (refused here, before anything is sent)."""
+    imax, umax = max_ratings(bench)
+    for t in steps:
+        for spec in (t.spec, *t.setpoints):
+            what = f"test {t.test_id!r} point {t.point_id if spec is t.spec else spec.point}"
+            if spec.current_a > imax * (1 + 1e-9):
+                raise PlanError(f"{what}: {spec.current_a:g} A is beyond the bench's or the meters' rating"
+                                f" ({imax:g} A)")
+            if spec.voltage_v > umax * (1 + 1e-9):
+                raise PlanError(f"{what}: {spec.voltage_v:g} V is beyond the bench's or the meters' rating"
+                                f" ({umax:g} V)")
+
+
+def expand_plan(plan: Plan, bench: BenchFile, library: StandardsLibrary, path: Path | None = None) -> list[Step]:
+    """Every step of ``plan`` on ``bench``, in run order. Raises :class:`PlanError` for a plan that does not fit
+    the bench (ratings, limits, the kind's own checks); a setpoint beyond the bench's or the meters' ratings is
+    refused here too."""
+    rating, positions = _check_same_type(bench, plan, library)
+    ctx = PlanContext(plan, bench, library, rating, positions, path)
+    kinds = registry()
+    steps: list[Step] = []
+    for test in plan.tests:
+        steps += kinds.plugin_for(test.kind).expand(test, ctx)
+    check_ratings(steps, bench)
+    return steps
