@@ -147,3 +147,14 @@ class Step:
         if self.estimate is not None:
             return self.estimate(ctx)
         return Estimate(round(ctx.measure.settle_s + self.duration_s, 1))
+
+
+def setting_key(spec: PointSpec) -> tuple[int, str, float]:
+    """The order of fewest source changes within a test: one element at a time (balanced first), one power factor
+    at a time, rising current (a current step settles faster than a phase-angle or element change)."""
+    return (0 if spec.element == "all" else int(spec.element), spec.pf, spec.current_a)
+
+
+def in_setting_order(steps: list[Step]) -> list[Step]:
+    """``steps`` of one test sorted by :func:`setting_key` (stable: equal settings keep the kind's order)."""
+    return sorted(steps, key=lambda s: setting_key(s.spec))

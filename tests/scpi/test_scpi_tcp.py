@@ -211,4 +211,5 @@ def test_several_clients_at_once(serve: Serve, demo: Any) -> None:
     for n, replies in enumerate(results):
         assert [float(r) for r in replies] == [float(n * 100 + k) for k in range(50)]
     clients[0].write("NOSUCH")
+    clients[0].query("*OPC?")  # NOSUCH has been parsed before another client looks (no race between connections)
     assert drain(clients[2]) == [-113]  # one error queue per device, as on a real instrument

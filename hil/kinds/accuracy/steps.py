@@ -22,6 +22,7 @@ from hil.core import (
     RunContext,
     Step,
 )
+from hil.core.steps import in_setting_order
 from hil.kinds.accuracy.model import AccuracyTest, InfluenceTest, MeterConstantTest, NoLoadTest, StartingTest
 from hil.kinds.accuracy.pulse_outputs import PulseOutputs
 from hil.measure.accuracy import runner_of
@@ -83,8 +84,6 @@ def accuracy_steps(test: AccuracyTest, ctx: PlanContext) -> list[Step]:
     points: list[LoadPoint] = list(matrix.points)
     if not balanced and test.elements is not None:
         points = [p for p in points if p.element in test.elements]
-    # fewest source changes: one element at a time, one PF at a time, rising current
-    points.sort(key=lambda p: (p.element or 0, str(p.pf), p.current_a))
     steps = []
     rule, conditional = plan.measure.decision_rule, plan.measure.conditional_pass
     for lp in points:
@@ -101,7 +100,7 @@ def accuracy_steps(test: AccuracyTest, ctx: PlanContext) -> list[Step]:
         steps.append(Step(test.id, "accuracy", lp.name, spec, ctx.positions, _run_accuracy, _measure,
                           limit_pct=lp.limit_pct, decision_rule=rule, params={"repeats": plan.measure.repeats},
                           estimate=pulse_estimate(spec, lp.limit_pct)))
-    return steps
+    return in_setting_order(steps)  # the core's order of fewest source changes
 
 
 def _run_accuracy(run: RunContext, step: Step) -> list[PositionOutcome]:
