@@ -61,6 +61,20 @@ def test_wrong_identity_stops_naming_expected_and_actual(bench_file: BenchFile, 
     assert sim_truth(sim)["source"]["output"] is False
 
 
+@pytest.mark.parametrize(("days", "status"), [(0, "valid"), (1, "valid"), (-1, "expired")])
+def test_a_calibration_is_valid_through_its_due_date(bench_file: BenchFile, days: int, status: str) -> None:
+    """Due today: still valid (the certificate covers its due date); due yesterday: expired — on an injected date."""
+    cal = with_reference_calibration(bench_file, TODAY + dt.timedelta(days=days))
+    bench = Bench(cal, today=TODAY)
+    if status == "expired":
+        with pytest.raises(CalibrationExpired):
+            bench.connect()
+        return
+    with bench:
+        bench.connect()
+        assert bench.metadata()["instruments"]["reference"]["calibration_status"] == "valid"
+
+
 def test_expired_reference_calibration_stops_before_any_connection(bench_file: BenchFile) -> None:
     expired = with_reference_calibration(bench_file, TODAY - dt.timedelta(days=1))
     bench = Bench(expired, today=TODAY)

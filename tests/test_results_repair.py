@@ -92,3 +92,27 @@ def test_other_stale_temp_files_are_removed_but_nothing_else(tmp_path: Path, nam
     (tmp_path / "tmp-notes.txt").write_text("keep")
     repair_results(tmp_path)
     assert not (tmp_path / name).exists() and (tmp_path / "tmp-notes.txt").exists()
+
+
+def test_csv_and_parquet_agree_row_for_row_when_a_point_widens_the_table(tmp_path: Path) -> None:
+    """A point that brings a new column (a kind's own measurement) rewrites the CSV with the wider header: the
+    new point's rows must be in it as in the Parquet, and the earlier rows must have the new column empty."""
+    from hil.results import _read_csv
+
+    w = ResultsWriter(tmp_path)
+    w.append(_point("Iref PF 1", 0.125))
+    wide = _point("Imax PF 1", -0.25)
+    for i, r in enumerate(wide):
+        r["drift_s_per_day"] = 0.1 * (i + 1)  # a column no earlier row has
+    w.append(wide)
+    w.append(_point("Itr PF 1", 0.5))  # and one more after the widening, appended to the wider file
+    csv_rows = _read_csv(tmp_path / "results.csv")
+    parquet_rows = pd.read_parquet(tmp_path / "results.parquet")
+    assert len(csv_rows) == len(parquet_rows) == 6
+    assert list(csv_rows.columns) == list(parquet_rows.columns)
+    assert list(csv_rows["point"]) == ["Iref PF 1"] * 2 + ["Imax PF 1"] * 2 + ["Itr PF 1"] * 2
+    assert list(csv_rows["error_pct"]) == [0.125, 0.125, -0.25, -0.25, 0.5, 0.5]
+    assert list(csv_rows["drift_s_per_day"].isna()) == [True, True, False, False, True, True]
+    assert list(csv_rows["drift_s_per_day"].dropna()) == pytest.approx([0.1, 0.2])
+    for col in ("point", "position", "error_pct", "verdict", "drift_s_per_day"):
+        assert csv_rows[col].astype(str).tolist() == parquet_rows[col].astype(str).tolist(), col

@@ -98,7 +98,8 @@ PLAN = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+#: every signal the safe state claims to handle (hil.safety: SIGTERM/SIGHUP → Terminated, Ctrl-C)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_signal_to_running_pytest(bench_file: BenchFile, sim: RunningBench, tmp_path: Path, sig: int) -> None:
     bench_path = tmp_path / "bench.yaml"
     dump_bench_file(bench_file, bench_path)
