@@ -17,7 +17,7 @@ from hil.simbench import bench_file_for
 from instruments.simulators.bench import RunningBench
 
 POSITIONS = [1, 2, 3]
-U, I, LIMIT = 230.0, 5.0, 1.0  # Iref PF 1, balanced; class 1 ±1 %
+UN_V, IREF_A, LIMIT = 230.0, 5.0, 1.0  # Iref PF 1, balanced; class 1 ±1 %
 RESOLUTION, MIN_S = 0.1, 10.0  # resolution ≤ 1/10 of the limit, gate ≥ 10 s
 
 
@@ -27,14 +27,14 @@ def test_counted_reported_and_required_pulses_agree(sim: RunningBench) -> None:
         bench.connect()
         runner = AccuracyRunner(bench, MeasureSettings(settle_s=10.0, resolution_fraction=RESOLUTION,
                                                        min_duration_s=MIN_S))
-        spec = PointSpec("accuracy", "Iref PF 1", U, I, 0.0, "1", limit_pct=LIMIT)
+        spec = PointSpec("accuracy", "Iref PF 1", UN_V, IREF_A, 0.0, "1", limit_pct=LIMIT)
         outs = runner.measure(spec, POSITIONS)
         truth: dict[str, Any] = json.loads(json.dumps(sim.call(sim.bench.world.truth)))
     for o in outs:
         k_mut = bf.positions_by_number[o.position].meter.constant_imp_per_kwh
         cal = truth["calculators"][str(o.position)]
         k_ref = float(cal["ref_constant"])
-        power = 3 * U * I  # three elements at PF 1
+        power = 3 * UN_V * IREF_A  # three elements at PF 1
         tau = 3.6e6 / (k_mut * power)  # s per meter pulse at the set power
         # the fewest N with resolution 100/n_ref % ≤ 0.1 · limit (n_ref = N · k_ref / k_mut), and N·τ ≥ 10 s
         n = max(math.ceil(100.0 * k_mut / (RESOLUTION * LIMIT * k_ref) - 1e-9), math.ceil(MIN_S / tau - 1e-9), 1)
