@@ -18,7 +18,11 @@ def cmd_kinds(args: argparse.Namespace) -> int:
     console = Console(width=None if sys.stdout.isatty() else 200)
     if args.kind is None:
         rows = [{"kind": i.name, "distribution": i.distribution, "version": i.version,
-                 "description": i.description} for i in kinds.infos.values()]
+                 "description": i.description} for i in kinds.infos.values() if i.name not in kinds.conflicts]
+        rows += [{"kind": name, "distribution": ", ".join(i.distribution for i in infos),
+                  "version": ", ".join(i.version for i in infos),
+                  "description": "(refused: registered by more than one distribution)"}
+                 for name, infos in kinds.conflicts.items()]
         if args.json:
             print(json.dumps(rows, indent=2))
             return 0
@@ -26,8 +30,8 @@ def cmd_kinds(args: argparse.Namespace) -> int:
         for col in ("kind", "distribution", "version", "description"):
             table.add_column(col)
         for r in rows:
-            table.add_row(r["kind"], r["distribution"], r["version"], r["description"], style=(
-                "red" if kinds.infos[r["kind"]].plugin is None else ""))
+            bad = r["kind"] in kinds.conflicts or kinds.infos[r["kind"]].plugin is None
+            table.add_row(r["kind"], r["distribution"], r["version"], r["description"], style="red" if bad else "")
         console.print(table)
         return 0
     try:

@@ -21,18 +21,23 @@ from typing import Any
 
 import pandas as pd
 
-#: the columns every results table has, in this order (more may follow)
+#: the measurement that decided a row's verdict, as every kind declares it (hil.core.measurement.Measurement);
+#: empty where the step gave no result (broken, skipped)
+MEASUREMENT_COLUMNS: tuple[str, ...] = ("quantity", "value", "unit", "lower_limit", "upper_limit",
+                                        "value_uncertainty")
+#: the columns every results table has, in this order (a kind's own may follow)
 COLUMNS: tuple[str, ...] = (
     "run_id", "bench", "position", "serial", "test", "point", "voltage_v", "current_a", "pf", "element",
     "frequency_hz", "pulses", "duration_s", "error_pct", "limit_pct", "uncertainty_pct", "verdict", "standard",
-    "limit_table", "limit_status", "started_at", "finished_at",
+    "limit_table", "limit_status", "started_at", "finished_at", *MEASUREMENT_COLUMNS,
 )
 VERDICTS = ("pass", "fail", "broken", "skipped")
 
 _DTYPES: dict[str, str] = {
     "position": "Int64", "pulses": "Int64", "voltage_v": "float64", "current_a": "float64",
     "frequency_hz": "float64", "duration_s": "float64", "error_pct": "float64", "limit_pct": "float64",
-    "uncertainty_pct": "float64",
+    "uncertainty_pct": "float64", "value": "float64", "lower_limit": "float64", "upper_limit": "float64",
+    "value_uncertainty": "float64",
 }
 
 

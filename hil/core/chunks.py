@@ -119,3 +119,12 @@ def read_monitoring(run_dir: str | Path) -> pd.DataFrame:
         frame = frame.assign(_first=first).sort_values(["_first", "test_id", "t_end_s", "position"],
                                                        kind="stable", ignore_index=True).drop(columns="_first")
     return frame.drop(columns="_written")
+
+
+def checkpoint_states(run_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """The per-step states of ``checkpoint.json`` ({} without one), keyed ``<test id>::<point>``."""
+    p = Path(run_dir) / CHECKPOINT
+    if not p.exists():
+        return {}
+    seqs = json.loads(p.read_text(encoding="utf-8")).get("sequences", {})
+    return seqs if isinstance(seqs, dict) else {}

@@ -96,13 +96,34 @@ class KindInfo:
         return self.plugin.description if self.plugin is not None else f"(failed to load: {self.error})"
 
 
+class _Adapted(TestKind):
+    """A plugin that does not subclass :class:`TestKind`, with TestKind's defaults where it has nothing."""
+
+    def __init__(self, obj: Any) -> None:
+        self._obj = obj
+        self.name = obj.name  # type: ignore[misc]
+        self.model = obj.model  # type: ignore[misc]
+        self.description = getattr(obj, "description", "")  # type: ignore[misc]
+
+    def check_in_plan(self, test: Any, earlier: list[Any]) -> None:
+        check = getattr(self._obj, "check_in_plan", None)
+        if check is not None:
+            check(test, earlier)
+
+    def expand(self, test: Any, ctx: PlanContext) -> list[Step]:
+        steps: list[Step] = self._obj.expand(test, ctx)
+        return steps
+
+
 def _load(ep: metadata.EntryPoint) -> tuple[TestKind | None, str]:
     try:
         obj = ep.load()
         plugin = obj() if isinstance(obj, type) else obj
-        for attr in ("name", "model", "expand", "check_in_plan"):
+        for attr in ("name", "model", "expand"):
             if not hasattr(plugin, attr):
                 return None, f"{ep.value} is not a test kind: it has no {attr!r}"
+        if not isinstance(plugin, TestKind):  # duck-typed: the optional parts of TestKind filled in
+            plugin = _Adapted(plugin)
         if plugin.name != ep.name:
             return None, f"{ep.value} names itself {plugin.name!r}, its entry point {ep.name!r}"
         if not (isinstance(plugin.model, type) and issubclass(plugin.model, BaseModel)):

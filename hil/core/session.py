@@ -26,6 +26,7 @@ from hil.core.measurement import Measurement, judge
 from hil.core.plan import MeasureOptions, Plan, plan_sha256
 from hil.core.steps import PointSpec, PositionOutcome, Step
 from hil.core.store import RunStore
+from hil.results import MEASUREMENT_COLUMNS
 from hil.values import utc_now
 from instruments.drivers.errors import BenchFault
 
@@ -248,8 +249,8 @@ class RunSession:
             "finished_at": finished, "test_id": test_id, "reason": reason, "n_ref": o.n_ref,
             "decision_rule": decision_rule, "calibration_override": self.life.calibration_override(),
         }
-        row.update(columns or {})
-        for k, v in o.extra.items():
+        row.update(dict.fromkeys(MEASUREMENT_COLUMNS) | (columns or {}))
+        for k, v in o.extra.items():  # a kind's own columns; the shared and measurement columns are the core's
             row.setdefault(k, v)
         return row
 
@@ -297,6 +298,9 @@ def verdict_of(o: PositionOutcome,
     """A position's verdict, reason and measurement columns: a verdict the step set (broken: no valid result;
     skipped: not judged) stands; otherwise its measurements are judged (:func:`hil.core.measurement.judge`)."""
     if o.verdict is not None:
+        if o.verdict not in ("broken", "skipped"):
+            raise ValueError(f"position {o.position}: a step may set the verdict broken or skipped (no valid result,"
+                             f" not judged), not {o.verdict!r}: the core judges its measurements")
         return o.verdict, o.reason, {}
     judgement, decisive = judge(measure(o))
     columns = decisive.columns() if decisive is not None else {}
@@ -309,7 +313,7 @@ def verdict_of(o: PositionOutcome,
 
 def _interruptions(run_dir: Path) -> list[dict[str, Any]]:
     """Interruptions of the run's sequences (checkpoint), in sequence hours, for run.json."""
-    from hil.reporting.sequence_data import checkpoint_sequences
+    from hil.core.chunks import checkpoint_states
 
     return [{"sequence": key, "from_h": round(g["from_s"] / 3600, 4), "to_h": round(g["to_s"] / 3600, 4)}
-            for key, state in checkpoint_sequences(run_dir).items() for g in state.get("interruptions") or []]
+            for key, state in checkpoint_states(run_dir).items() for g in state.get("interruptions") or []]

@@ -144,8 +144,12 @@ class Step:
         return f"{self.test_id}::{self.point_id}"
 
     def expected(self, ctx: EstimateContext) -> Estimate:
+        """Bench time for ``hil plan show``: the step's own estimate, else settling + ``duration_s`` (a whole-plan
+        step uses no bench time)."""
         if self.estimate is not None:
             return self.estimate(ctx)
+        if self.scope == "plan":
+            return Estimate(0.0)
         return Estimate(round(ctx.measure.settle_s + self.duration_s, 1))
 
 

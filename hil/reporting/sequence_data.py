@@ -6,14 +6,13 @@ Sequence time is seconds since the sequence started (docs/sequences.md); the rep
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from hil.core.chunks import CHECKPOINT, read_monitoring
+from hil.core.chunks import checkpoint_states, read_monitoring
 
 #: humidity columns of the monitoring rows (absent on a chamber without humidity control, or in older runs)
 HUMIDITY = "humidity_pct"
@@ -82,11 +81,7 @@ def monitoring(run_dir: str | Path, test_id: str | None = None) -> pd.DataFrame:
 
 def checkpoint_sequences(run_dir: str | Path) -> dict[str, dict[str, Any]]:
     """The per-sequence states of ``checkpoint.json`` ({} without one), keyed ``<test id>::<point>``."""
-    p = Path(run_dir) / CHECKPOINT
-    if not p.exists():
-        return {}
-    seqs = json.loads(p.read_text(encoding="utf-8")).get("sequences", {})
-    return seqs if isinstance(seqs, dict) else {}
+    return checkpoint_states(run_dir)
 
 
 def interruptions(run_dir: str | Path, test_id: str | None = None) -> list[Interruption]:

@@ -196,7 +196,8 @@ def test_guard_band_on_a_value_in_its_own_unit() -> None:
         return j.verdict, j.outcome, j.reason
 
     # 0.45 within ±0.5 but 0.45 + 0.1 > 0.5: a conditional pass (ILAC-G8, w = U)
-    assert judged(0.45, 0.1, "simple")[0] == "pass"
+    assert judged(0.45, 0.1, "simple") == (
+        "pass", "pass", "drift +0.450 s/day within ±0.5 s/day (U = 0.1 s/day, pass, simple)")
     verdict, outcome, why = judged(0.45, 0.1, "guard_band")
     assert (verdict, outcome) == ("fail", "conditional_pass") and "within ±0.5 s/day" in why
     assert judged(0.45, 0.1, "guard_band", "pass")[:2] == ("pass", "conditional_pass")

@@ -543,6 +543,7 @@ def test_check_outside_the_range_is_skipped_with_its_error_kept(tmp_path: Path) 
     from hil.core.chunks import Checkpoint
     from hil.kinds.sequences.checks import DuringJudge, _during_task
     from hil.measure.accuracy import PositionOutcome
+    from hil.measure.pulse_outputs import PulseOutputs
 
     spec, rating, lib = _check_spec(IEC_CL1)
 
@@ -554,7 +555,9 @@ def test_check_outside_the_range_is_skipped_with_its_error_kept(tmp_path: Path) 
         Checkpoint(run_dir).put("bi::sequence", got)
         task = _during_task("bi", "during_24h", spec, [1], "simple", "bi::sequence",
                             DuringJudge(rating, lib, "indoor"))
-        return task, task.run(cast(Any, SimpleNamespace(run_dir=run_dir)), task)
+        tracker = PulseOutputs()
+        run = SimpleNamespace(run_dir=run_dir, service=lambda factory: tracker)  # the run's pulse-output tracker
+        return task, task.run(cast(Any, run), task)
 
     task, (hot,) = task_at(70.0, tmp_path / "hot")
     assert hot.verdict == "skipped" and hot.error_pct == 1.3 and hot.extra["chamber_c"] == 70.0

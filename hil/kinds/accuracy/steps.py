@@ -24,9 +24,9 @@ from hil.core import (
 )
 from hil.core.steps import in_setting_order
 from hil.kinds.accuracy.model import AccuracyTest, InfluenceTest, MeterConstantTest, NoLoadTest, StartingTest
-from hil.kinds.accuracy.pulse_outputs import PulseOutputs
 from hil.measure.accuracy import runner_of
 from hil.measure.decision import combine_repeats, error_measurement
+from hil.measure.pulse_outputs import pulse_outputs
 from hil.standards import (
     LoadPoint,
     MeterRating,
@@ -40,10 +40,6 @@ from hil.standards import (
     starting_test,
     uncertainty_budget,
 )
-
-
-def pulse_outputs(run: RunContext) -> PulseOutputs:
-    return run.service(PulseOutputs)
 
 
 def pulse_estimate(spec: PointSpec, limit_pct: float, times: int = 1) -> Callable[[EstimateContext], Estimate]:
@@ -109,7 +105,7 @@ def _run_accuracy(run: RunContext, step: Step) -> list[PositionOutcome]:
     runner = runner_of(run)
     runs = [runner.measure(step.spec, step.positions) for _ in range(int(step.params.get("repeats", 1)))]
     outs = [combine_repeats([r[i] for r in runs], run.reference_accuracy_pct()) for i in range(len(step.positions))]
-    pulse_outputs(run).track(outs, "accuracy", step.test_id)
+    pulse_outputs(run).after(outs, "accuracy", step.test_id, judged_from_pulses=False)  # "no pulses" is its own
     return outs
 
 
@@ -139,9 +135,7 @@ def _count_step(test_id: str, kind: str, spec: PointSpec, positions: list[int], 
     def _run(run: RunContext, step: Step) -> list[PositionOutcome]:
         outs = runner_of(run).count(step.spec, step.positions, duration_s)
         check_pulse_outputs(run, step, outs, pulse_check)
-        tracker = pulse_outputs(run)
-        tracker.judge_from_pulses(outs, step.kind)
-        tracker.track(outs, step.kind, step.test_id)
+        pulse_outputs(run).after(outs, step.kind, step.test_id)
         return outs
 
     return Step(test_id, kind, spec.point, spec, positions, _run, _measure, decision_rule="pulse count",
@@ -259,9 +253,7 @@ def meter_constant_steps(test: MeterConstantTest, ctx: PlanContext) -> list[Step
             adv = o.extra.get("register_advance_kwh")
             if o.verdict is None and adv:
                 o.error_pct = round(meter_constant_deviation_pct(o.mut_pulses, adv, rating.constant_imp_per_kwh), 6)
-        tracker = pulse_outputs(run)
-        tracker.judge_from_pulses(outs, step.kind)
-        tracker.track(outs, step.kind, step.test_id)
+        pulse_outputs(run).after(outs, step.kind, step.test_id)
         return outs
 
     def _measure(o: PositionOutcome) -> list[Measurement]:
@@ -315,9 +307,7 @@ def influence_steps(test: InfluenceTest, ctx: PlanContext) -> list[Step]:
                 o.extra.update(error_reference_pct=a.error_pct, error_deviated_pct=b.error_pct,
                                uncertainty_pct=round(math.hypot(ua.expanded_pct, ub.expanded_pct), 6))
                 out.append(o)
-            tracker = pulse_outputs(run)
-            tracker.judge_from_pulses(out, step.kind)
-            tracker.track(out, step.kind, step.test_id)
+            pulse_outputs(run).after(out, step.kind, step.test_id)
             return out
 
         def _measure(o: PositionOutcome, limit: float = ip.limit) -> list[Measurement]:

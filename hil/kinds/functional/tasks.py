@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hil.core import Measurement, PlanError, PointSpec, PositionOutcome, RunContext, Step
+from hil.core.measurement import UNCERTAINTY_FRACTION
 from hil.kinds.functional.clock import (
     ClockReading,
     drift_s_per_day,
@@ -26,7 +27,7 @@ from hil.kinds.functional.clock import (
 )
 from hil.kinds.functional.model import ClockTest, FunctionalTest, TariffSwitch, TariffTest
 from hil.measure.accuracy import runner_of
-from hil.standards import MeterRating, PowerFactor, StandardsLibrary
+from hil.standards import MeterRating, PowerFactor, StandardsLibrary, decide, uncertainty_adequate
 from hil.standards.timekeeping import TIMEKEEPING_ACCURACY
 from instruments.drivers.errors import BenchFault
 from instruments.drivers.iec62056 import number_of
@@ -57,9 +58,22 @@ def _broken(position: int, serial: str, why: str) -> PositionOutcome:
 def _value(o: PositionOutcome, name: str, limit: float, unit: str, rule: str, remedy: str,
            conditional_pass: str, suffix: str = "") -> Measurement:
     """A value in its own unit (``extra["value"]``, expanded uncertainty ``extra["value_uncertainty"]``) held to
-    ±``limit`` under the plan's decision rule, with the 1/5-of-the-limit uncertainty check."""
-    return Measurement.within(name, o.extra.get("value"), limit, unit, uncertainty=o.extra.get("value_uncertainty"),
-                              rule=rule, conditional_pass=conditional_pass, digits=3, remedy=remedy, suffix=suffix)
+    ±``limit`` under the plan's decision rule (the core decides), worded with its uncertainty and outcome, and the
+    1/5-of-the-limit uncertainty check with what to do about it."""
+    value, u = o.extra.get("value"), o.extra.get("value_uncertainty")
+
+    def text(passed: bool) -> str:
+        assert value is not None and u is not None
+        d = decide(float(value), limit, float(u), rule)  # type: ignore[arg-type]
+        where = "within" if abs(float(value)) <= limit else "outside"
+        why = (f"{name} {float(value):+.3f} {unit} {where} ±{limit:g} {unit} (U = {float(u):.2g} {unit}, "
+               f"{d.outcome.value}, {d.rule})")
+        if not uncertainty_adequate(float(u), limit, fraction=UNCERTAINTY_FRACTION).ok:
+            why += f"; uncertainty {float(u):.2g} {unit} exceeds 1/5 of the limit: {remedy}"
+        return why
+
+    return Measurement.within(name, value, limit, unit, uncertainty=u, rule=rule, conditional_pass=conditional_pass,
+                              text=text, suffix=suffix, check_uncertainty=False)
 
 
 # -- clock ----------------------------------------------------------------------------------------------------

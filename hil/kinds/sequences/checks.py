@@ -50,6 +50,7 @@ from hil.kinds.sequences.model import ChecksOptions, SequenceTest
 from hil.kinds.sequences.profile import Soak, steps_of
 from hil.measure.accuracy import runner_of
 from hil.measure.decision import combine_repeats, error_measurement
+from hil.measure.pulse_outputs import pulse_outputs
 from hil.standards import (
     MeterRating,
     PowerFactor,
@@ -317,7 +318,9 @@ def measure_point(session: RunContext, spec: PointSpec, positions: list[int],
 
 
 def _run_point(session: RunContext, task: Step) -> list[PositionOutcome]:
-    return measure_point(session, task.spec, task.positions, int(task.params.get("repeats", 1)))
+    outs = measure_point(session, task.spec, task.positions, int(task.params.get("repeats", 1)))
+    pulse_outputs(session).after(outs, task.kind, task.test_id)
+    return outs
 
 
 @dataclass
@@ -398,6 +401,7 @@ def _during_task(test_id: str, label: str, spec: PointSpec, positions: list[int]
         task.spec = dataclasses.replace(spec, limit_pct=lim.limit_pct, limit_table=lim.limit_table,
                                         limit_status=lim.limit_status)
         task.params["limit_note"] = lim.note
+        pulse_outputs(session).after(out, task.kind, task.test_id)
         return out
 
     def _measure(o: PositionOutcome) -> list[Measurement]:
@@ -424,7 +428,9 @@ def _shift_task(test_id: str, spec: PointSpec, positions: list[int], limit: floa
             return {int(r["position"]): r for r in rows
                     if r.get("test_id") == f"{test_id}.{label}" and r.get("point") == spec.point}
 
-        return [shift_outcome(p, of("before").get(p), of("after").get(p)) for p in task.positions]
+        out = [shift_outcome(p, of("before").get(p), of("after").get(p)) for p in task.positions]
+        pulse_outputs(session).after(out, task.kind, task.test_id)
+        return out
 
     def _measure(o: PositionOutcome) -> list[Measurement]:
         x = o.extra

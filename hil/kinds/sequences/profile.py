@@ -150,6 +150,26 @@ def cycle_period_s(test: ThermalCyclingTest) -> float:
     return period
 
 
+def nominal_seconds(test: SequenceTest, start_c: float = 23.0) -> float:
+    """The profile's nominal length for ``hil plan show``: ramps at their gradient from ``start_c`` (the standard
+    atmosphere), soaks for their duration, dip bursts and power cycles for their own times; the chamber's
+    settling and guaranteed soaks can only add to it."""
+    from hil.kinds.sequences.disturbances import DipBurst, PowerCycles
+
+    total, at = 0.0, start_c
+    for st in steps_of(test):
+        if isinstance(st, Ramp):
+            total += abs(st.target_c - at) / st.gradient_k_per_min * 60.0
+            at = st.target_c
+        elif isinstance(st, Soak):
+            total += st.duration_s
+        elif isinstance(st, PowerCycles):
+            total += st.count * (st.off_s + st.on_s)
+        elif isinstance(st, DipBurst):
+            total += st.repeat * st.interval_s
+    return total
+
+
 def _damp_heat_cyclic(test: DampHeatCyclicTest) -> list[Step]:
     """IEC 60068-2-30 Db (7.2, 7.3): stabilisation at 25 ± 3 °C (standard atmosphere, then RH ≥ 95 % for its last
     hour), then per cycle: rise to the upper temperature in 3 h at RH ≥ 95 %; hold to 12 h at ≥ 93 % (band 93-96 %,

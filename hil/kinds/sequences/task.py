@@ -8,8 +8,9 @@ from typing import Any
 from hil.core import Attachment, Measurement, PointSpec, PositionOutcome, RunContext, Step
 from hil.kinds.sequences.disturbances import PowerCyclingTest
 from hil.kinds.sequences.model import BurnInTest, DampHeatCyclicTest, SequenceTest, ThermalCyclingTest
-from hil.kinds.sequences.profile import ProfileError, check_profile, cycle_period_s, steps_of
+from hil.kinds.sequences.profile import ProfileError, check_profile, cycle_period_s, nominal_seconds, steps_of
 from hil.measure.accuracy import runner_of
+from hil.measure.pulse_outputs import pulse_outputs
 from hil.safety import Terminated
 
 
@@ -99,6 +100,7 @@ def sequence_task(test: SequenceTest, load: PointSpec | None, positions: list[in
             raise
         for o in outcomes:
             o.extra.update(life_columns(test))
+        pulse_outputs(session).after(outcomes, task.kind, task.test_id)
         return outcomes
 
     def _measure(o: PositionOutcome) -> list[Measurement]:
@@ -114,7 +116,7 @@ def sequence_task(test: SequenceTest, load: PointSpec | None, positions: list[in
         return [Measurement("survival", True, text=why)]
 
     return Step(test.id, test.kind, spec.point, spec, positions, _run, _measure, decision_rule="survival",
-                params={"steps": len(steps)}, report=_sequence_report(test))
+                duration_s=nominal_seconds(test), params={"steps": len(steps)}, report=_sequence_report(test))
 
 
 def _sequence_report(test: SequenceTest) -> Any:
@@ -123,9 +125,13 @@ def _sequence_report(test: SequenceTest) -> Any:
     def report(run: RunContext, step: Step, position: int, row: dict[str, Any]) -> list[Attachment]:
         from hil.reporting.allure_steps import report_sequence_item
 
-        if run.run_dir is not None:
+        if run.run_dir is None:
+            return []
+        try:
             report_sequence_item(run.run_dir, step.test_id, position, row, [s.name for s in steps_of(test)],
                                  getattr(test, "cycles", None))
+        except Exception as exc:  # said in the report, never raised into the verdict
+            return [Attachment("sequence report", f"stage steps not available: {type(exc).__name__}: {exc}")]
         return []
 
     return report

@@ -1,15 +1,21 @@
-"""Whose pulse output is known to work or known dead in this run (a run service of the accuracy family).
+"""Whose pulse output is known to work or known dead in this run (a run service every kind that counts pulses
+shares, :func:`pulse_outputs`).
 
-A count test (starting, no-load) that sees 0 pulses means something only from an output that can pulse: an
-accuracy point where the meter pulsed proves it works, one where it gave nothing at every point so far (or a
-count test's pulse-output check at Iref that stayed silent) proves it dead, and then a count or pulse-judged test
-of that meter is broken, not passed."""
+A test judged from pulses (starting, no-load, a sequence…) that sees 0 pulses means something only from an output
+that can pulse: any step where the meter pulsed proves it works; an accuracy point where it gave nothing at every
+point so far, or a count test's pulse-output check at Iref that stayed silent, proves it dead — and then a test of
+that meter judged from pulses is broken, not passed."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from hil.core.steps import PositionOutcome
+
+
+def pulse_outputs(run: Any) -> PulseOutputs:
+    """The run's tracker (a :class:`hil.core.run.RunContext` service)."""
+    return run.service(PulseOutputs)  # type: ignore[no-any-return]
 
 
 class PulseOutputs:
@@ -29,6 +35,13 @@ class PulseOutputs:
                 o.verdict, o.reason = "broken", (f"no pulses: the meter's pulse output gave nothing"
                                                  f" {self.no_pulses[o.position]}, so {kind} cannot be judged"
                                                  " from pulses")
+
+    def after(self, outcomes: list[PositionOutcome], kind: str, test_id: str, judged_from_pulses: bool = True) -> None:
+        """A step's outcomes, as every pulse-counting step reports them: judged (a known-dead output giving none
+        is broken) unless the step is not judged from pulses (accuracy: its own "no pulses"), then learnt from."""
+        if judged_from_pulses:
+            self.judge_from_pulses(outcomes, kind)
+        self.track(outcomes, kind, test_id)
 
     def track(self, outcomes: list[PositionOutcome], kind: str, test_id: str) -> None:
         """Learn from a step's outcomes (``extra["pulse_output_ok"]`` of a pulse-output check is consumed here: not
