@@ -183,11 +183,18 @@ class Bench:
                 calibration_due=cal.due.isoformat() if cal and cal.due else None, calibration_status=status,
             )
             self.records[role] = rec
+            if status == "not-required" and role == "reference" and "simulation" not in self.config.roles:
+                status = "none"  # a real reference standard is always under calibration: its due date is needed
+                due_missing = True
+            else:
+                due_missing = False
             if status in ("expired", "none") and role == "reference":
                 if not self.allow_expired_calibration:
                     what = (f"certificate {rec.calibration_certificate} expired on {rec.calibration_due}"
                             f" (today {self.today.isoformat()})" if status == "expired" else
-                            "no calibration record (certificate and due date) is given")
+                            f"certificate {rec.calibration_certificate} gives no due date (calibration.due), and a"
+                            " reference standard on a real bench is always due for recalibration" if due_missing
+                            else "no calibration record (certificate and due date) is given")
                     raise CalibrationExpired(
                         f"{self.source_file}: roles.reference.calibration: {what}; the run is stopped before any"
                         " output. Recalibrate (or record the certificate), or override with"

@@ -159,7 +159,7 @@ def _add_report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hil", description="MeterHIL: hardware-in-the-loop tests for electricity meters")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command")
 
     sim = sub.add_parser("sim", help="serve a simulated meter-test bench on loopback")
     sim.add_argument("--bench", type=Path, help="simulated-bench YAML (default: the packaged default bench)")
@@ -174,23 +174,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.set_defaults(func=cmd_sim)
     _add_report_command(sub)
+    from hil.cli_bench import add_bench_commands
     from hil.cli_kinds import add_kinds_command
     from hil.cli_reliability import add_reliability_commands
     from hil.cli_run import add_run_commands
 
     add_run_commands(sub)
     add_kinds_command(sub)
+    add_bench_commands(sub)
     add_reliability_commands(sub)
     return p
 
 
+EXIT_INTERNAL = 4
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # `hil` alone: what it can do
+        parser.print_help()
+        return 0
     try:
         rc: int = args.func(args)
     except BrokenPipeError:  # output piped into `head` and the like: the reader left, nothing went wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at interpreter exit
         return 0
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except Exception as exc:  # a bug of ours: say so in one line and give its own exit code
+        import traceback
+
+        traceback.print_exc()
+        _err(f"internal error: {type(exc).__name__}: {exc}")
+        return EXIT_INTERNAL
     return rc
 
 

@@ -20,7 +20,7 @@ def _err(msg: str) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from hil.core.kinds import KindError
     from hil.core.steps import PlanError
-    from hil.runner import run_plan
+    from hil.runner import BenchRefused, run_plan
     from hil.standards import StandardsError
 
     try:
@@ -29,6 +29,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             allow_expired_calibration=args.allow_expired_calibration, pytest_args=shlex.split(args.pytest_args),
             progress=not args.no_progress, resume=args.resume is not None,
         )
+    except BenchRefused as exc:
+        _err(str(exc))
+        return exc.code
     except (ConfigError, PlanError, KindError, StandardsError, OSError) as exc:
         return _err(str(exc))
 
@@ -107,14 +110,21 @@ def cmd_plan_show(args: argparse.Namespace) -> int:
 
 
 def add_run_commands(sub: Any) -> None:
+    from hil.runner import EXIT_CODES_HELP
+
     run = sub.add_parser("run", help="run a test plan through pytest with Allure (default: the demo plan on the "
-                                     "simulated bench)")
+                                     "simulated bench)",
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
+                         epilog=EXIT_CODES_HELP + "\n\nexamples:\n  hil run                                    "
+                         "the demo plan on the simulated bench\n  hil run testplans/burn_in_168h_70c.yaml "
+                         "--bench benches/lab2.yaml\n  hil run --resume reports/20261207T101500Z-burn_in_168h_70c")
     run.add_argument("plan", nargs="?", type=Path, help="plan YAML (default: the IEC 62053-21 class 1 accuracy plan)")
     run.add_argument("--bench", type=Path, help="bench file (default: the simulated bench, served by this process)")
     run.add_argument("--out", type=Path, help="run directory (default: reports/<run-id>)")
     run.add_argument("--seed", type=int, help="seed of the simulated bench")
     run.add_argument("--sim-bench", type=Path, help="simulated-bench YAML when no --bench is given")
-    run.add_argument("--allow-expired-calibration", action="store_true")
+    run.add_argument("--allow-expired-calibration", action="store_true",
+                     help="run with an expired (or undated) reference calibration: every result is marked")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--resume", type=Path, metavar="RUN_DIR",
                      help="continue an interrupted run in RUN_DIR (plan and seed from its run.json)")
@@ -123,8 +133,9 @@ def add_run_commands(sub: Any) -> None:
 
     plan = sub.add_parser("plan", help="inspect plans")
     plan_sub = plan.add_subparsers(dest="plan_command", required=True)
-    show = plan_sub.add_parser("show", help="the expanded points with limits, pulses and expected durations")
-    show.add_argument("plan", type=Path)
+    show = plan_sub.add_parser("show", help="the expanded points with limits, pulses and expected durations",
+                               epilog="example: hil plan show testplans/iec62053-21_2020_class1_3ph_accuracy.yaml")
+    show.add_argument("plan", type=Path, help="plan YAML")
     show.add_argument("--bench", type=Path, help="bench file (default: the simulated bench)")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
     show.set_defaults(func=cmd_plan_show)

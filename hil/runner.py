@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,8 +31,81 @@ from hil.results import repair_results
 from hil.safety import GUARDIAN_ENV
 from instruments.drivers.errors import BenchFault
 
+#: exit codes of ``hil run`` (its --help and the README say them)
+EXIT_PASS, EXIT_FAIL, EXIT_CONFIG, EXIT_BENCH_FAULT, EXIT_INTERNAL = 0, 1, 2, 3, 4
+#: 128 + the signal's number, as shells report it
+EXIT_SIGNAL: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_CODES_HELP = """exit codes:
+  0    every meter passed
+  1    a meter failed (out of its limits, or a failed verdict of the plan)
+  2    the plan or the bench configuration was refused (nothing energised)
+  3    a bench fault made results broken (no meter failed)
+  4    internal error
+  130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM: results so far kept, source off"""
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PLAN = PROJECT_ROOT / "testplans" / "iec62053-21_2020_class1_3ph_accuracy.yaml"
+
+
+class BenchRefused(Exception):
+    """The bench was refused when it was opened before the run (``code``: exit code 2 or 3)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_bench(bench_file: BenchFile, source_file: str, allow_expired_calibration: bool) -> None:
+    """Open the bench once in this process, before pytest starts: identities, calibration, ratings; nothing is
+    energised and the bench is closed again (safe state). A refusal is a :class:`BenchRefused` naming the bench
+    file, the role and the field, what was expected and what the instrument answered."""
+    from hil.bench import Bench, BenchConfigurationError
+
+    bench = Bench(bench_file, source_file=source_file, allow_expired_calibration=allow_expired_calibration)
+    try:
+        bench.connect()
+    except BenchConfigurationError as exc:
+        raise BenchRefused(str(exc), EXIT_CONFIG) from exc
+    except BenchFault as exc:
+        raise BenchRefused(f"{source_file}: bench fault while opening the bench: {exc}", EXIT_BENCH_FAULT) from exc
+    finally:
+        bench.close()
+
+
+def exit_code(pytest_rc: int, run_dir: Path, signalled: list[int]) -> int:
+    """``hil run``'s exit code (:data:`EXIT_CODES_HELP`) from pytest's and the results table."""
+    if signalled:
+        return EXIT_SIGNAL.get(signalled[0], 128 + signalled[0])
+    if pytest_rc in (0, 1):
+        verdicts = _verdicts(run_dir)
+        if "fail" in verdicts:
+            return EXIT_FAIL
+        if "broken" in verdicts:
+            return EXIT_BENCH_FAULT
+        return EXIT_FAIL if pytest_rc == 1 else EXIT_PASS
+    if pytest_rc in (2, 4, 5):  # collection refused (plan or bench), usage error, no test in the plan
+        return EXIT_CONFIG
+    return EXIT_INTERNAL  # pytest's internal error, or pytest killed
+
+
+def _verdicts(run_dir: Path) -> set[str]:
+    import csv
+
+    try:
+        with (run_dir / "results.csv").open(newline="", encoding="utf-8") as f:
+            return {r.get("verdict", "") for r in csv.DictReader(f)}
+    except OSError:
+        return set()
+
+
+def _points_done(run_dir: Path) -> int:
+    import csv
+
+    try:
+        with (run_dir / "results.csv").open(newline="", encoding="utf-8") as f:
+            return len({(r.get("test_id"), r.get("point")) for r in csv.DictReader(f)})
+    except OSError:
+        return 0
 
 
 def guard_outputs_off(bench_file: BenchFile, source_file: str) -> str:
@@ -171,9 +245,8 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
     run_dir = (out or Path("reports") / run_id).resolve()
     if not resume and ((run_dir / "results.csv").exists() or (run_dir / "checkpoint.json").exists()):
         raise OSError(f"run directory {run_dir} already holds results: give a new --out (or --resume it)")
+    made = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
-    if out is None:
-        _link_latest(run_dir)
     if resume:
         _repair(console, run_dir)  # a point the kill left out of the Parquet is not measured again
 
@@ -182,8 +255,18 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
         from hil.standards import StandardsLibrary
 
         overrides = [plan_path.parent / plan_model.limits_override] if plan_model.limits_override else []
-        tasks = expand_plan(plan_model, bench_file, StandardsLibrary.load(overrides), plan_path)
+        try:  # plan against bench, then the bench itself: refused before pytest starts, nothing energised
+            tasks = expand_plan(plan_model, bench_file, StandardsLibrary.load(overrides), plan_path)
+            check_bench(bench_file, str(bench) if bench is not None else "<simulated bench>",
+                        allow_expired_calibration)
+        except Exception:
+            if made:  # a refused run leaves no half-made run directory behind
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+        if out is None:
+            _link_latest(run_dir)
         expected_rows = sum(len(t.positions) for t in tasks)
+        expected_points = sum(1 for t in tasks if t.positions)
         cmd = [sys.executable, "-m", "pytest", str(plan_path), "--bench", str(bench_path), "--run-dir", str(run_dir),
                "--alluredir", str(run_dir / "allure-results"), "-p", "no:cacheprovider", "-q", "-rN",
                "--rootdir", str(plan_path.parent)]
@@ -202,7 +285,10 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
                                  # the child arms "SIGTERM when the guardian dies" itself (hil.safety.die_with)
                                  env={**os.environ, GUARDIAN_ENV: str(os.getpid())})
 
+        signalled: list[int] = []
+
         def _forward(signum: int, frame: Any) -> None:
+            signalled.append(signum)
             with contextlib.suppress(ProcessLookupError):
                 child.send_signal(signum)
 
@@ -211,8 +297,11 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=console, disable=not progress, transient=True) as bar:
                 t = bar.add_task("results", total=expected_rows)
+                lines = _ProgressLines(console, expected_rows, enabled=not console.is_terminal)
                 while child.poll() is None:
-                    bar.update(t, completed=_count_rows(run_dir))
+                    n = _count_rows(run_dir)
+                    bar.update(t, completed=n)
+                    lines.update(n)
                     time.sleep(0.2)
                 bar.update(t, completed=_count_rows(run_dir))
         finally:
@@ -223,14 +312,38 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
             # whatever happened in the child (even a signal during its own safe state), the outputs end off
             state = guard_outputs_off(bench_file, str(bench_path))
             _repair(console, run_dir)  # a kill between the CSV and the Parquet write of a point
-            if rc not in (0, 1):
+            if signalled:
+                console.print(f"[yellow]interrupted by {signal.Signals(signalled[0]).name} after "
+                              f"{_points_done(run_dir)} of {expected_points} points: results so far kept, "
+                              f"source: {state}[/]", highlight=False)
+            elif rc not in (0, 1):
                 console.print(f"[yellow]pytest ended with {rc}: guardian switched the source off: {state}[/]")
                 why = _child_reason(run_dir / "pytest.log")
                 if why:
                     console.print(why, style="red", markup=False)
     _print_summary(console, run_dir)
-    console.print(f"results: {run_dir / 'results.parquet'}  log: {run_dir / 'pytest.log'}")
-    return rc
+    console.print(f"results: {run_dir / 'results.parquet'}  log: {run_dir / 'pytest.log'}", soft_wrap=True)
+    return exit_code(rc, run_dir, signalled)
+
+
+class _ProgressLines:
+    """When the console is not a terminal (CI, a log file): a line when a point's rows land, and one a minute
+    while nothing lands (a long sequence), instead of a progress bar."""
+
+    def __init__(self, console: Any, total: int, enabled: bool) -> None:
+        self.console, self.total, self.enabled = console, total, enabled
+        self.rows, self.since = 0, time.monotonic()
+        self.started = self.since
+
+    def update(self, rows: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if rows != self.rows or now - self.since >= 60.0:
+            what = "results" if rows != self.rows else "running, no new results"
+            self.console.print(f"{time.strftime('%H:%M:%S')} {what}: {rows} of {self.total} rows "
+                               f"({now - self.started:.0f} s)", highlight=False, soft_wrap=True)
+            self.rows, self.since = rows, now
 
 
 def _child_reason(log: Path) -> str:

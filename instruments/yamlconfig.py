@@ -60,6 +60,25 @@ def _line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
     return line
 
 
+def read_text_file(path: Path) -> str:
+    """A configuration file's text: a file that cannot be read, is not UTF-8 or holds NUL bytes (a binary file,
+    a Latin-1 export) is a :class:`ConfigError` naming it, never a traceback."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(path), None, "", f"cannot read file: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(str(path), line, "", f"not a UTF-8 text file (byte 0x{raw[exc.start]:02x} at offset "
+                                               f"{exc.start})") from exc
+    if "\x00" in text:
+        raise ConfigError(str(path), text[: text.index("\x00")].count("\n") + 1, "",
+                          "not a UTF-8 text file (NUL byte)")
+    return text
+
+
 def parse_yaml_text(text: str, filename: str) -> tuple[Any, yaml.Node | None]:
     """Safe-load YAML text; syntax errors become :class:`ConfigError` with the line."""
     try:
@@ -69,6 +88,8 @@ def parse_yaml_text(text: str, filename: str) -> tuple[Any, yaml.Node | None]:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
         raise ConfigError(filename, line, "", f"YAML syntax error: {exc.problem}") from exc
+    except yaml.YAMLError as exc:  # e.g. a ReaderError: characters YAML does not allow
+        raise ConfigError(filename, None, "", f"not a YAML text file: {exc}") from exc
     return data, node
 
 
@@ -99,10 +120,7 @@ def error_at(path: str | Path, loc: Sequence[int | str], message: str) -> Config
 def load_yaml_model(path: str | Path, model: type[M], context: dict[str, Any] | None = None) -> M:
     """Read ``path`` and validate it as ``model`` (``context``: pydantic's validation context)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(p), None, "", f"cannot read file: {exc.strerror or exc}") from exc
+    text = read_text_file(p)
     data, node = parse_yaml_text(text, str(p))
     if data is None:
         raise ConfigError(str(p), 1, "", "file is empty")

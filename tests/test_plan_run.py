@@ -221,7 +221,7 @@ def test_kill_mid_plan_keeps_finished_points_and_source_off(served: Any, tmp_pat
             children = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
             assert children, "hil run has no pytest child"
             os.kill(int(children[0]), signal.SIGKILL)
-        p.communicate(timeout=120)
+        text, _ = p.communicate(timeout=120)
     finally:
         if p.poll() is None:
             p.kill()
@@ -231,6 +231,10 @@ def test_kill_mid_plan_keeps_finished_points_and_source_off(served: Any, tmp_pat
     assert len(df) % 12 == 0  # whole points only
     if how == "SIGTERM to hil run":  # the signal waits until a point's rows are written: both files agree
         assert len(pd.read_parquet(out / "results.parquet")) == len(df)
+        assert p.returncode == 143, text  # 128 + SIGTERM, with the cause and how far it got
+        assert f"interrupted by SIGTERM after {len(df) // 12} of 30 points" in text, text
+    else:
+        assert p.returncode == 4, text  # pytest died: not a verdict of the meters
 
 
 @pytest.mark.parametrize(

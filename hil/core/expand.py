@@ -16,6 +16,7 @@ from hil.core.kinds import registry
 from hil.core.plan import Plan
 from hil.core.steps import PlanError, Step
 from hil.standards import MeterRating, StandardsLibrary
+from instruments.yamlconfig import error_at
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,27 @@ def check_ratings(steps: list[Step], bench: BenchFile) -> None:
         for spec in (t.spec, *t.setpoints):
             what = f"test {t.test_id!r} point {t.point_id if spec is t.spec else spec.point}"
             if spec.current_a > imax * (1 + 1e-9):
-                raise PlanError(f"{what}: {spec.current_a:g} A is beyond the bench's or the meters' rating"
-                                f" ({imax:g} A)")
+                raise RatingError(t.test_id, f"{what}: {spec.current_a:g} A is beyond the bench's or the meters'"
+                                             f" rating ({imax:g} A)")
             if spec.voltage_v > umax * (1 + 1e-9):
-                raise PlanError(f"{what}: {spec.voltage_v:g} V is beyond the bench's or the meters' rating"
-                                f" ({umax:g} V)")
+                raise RatingError(t.test_id, f"{what}: {spec.voltage_v:g} V is beyond the bench's or the meters'"
+                                             f" rating ({umax:g} V)")
+
+
+class RatingError(PlanError):
+    """A setpoint beyond the ratings, of the plan test ``test_id``."""
+
+    def __init__(self, test_id: str, message: str) -> None:
+        super().__init__(message)
+        self.test_id = test_id
+
+
+def _located(exc: PlanError, path: Path | None, plan: Plan, index: int) -> PlanError:
+    """The error naming the plan file, the line and the field of the test it is about (when the plan has a file
+    and the message does not name it already)."""
+    if path is None or str(path) in str(exc):
+        return exc
+    return PlanError(str(error_at(path, ("tests", index), str(exc))))
 
 
 def expand_plan(plan: Plan, bench: BenchFile, library: StandardsLibrary, path: Path | None = None) -> list[Step]:
@@ -111,7 +128,14 @@ def expand_plan(plan: Plan, bench: BenchFile, library: StandardsLibrary, path: P
     ctx = PlanContext(plan, bench, library, rating, positions, path)
     kinds = registry()
     steps: list[Step] = []
-    for test in plan.tests:
-        steps += kinds.plugin_for(test.kind).expand(test, ctx)
-    check_ratings(steps, bench)
+    for i, test in enumerate(plan.tests):
+        try:
+            steps += kinds.plugin_for(test.kind).expand(test, ctx)
+        except PlanError as exc:
+            raise _located(exc, path, plan, i) from exc
+    try:
+        check_ratings(steps, bench)
+    except RatingError as exc:
+        index = next((i for i, t in enumerate(plan.tests) if t.id == exc.test_id.split(".")[0]), None)
+        raise (exc if index is None else _located(exc, path, plan, index)) from exc
     return steps

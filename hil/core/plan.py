@@ -194,7 +194,8 @@ def is_plan_file(path: Path) -> bool:
     if path.suffix not in (".yaml", ".yml"):
         return False
     try:
-        head = path.read_text(encoding="utf-8")[:4096]
+        with path.open("rb") as f:  # a backup, a Latin-1 export, a binary file: no "plan:" line, not a plan
+            head = f.read(4096).decode("utf-8", errors="replace")
     except OSError:
         return False
     return any(line.startswith("plan:") for line in head.splitlines())
