@@ -1,19 +1,26 @@
-"""Results of a run: one long-format table, appended and flushed after every point.
+"""Results of a run: one long-format table, appended and flushed after every point, in time independent of the
+rows already written.
 
-``results.csv`` gets the new rows appended (one write, flushed and fsynced) and ``results.parquet`` is rewritten
-atomically (temp file + ``os.replace``), so a crash or a kill loses nothing already measured, and a reader never sees
-a half-written file. A kill between the two writes of a point leaves the CSV ahead of the Parquet (and a temp file):
+A point's rows are appended to ``results.csv`` (one write, flushed and fsynced) and written as one Parquet part
+file ``results.parts/part-NNNNNN.parquet`` (temp file + fsync + ``os.replace``): O(1) per point, so a crash or a
+kill loses nothing already measured and a reader never sees a half-written file. At the end of the run (and
+whenever a run directory is repaired or opened again) the parts are compacted into ``results.parquet``, which
+records in its metadata the parts it holds: a kill between the compacted file's rename and the parts' removal
+neither loses nor duplicates a row. A kill between the CSV and the part write of a point leaves the CSV ahead:
 :func:`repair_results` brings the Parquet up to the CSV; ``hil run`` calls it whenever its pytest ends, on
-``--resume``, and a writer calls it when it opens an existing run. ``run.json`` holds the run's metadata. Reporting
+``--resume``, and a writer calls it when it opens an existing run. :func:`read_results` reads the table at any
+moment (compacted file + parts, or the CSV when it is ahead). ``run.json`` holds the run's metadata. Reporting
 reads these files; it never talks to instruments.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -45,6 +52,9 @@ _DTYPES: dict[str, str] = {
 _TEXT = tuple(c for c in COLUMNS if c not in _DTYPES)
 #: suffixes of the temp files this module writes (``tempfile.mkstemp`` names start with ``tmp``)
 _TEMP_SUFFIXES = (".parquet.tmp", ".csv.tmp", ".json.tmp")
+#: the per-point part files, and the compacted file's metadata key listing the parts it holds
+PARTS = "results.parts"
+_PARTS_KEY = b"meterhil.parts"
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
@@ -81,9 +91,11 @@ class ResultsWriter:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.csv_path = self.run_dir / "results.csv"
         self.parquet_path = self.run_dir / "results.parquet"
+        self.parts_dir = self.run_dir / PARTS
         self.columns = list(COLUMNS) + [c for c in extra_columns if c not in COLUMNS]
         self._rows: list[dict[str, Any]] = []
         repair_results(self.run_dir)  # a run killed between the two writes of a point: the Parquet catches up
+        self._next_part = _next_part_number(self.run_dir)
         if self.parquet_path.exists():
             self._rows = [{str(k): v for k, v in r.items()} for r in read_results(self.run_dir).to_dict("records")]
             for c in self._rows[0].keys() if self._rows else ():
@@ -106,7 +118,22 @@ class ResultsWriter:
                     self.columns.append(c)
         self._rows.extend(new)
         self._append_csv(new)
-        self._write_parquet()
+        self._write_part(new)
+
+    def _write_part(self, rows: list[dict[str, Any]]) -> None:
+        """The point's rows as they are (Arrow infers each column from the values; compaction gives the table its
+        dtypes): no pandas on the hot path."""
+        import pyarrow as pa
+
+        self.parts_dir.mkdir(exist_ok=True)
+        cols = [c for c in self.columns if any(c in r for r in rows)]  # every row's keys, not the first row's
+        table = pa.Table.from_pydict({c: [r.get(c) for r in rows] for c in cols})
+        _write_table(table, self.parts_dir / f"part-{self._next_part:06d}.parquet")
+        self._next_part += 1
+
+    def compact(self) -> None:
+        """The parts into ``results.parquet`` (end of the run; safe to repeat, safe to kill)."""
+        compact_results(self.run_dir)
 
     def _append_csv(self, rows: list[dict[str, Any]]) -> None:
         exists = self.csv_path.exists() and self.csv_path.stat().st_size > 0
@@ -138,16 +165,100 @@ class ResultsWriter:
     def frame(self) -> pd.DataFrame:
         return _typed(pd.DataFrame(self._rows, columns=self.columns))
 
-    def _write_parquet(self) -> None:
-        _write_parquet(self.frame(), self.parquet_path)
+
+def _next_part_number(run_dir: Path) -> int:
+    """After every part on disk and every part the compacted file holds: a part name is never used twice."""
+    pq = run_dir / "results.parquet"
+    names = {p.name for p in (run_dir / PARTS).glob("part-*.parquet")} | (_parts_in(pq) if pq.exists() else set())
+    numbers = [int(m.group(1)) for n in names if (m := re.fullmatch(r"part-(\d+)\.parquet", n))]
+    return max(numbers, default=0) + 1
 
 
-def _write_parquet(df: pd.DataFrame, path: Path) -> None:
-    """Write ``df`` to ``path`` atomically (temp file, fsync, ``os.replace``)."""
+def _parts_in(path: Path) -> set[str]:
+    """The part files a compacted ``results.parquet`` already holds (its metadata)."""
+    import pyarrow.parquet as papq
+
+    meta = papq.read_schema(path).metadata or {}
+    return set(json.loads(meta.get(_PARTS_KEY, b"[]")))
+
+
+def _pending_parts(d: Path) -> list[Path]:
+    """Part files not yet in the compacted file, in write order."""
+    pq = d / "results.parquet"
+    held = _parts_in(pq) if pq.exists() else set()
+    return sorted(p for p in (d / PARTS).glob("part-*.parquet") if p.name not in held)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """One table from parts, with the dtypes one frame of all the rows would have had (a column missing from a
+    part is empty there, as for a row without it)."""
+    records = [{str(k): _plain(v) for k, v in r.items()} for f in frames for r in f.to_dict("records")]
+    if not records:
+        return pd.DataFrame(columns=list(COLUMNS))
+    return _ordered(_typed(pd.DataFrame(records)))
+
+
+def _plain(v: Any) -> Any:
+    """A Parquet cell as the writer had it: a missing value in a text or flag column is None, not NaN."""
+    return None if v is pd.NA or v is pd.NaT else v
+
+
+def _parts_frame(paths: list[Path]) -> pd.DataFrame:
+    """Part files as one table (Arrow concatenates them, widening columns a later part added), with the writer's
+    dtypes."""
+    import pyarrow as pa
+    import pyarrow.parquet as papq
+
+    tables = [papq.read_table(p) for p in paths]
+    table = pa.concat_tables(tables, promote_options="permissive")
+    return _ordered(_typed(table.to_pandas()))
+
+
+def _ordered(df: pd.DataFrame) -> pd.DataFrame:
+    """The shared columns first, in their order, then a kind's own in the order they appeared."""
+    first = [c for c in COLUMNS if c in df.columns]
+    return df[first + [c for c in df.columns if c not in first]]
+
+
+def compact_results(run_dir: str | Path) -> int:
+    """Merge the pending part files into ``results.parquet`` (atomically, the merged parts named in its
+    metadata), then remove them; the number of rows merged."""
+    d = Path(run_dir)
+    pq = d / "results.parquet"
+    pending = _pending_parts(d)
+    merged = 0
+    if pending:
+        held = _parts_in(pq) if pq.exists() else set()
+        new = _parts_frame(pending)
+        merged = len(new)
+        full = _concat([pd.read_parquet(pq), new]) if pq.exists() else new
+        _write_parquet(full, pq, parts=sorted(held | {p.name for p in pending}))
+    for p in (d / PARTS).glob("part-*.parquet"):  # every part is in the compacted file now
+        p.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # gone when empty; a writer makes it again
+        (d / PARTS).rmdir()
+    return merged
+
+
+def _write_parquet(df: pd.DataFrame, path: Path, parts: list[str] | None = None) -> None:
+    """Write ``df`` to ``path`` atomically (temp file, fsync, ``os.replace``); ``parts``: the part files it holds
+    (``results.parquet``'s metadata)."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if parts is not None:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), _PARTS_KEY: json.dumps(parts).encode()})
+    _write_table(table, path)
+
+
+def _write_table(table: Any, path: Path) -> None:
+    """Write an Arrow table to ``path`` atomically (temp file, fsync, ``os.replace``)."""
+    import pyarrow.parquet as papq
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".parquet.tmp")
     os.close(fd)
     try:
-        df.to_parquet(tmp, index=False)
+        papq.write_table(table, tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for QA to read
@@ -182,9 +293,11 @@ def repair_results(run_dir: str | Path) -> int:
     is running on ``run_dir``.
     """
     d = Path(run_dir)
-    for p in d.glob("tmp*"):
-        if p.name.endswith(_TEMP_SUFFIXES) and p.is_file():
-            p.unlink(missing_ok=True)
+    for folder in (d, d / PARTS):
+        for p in folder.glob("tmp*"):
+            if p.name.endswith(_TEMP_SUFFIXES) and p.is_file():
+                p.unlink(missing_ok=True)
+    compact_results(d)
     csv_path, pq = d / "results.csv", d / "results.parquet"
     if not csv_path.exists():
         return 0
@@ -194,8 +307,8 @@ def repair_results(run_dir: str | Path) -> int:
     if n_csv <= n_old:
         return 0
     new = _read_csv(csv_path).iloc[n_old:]
-    full = new if old is None else pd.concat([old, new], ignore_index=True)
-    _write_parquet(full.reset_index(drop=True), pq)
+    full = new if old is None else _concat([old, new])
+    _write_parquet(full.reset_index(drop=True), pq, parts=sorted(_parts_in(pq)) if pq.exists() else [])
     return n_csv - n_old
 
 
@@ -204,8 +317,10 @@ def read_results(run_dir: str | Path) -> pd.DataFrame:
     writes of a point: the CSV is appended first)."""
     d = Path(run_dir)
     pq, csv_path = d / "results.parquet", d / "results.csv"
-    if pq.exists():
-        df = pd.read_parquet(pq)
+    pending = _pending_parts(d)
+    if pq.exists() or pending:
+        df = (_concat([pd.read_parquet(pq), _parts_frame(pending)]) if pq.exists() else _parts_frame(pending)) \
+            if pending else pd.read_parquet(pq)
         if csv_path.exists():
             with csv_path.open(newline="", encoding="utf-8") as f:
                 n_csv = sum(1 for _ in csv.reader(f)) - 1

@@ -288,6 +288,7 @@ class RunSession:
     def finish(self) -> None:
         try:
             if self.run_dir is not None:
+                self.store.compact()
                 self.store.write_run_json(self.metadata(finished=True))
         finally:
             self.life.close()

@@ -57,6 +57,12 @@ class RunStore:
         with critical_section():
             self._results.append(rows)
 
+    def compact(self) -> None:
+        """The run's per-point parts into ``results.parquet`` (at the end; a SIGTERM waits for it)."""
+        if self._results is not None:
+            with critical_section():
+                self._results.compact()
+
     def write_run_json(self, meta: dict[str, Any]) -> None:
         if self.run_dir is not None:
             write_run_json(self.run_dir, meta)
