@@ -84,6 +84,28 @@ def calibration_status(binding: RoleBinding, today: dt.date) -> str:
     return "valid" if cal.due >= today else "expired"
 
 
+def reference_calibration_problem(binding: RoleBinding, today: dt.date, real_bench: bool) -> str | None:
+    """Why a reference standard may not be used as calibrated (None: it may): expired, no record, or — on a real
+    bench, where a reference is always due for recalibration — no due date."""
+    status = calibration_status(binding, today)
+    cal = binding.calibration
+    if status == "expired":
+        assert cal is not None and cal.due is not None
+        return f"certificate {cal.certificate} expired on {cal.due.isoformat()} (today {today.isoformat()})"
+    if status == "not-required" and real_bench:
+        assert cal is not None
+        return (f"certificate {cal.certificate} gives no due date (calibration.due), and a reference standard on a"
+                " real bench is always due for recalibration")
+    if status == "none":
+        return "no calibration record (certificate and due date) is given"
+    return None
+
+
+def identity_matches(idn: str, expected: str | None) -> bool:
+    """``*IDN?`` against the bench file's pattern (fnmatch, case-sensitive; no pattern: anything)."""
+    return not expected or fnmatch.fnmatchcase(idn, expected)
+
+
 class Bench:
     """The roles of one bench. Test code asks for a role (``bench.source``), never for an address."""
 
@@ -183,18 +205,10 @@ class Bench:
                 calibration_due=cal.due.isoformat() if cal and cal.due else None, calibration_status=status,
             )
             self.records[role] = rec
-            if status == "not-required" and role == "reference" and "simulation" not in self.config.roles:
-                status = "none"  # a real reference standard is always under calibration: its due date is needed
-                due_missing = True
-            else:
-                due_missing = False
-            if status in ("expired", "none") and role == "reference":
+            what = reference_calibration_problem(binding, self.today, "simulation" not in self.config.roles) \
+                if role == "reference" else None
+            if what is not None:
                 if not self.allow_expired_calibration:
-                    what = (f"certificate {rec.calibration_certificate} expired on {rec.calibration_due}"
-                            f" (today {self.today.isoformat()})" if status == "expired" else
-                            f"certificate {rec.calibration_certificate} gives no due date (calibration.due), and a"
-                            " reference standard on a real bench is always due for recalibration" if due_missing
-                            else "no calibration record (certificate and due date) is given")
                     raise CalibrationExpired(
                         f"{self.source_file}: roles.reference.calibration: {what}; the run is stopped before any"
                         " output. Recalibrate (or record the certificate), or override with"
@@ -210,7 +224,7 @@ class Bench:
                 rec.idn = str(drv.identify())
             except BenchFault as exc:
                 raise BenchConfigurationError(f"{role} at {rec.resource} does not identify itself: {exc}") from exc
-            if rec.expected_idn and not fnmatch.fnmatchcase(rec.idn, rec.expected_idn):
+            if not identity_matches(rec.idn, rec.expected_idn):
                 raise IdentityMismatch(
                     f"{self.source_file}: roles.{role}.idn: expected an instrument matching {rec.expected_idn!r}"
                     f" at {rec.resource}, but it identifies as {rec.idn!r}"

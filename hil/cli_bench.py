@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import fnmatch
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 
 def _check_roles(bench_file: Any, source: str, today: dt.date) -> tuple[list[list[str]], list[str]]:
     """Rows (role, driver, resource, identity, calibration, verdict) and the refusals, one line each."""
-    from hil.bench import Bench, calibration_status
+    from hil.bench import Bench, calibration_status, identity_matches, reference_calibration_problem
     from instruments.drivers.errors import BenchFault
 
     bench = Bench(bench_file, source_file=source, today=today)
@@ -24,16 +23,15 @@ def _check_roles(bench_file: Any, source: str, today: dt.date) -> tuple[list[lis
             cal = binding.calibration
             due = cal.due.isoformat() if cal is not None and cal.due is not None else "—"
             problems = []
-            if role == "reference" and status == "expired":
-                problems.append(f"{source}: roles.reference.calibration.due: expired on {due} (today {today})")
-            elif role == "reference" and (status == "none" or (status == "not-required" and not simulated)):
-                problems.append(f"{source}: roles.reference.calibration: no certificate with a due date")
+            why = reference_calibration_problem(binding, today, not simulated) if role == "reference" else None
+            if why is not None:  # the rule the run applies (hil.bench)
+                problems.append(f"{source}: roles.reference.calibration: {why}")
             try:
                 idn = str(bench.driver_for(role).identify())
             except BenchFault as exc:
                 idn = "no answer"
                 problems.append(f"{source}: roles.{role}.resource: {binding.resource} does not answer: {exc}")
-            if binding.idn and idn != "no answer" and not fnmatch.fnmatchcase(idn, binding.idn):
+            if idn != "no answer" and not identity_matches(idn, binding.idn):
                 problems.append(f"{source}: roles.{role}.idn: expected an instrument matching {binding.idn!r}, it "
                                 f"identifies as {idn!r}")
             rows.append([role, binding.driver, binding.resource, idn, f"{status} (due {due})",

@@ -106,7 +106,7 @@ def test_ct_meter_points_and_limits_by_hand() -> None:
     assert start.spec.current_a == pytest.approx(0.001 * IN) and start.spec.voltage_v == UN
     creep = next(t for t in tasks if t.kind == "no_load")
     assert creep.spec.voltage_v == pytest.approx(1.15 * UN)
-    assert creep.params["duration_s"] == pytest.approx(600e6 / (K * 3 * UN * IMAX) * 60)
+    assert creep.duration_s == pytest.approx(600e6 / (K * 3 * UN * IMAX) * 60)
 
 
 def test_ansi_c12_20_meter_test_points_by_hand() -> None:

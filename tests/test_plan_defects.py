@@ -21,7 +21,7 @@ from hil.core.session import verdict_of
 from hil.core.steps import PlanError
 from hil.kinds.accuracy.steps import check_pulse_outputs
 from hil.measure.accuracy import PointSpec, PositionOutcome
-from hil.measure.decision import accuracy_decision
+from hil.measure.decision import error_measurement
 from hil.results import read_results
 from hil.simbench import bench_file_for
 from hil.standards import default_library
@@ -179,6 +179,12 @@ def _outcome(error: float, u: float) -> PositionOutcome:
     return PositionOutcome(1, "S1", 100, 10**6, error, 10.0, None, "", {"uncertainty_pct": u})
 
 
+def accuracy_decision(o: PositionOutcome, limit: float, rule: str,
+                      conditional_pass: str = "fail") -> tuple[str, str, dict[str, Any]]:
+    """The core's verdict of an error measurement (verdict, reason, row columns)."""
+    return verdict_of(o, lambda x: [error_measurement(x, limit, rule, conditional_pass)])
+
+
 @pytest.mark.parametrize(
     ("error", "outcome", "strict", "lenient", "words"),
     [
@@ -195,17 +201,17 @@ def _outcome(error: float, u: float) -> PositionOutcome:
 )
 def test_guard_band_outcomes(error: float, outcome: str, strict: str, lenient: str, words: str) -> None:
     o = _outcome(error, 0.08)
-    verdict, why = accuracy_decision(o, 1.5, "guard_band")
-    assert verdict == strict and words in why and o.extra["decision_outcome"] == outcome
+    verdict, why, columns = accuracy_decision(o, 1.5, "guard_band")
+    assert verdict == strict and words in why and columns["decision_outcome"] == outcome
     assert f"error {error:+.4f} %" in why
     if outcome == "conditional_pass":
         assert "rejected under guard-banded acceptance (ILAC-G8)" in why and "outside" not in why
-    verdict, why = accuracy_decision(_outcome(error, 0.08), 1.5, "guard_band", conditional_pass="pass")
+    verdict, why, _ = accuracy_decision(_outcome(error, 0.08), 1.5, "guard_band", conditional_pass="pass")
     assert verdict == lenient and words in why
 
 
 def test_simple_acceptance_reason_unchanged() -> None:
-    assert accuracy_decision(_outcome(1.45, 0.08), 1.5, "simple") == (
+    assert accuracy_decision(_outcome(1.45, 0.08), 1.5, "simple")[:2] == (
         "pass", "error +1.4500 % within ±1.5 % (pass, simple)")
     assert accuracy_decision(_outcome(-1.55, 0.08), 1.5, "simple")[0] == "fail"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import statistics
 
-from hil.core.measurement import Measurement, judge_one
+from hil.core.measurement import Measurement
 from hil.core.steps import PositionOutcome
 from hil.standards import uncertainty_budget
 
@@ -18,18 +18,6 @@ def error_measurement(o: PositionOutcome, limit_pct: float, rule: str, condition
     ILAC-G8:09/2019 with w = U) with the acceptance-inspection check U ≤ limit/5 (IEC 62058-21 §4.3)."""
     return Measurement.within("error", o.error_pct, limit_pct, "%", uncertainty=o.extra.get("uncertainty_pct"),
                               rule=rule, conditional_pass=conditional_pass, suffix=suffix)
-
-
-def accuracy_decision(o: PositionOutcome, limit_pct: float, rule: str,
-                      conditional_pass: str = "fail") -> tuple[str, str]:
-    """Verdict and reason of a measured error, as the core decides it (for callers outside a step); the outcome
-    is kept in ``o.extra["decision_outcome"]``."""
-    assert o.error_pct is not None
-    j = judge_one(error_measurement(o, limit_pct, rule, conditional_pass))
-    o.extra["decision_outcome"] = j.outcome
-    if j.uncertainty_adequate is not None:
-        o.extra["uncertainty_adequate"] = j.uncertainty_adequate
-    return j.verdict, j.reason
 
 
 def combine_repeats(per: list[PositionOutcome], reference_accuracy_pct: float | None) -> PositionOutcome:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -79,15 +78,10 @@ def monitoring(run_dir: str | Path, test_id: str | None = None) -> pd.DataFrame:
     return mon[mon["test_id"].astype(str) == test_id].reset_index(drop=True)
 
 
-def checkpoint_sequences(run_dir: str | Path) -> dict[str, dict[str, Any]]:
-    """The per-sequence states of ``checkpoint.json`` ({} without one), keyed ``<test id>::<point>``."""
-    return checkpoint_states(run_dir)
-
-
 def interruptions(run_dir: str | Path, test_id: str | None = None) -> list[Interruption]:
     """Interruptions of one sequence test (every sequence when None), in time order."""
     out = []
-    for key, state in checkpoint_sequences(run_dir).items():
+    for key, state in checkpoint_states(run_dir).items():
         if test_id is not None and key.split("::", 1)[0] != test_id:
             continue
         for gap in state.get("interruptions", []) or []:
@@ -98,7 +92,7 @@ def interruptions(run_dir: str | Path, test_id: str | None = None) -> list[Inter
 def check_pauses(run_dir: str | Path, test_id: str | None = None) -> list[Interruption]:
     """Monitoring paused for accuracy checks during a sequence (the checkpoint's ``check_pauses``), in time order."""
     out = []
-    for key, state in checkpoint_sequences(run_dir).items():
+    for key, state in checkpoint_states(run_dir).items():
         if test_id is not None and key.split("::", 1)[0] != test_id:
             continue
         for pause in state.get("check_pauses", []) or []:

@@ -139,7 +139,7 @@ def _count_step(test_id: str, kind: str, spec: PointSpec, positions: list[int], 
         return outs
 
     return Step(test_id, kind, spec.point, spec, positions, _run, _measure, decision_rule="pulse count",
-                duration_s=duration_s, params={"duration_s": duration_s, "pulse_check": pulse_check, **params},
+                duration_s=duration_s, params={"pulse_check": pulse_check, **params},
                 setpoints=(pulse_check,))
 
 
@@ -266,7 +266,7 @@ def meter_constant_steps(test: MeterConstantTest, ctx: PlanContext) -> list[Step
         return [advanced, deviation]
 
     return [Step(test.id, "meter_constant", spec.point, spec, ctx.positions, _run, _measure, limit_pct=tolerance,
-                 duration_s=mc.duration_s, params={"duration_s": mc.duration_s, "energy_kwh": mc.energy_kwh})]
+                 duration_s=mc.duration_s, params={"energy_kwh": mc.energy_kwh})]
 
 
 # -- influence --------------------------------------------------------------------------------------------
