@@ -11,6 +11,7 @@ Closing (normal end, exception, Ctrl-C, SIGTERM) runs the safe state: source out
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fnmatch
 import logging
@@ -73,6 +74,7 @@ class MeterAtPosition:
     position: int
     spec: MeterSpec
     port: Any | None  # a MeterPort driver, opened on first use
+    dlms: Any | None = None  # its DLMS/COSEM port (instruments.drivers.dlms.DlmsPort), opened on first use
 
 
 def calibration_status(binding: RoleBinding, today: dt.date) -> str:
@@ -183,17 +185,20 @@ class Bench:
                 port = None
                 if pos.port is not None:
                     port = self._make_port(pos.position, pos.meter, pos.port)
-                self._meters[pos.position] = MeterAtPosition(pos.position, pos.meter, port)
+                dlms = None
+                if pos.dlms is not None:
+                    dlms = self._make_port(pos.position, pos.meter, pos.dlms, suffix="-dlms")
+                self._meters[pos.position] = MeterAtPosition(pos.position, pos.meter, port, dlms)
             self.opened = True
         except BaseException:
             self.close()
             raise
 
-    def _make_port(self, position: int, meter: MeterSpec, binding: PortBinding) -> Any:
-        options: dict[str, Any] = {"address": binding.address or meter.serial}
+    def _make_port(self, position: int, meter: MeterSpec, binding: PortBinding, suffix: str = "") -> Any:
+        options: dict[str, Any] = {"address": binding.address or meter.serial, **binding.options}
         if binding.password is not None:
             options["password"] = binding.password
-        return self._make_driver(f"meter{position}", binding.driver, binding.resource, options)
+        return self._make_driver(f"meter{position}{suffix}", binding.driver, binding.resource, options)
 
     def _check_calibration(self) -> None:
         for role, binding in self.config.roles.items():
@@ -331,6 +336,12 @@ class Bench:
         for remove in self._unregister:
             remove()
         self._unregister.clear()
+        for m in self._meters.values():  # release DLMS associations while the links are still up
+            for port in (m.port, m.dlms):
+                release = getattr(port, "close", None)
+                if release is not None:
+                    with contextlib.suppress(Exception):  # closing must not mask what ended the run
+                        release()
         for t in self._transports:
             t.close()
         self._transports.clear()

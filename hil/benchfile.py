@@ -96,16 +96,25 @@ class MeterSpec(_Model):
 
 
 class PortBinding(_Model):
+    """A meter port: ``driver`` ``iec62056-21`` (mode C) or ``dlms`` (DLMS/COSEM; ``options``: transport_layer,
+    client, authentication, password, encryption_key, authentication_key, system_title … as
+    :class:`instruments.drivers.dlms.DlmsPort` documents them)."""
+
     driver: str = "iec62056-21"
     resource: str
     address: str | None = None  # IEC 62056-21 device address; None: the meter's serial number
     password: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class Position(_Model):
+    """``port`` is the meter port the plan's checks read (either protocol); ``dlms`` the meter's DLMS/COSEM port
+    that the DLMS test kinds use (it may be the same port as ``port``)."""
+
     position: int = Field(ge=1)
     meter: MeterSpec
     port: PortBinding | None = None
+    dlms: PortBinding | None = None
 
 
 class BenchFile(_Model):

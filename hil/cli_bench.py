@@ -38,20 +38,23 @@ def _check_roles(bench_file: Any, source: str, today: dt.date) -> tuple[list[lis
                          "refused" if problems else "ok"])
             refusals += problems
         for pos in bench_file.positions:
-            if pos.port is None:
+            if pos.port is None and pos.dlms is None:
                 rows.append([f"meter{pos.position}", "—", "—", pos.meter.serial, "—", "no port"])
                 continue
-            # a meter's port answers only while the meter is supplied, and a check energises nothing: the link is
-            # opened (the probe, serial server or simulator is there), the dialogue is the run's
-            try:
-                bench._make_port(pos.position, pos.meter, pos.port).transport.open()
-                ident, verdict = "reachable (answers when the meter is powered)", "ok"
-            except (BenchFault, OSError) as exc:
-                ident, verdict = "not reachable", "refused"
-                refusals.append(f"{source}: positions[{pos.position - 1}].port.resource: meter {pos.meter.serial}"
-                                f" at {pos.port.resource} is not reachable: {exc}")
-            rows.append([f"meter{pos.position}", pos.port.driver, pos.port.resource, ident,
-                         f"{pos.meter.serial} {pos.meter.meter_class}", verdict])
+            for field, binding, suffix in (("port", pos.port, ""), ("dlms", pos.dlms, "-dlms")):
+                if binding is None:
+                    continue
+                # a meter's port answers only while the meter is supplied, and a check energises nothing: the link
+                # is opened (the probe, serial server or simulator is there), the dialogue is the run's
+                try:
+                    bench._make_port(pos.position, pos.meter, binding, suffix).transport.open()
+                    ident, verdict = "reachable (answers when the meter is powered)", "ok"
+                except (BenchFault, OSError) as exc:
+                    ident, verdict = "not reachable", "refused"
+                    refusals.append(f"{source}: positions[{pos.position - 1}].{field}.resource: meter"
+                                    f" {pos.meter.serial} at {binding.resource} is not reachable: {exc}")
+                rows.append([f"meter{pos.position}{suffix}", binding.driver, binding.resource, ident,
+                             f"{pos.meter.serial} {pos.meter.meter_class}", verdict])
     finally:
         bench.close()
     return rows, refusals

@@ -66,10 +66,20 @@ def _resource(rec: dict[str, Any]) -> str:
     return str(rec.get("resource") or f"TCPIP0::{rec['host']}::{rec['port']}::SOCKET")
 
 
+def _dlms_binding(sim: SimulatedBench, rec: dict[str, Any]) -> PortBinding:
+    """The meter's DLMS port as a lab writes it: TCP wrapper, management client 1 with HLS-GMAC and suite 0."""
+    dlms = sim.world.meters[int(rec["position"])].config.dlms
+    return PortBinding(driver="dlms", resource=_resource(rec), options={
+        "transport_layer": "wrapper", "client": 1, "logical_device": 1, "authentication": "hls-gmac",
+        "encryption_key": dlms.encryption_key, "authentication_key": dlms.authentication_key,
+    })
+
+
 def bench_file_for(sim: SimulatedBench) -> BenchFile:
     """The bench file pointing at ``sim``'s endpoints (call after they are listening)."""
     roles: dict[str, RoleBinding] = {}
     positions: list[Position] = []
+    dlms_ports: dict[int, PortBinding] = {}
     sim_cal = Calibration(certificate=f"SIMULATED-{sim.config.name}", due=None)
     for ep in sim.endpoints:
         rec = ep.describe()
@@ -84,6 +94,8 @@ def bench_file_for(sim: SimulatedBench) -> BenchFile:
         elif ep.role == "chamber":
             roles["chamber"] = RoleBinding(driver=_CHAMBER_DRIVERS[ep.protocol], resource=_resource(rec),
                                            options=_chamber_options(sim, ep.protocol))
+        elif ep.role == "meter_port" and ep.protocol == "dlms-wrapper":
+            dlms_ports[int(rec["position"])] = _dlms_binding(sim, rec)
         elif ep.role == "meter_port":
             meter = sim.world.meters[int(rec["position"])]
             ct = getattr(meter, "current_input", "direct") == "ct"
@@ -107,6 +119,7 @@ def bench_file_for(sim: SimulatedBench) -> BenchFile:
             )
             port = PortBinding(resource=_resource(rec), address=meter.serial, password=meter.password)
             positions.append(Position(position=int(rec["position"]), meter=spec, port=port))
+    positions = [p.model_copy(update={"dlms": dlms_ports.get(p.position)}) for p in positions]
     src = sim.world.source
     limits = BenchLimits(phases=src.phases, max_voltage_v=src.max_voltage, max_current_a=src.max_current)
     return BenchFile.model_validate(

@@ -40,6 +40,8 @@ def modules(folder: str) -> list[Path]:
                                           "instruments.drivers")),
         ("instruments/scpi", ("instruments.simulators.world", "instruments.drivers", "hil")),
         ("instruments/simulators", ("instruments.drivers", "hil")),
+        # the DLMS/COSEM protocol is sans-IO, shared by the simulated meters and the client: it knows neither
+        ("instruments/dlms", ("instruments.simulators", "instruments.drivers", "instruments.scpi", "hil")),
         # the plan core knows no kind, and nothing above it (kinds are plugins found through entry points)
         ("hil/core", ("hil.kinds", "hil.pytest_plugin", "hil.cli", "hil.cli_run", "hil.cli_kinds", "hil.runner")),
         # standards, reliability: pure (nothing from the bench, the core or a kind); measure: no kind

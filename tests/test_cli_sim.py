@@ -63,10 +63,14 @@ def test_prints_one_json_record_per_endpoint(hil_sim: SimProcess) -> None:
     for e in eps:
         if e["protocol"] == "scpi":
             assert e["resource"] == f"TCPIP0::127.0.0.1::{e['port']}::SOCKET"
-    meters = [e for e in eps if e["role"] == "meter_port"]
+    meters = [e for e in eps if e["role"] == "meter_port" and e["protocol"] == "iec62056-21"]
     assert len(meters) >= 12
     assert sorted(m["position"] for m in meters) == list(range(1, len(meters) + 1))
     assert len({m["serial"] for m in meters}) == len(meters)
+    # and one DLMS/COSEM wrapper port per meter, with its position and serial (IEC 62056-47)
+    dlms = {e["position"]: e for e in eps if e["role"] == "meter_port" and e["protocol"] == "dlms-wrapper"}
+    assert sorted(dlms) == sorted(m["position"] for m in meters)
+    assert all(dlms[m["position"]]["serial"] == m["serial"] for m in meters)
     assert len({e["port"] for e in eps}) == len(eps)
 
 
@@ -80,6 +84,10 @@ def test_default_bench_is_three_phase_class_1(hil_sim: SimProcess, tmp_path: Pat
             "3P4W", 230.0, 0.5, 5.0, 60.0, 1000.0,
         )
         assert m.meter_class in ("1", "B")
+        # --write-bench also names the meter's DLMS port: the wrapper endpoint `hil sim` printed for it
+        assert pos.dlms is not None and pos.dlms.driver == "dlms"
+        assert pos.dlms.resource.endswith(f"::{hil_sim.by_name(f'meter{pos.position}-dlms')['port']}::SOCKET")
+        assert pos.dlms.options["authentication"] == "hls-gmac"
 
 
 def test_written_bench_file_attaches_like_hardware(

@@ -25,7 +25,8 @@ CRLF = b"\r\n"
 BAUD_CHARS = "0123456"
 _ADDRESS = re.compile(r"[0-9A-Za-z ]{0,32}")  # device address: up to 32 characters (§6.3.1)
 _DATA_SET = re.compile(r"([^()]*)\(([^()]*)\)")
-_IDENT = re.compile(r"/([A-Za-z]{3})(.)(.{1,16})")
+#: ``/XXXZ`` [``\W`` enhanced capability, e.g. ``\2`` mode E] identification (IEC 62056-21:2002, 6.3.14)
+_IDENT = re.compile(r"/([A-Za-z]{3})(.)((?:\\\d)?)(.{1,16})")
 
 
 def bcc(data: bytes) -> int:
@@ -61,10 +62,11 @@ class Identification:
     manufacturer: str
     baud_char: str
     ident: str
+    enhanced: str = ""  # the escape sequence, e.g. "\\2": the meter also offers mode E (HDLC)
 
     @property
     def line(self) -> str:
-        return f"/{self.manufacturer}{self.baud_char}{self.ident}"
+        return f"/{self.manufacturer}{self.baud_char}{self.enhanced}{self.ident}"
 
 
 def parse_identification(line: bytes, instrument: str = "meter") -> Identification:
@@ -75,7 +77,7 @@ def parse_identification(line: bytes, instrument: str = "meter") -> Identificati
         raise ReplyError(instrument, f"not an identification message: {line!r}")
     if m[2] not in BAUD_CHARS:
         raise ReplyError(instrument, f"{text!r} is not a mode C meter (baud character {m[2]!r})")
-    return Identification(m[1], m[2], m[3])
+    return Identification(m[1], m[2], m[4], m[3])
 
 
 def parse_data_sets(text: str) -> dict[str, str]:

@@ -50,6 +50,10 @@ DRIVERS: dict[str, DriverEntry] = {
         write_termination="",
         description="IEC 62056-21 mode C optical port (via a serial server over TCP)",
     ),
+    "dlms": DriverEntry(
+        "instruments.drivers.dlms:DlmsPort", ("meter_port",), read_termination=None, write_termination="",
+        description="DLMS/COSEM meter port (IEC 62056-5-3) over the TCP wrapper (IEC 62056-47) or HDLC (IEC 62056-46)",
+    ),
     "meterhil-simctl": DriverEntry(
         "instruments.drivers.clock:SimulationClock", ("simulation",),
         description="virtual clock of a MeterHIL simulated bench",

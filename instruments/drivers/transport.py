@@ -310,13 +310,17 @@ class VisaTransport:
         self.transcript.add(self.name, "reply", reply, time.perf_counter() - t0)
         return reply
 
-    def write_raw(self, data: bytes) -> None:
-        self.transcript.add(self.name, "write", data.decode(self.encoding))
-        self._exchange(repr(data), lambda link: link.send(data))
+    def write_raw(self, data: bytes, transcribe: bool = True) -> None:
+        """Send bytes as they are; ``transcribe=False`` for a binary protocol whose driver writes the decoded
+        message to the transcript itself."""
+        if transcribe:
+            self.transcript.add(self.name, "write", data.decode(self.encoding))
+        self._exchange(repr(data) if transcribe else f"{len(data)} bytes", lambda link: link.send(data))
 
-    def read_bytes(self, count: int) -> bytes:
+    def read_bytes(self, count: int, transcribe: bool = True) -> bytes:
         data = self._exchange(f"read {count} bytes", lambda link: link.read_exact(count))
-        self.transcript.add(self.name, "read", data.decode(self.encoding))
+        if transcribe:
+            self.transcript.add(self.name, "read", data.decode(self.encoding))
         return data
 
     def read_until(self, terminator: bytes, extra: int = 0) -> bytes:

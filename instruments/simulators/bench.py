@@ -13,7 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from instruments.dlms.security import Keys
 from instruments.simulators.control import SimulationControl
+from instruments.simulators.dlms.server import DlmsServer
 from instruments.simulators.error_calculator import ErrorCalculatorDevice
 from instruments.simulators.espec import EspecChamber
 from instruments.simulators.fluke6100 import Fluke6105A
@@ -25,6 +29,8 @@ from instruments.simulators.world.config import SimBenchConfig, load_sim_bench
 from instruments.simulators.world.world import World
 from instruments.simulators.wt_reference import WT5000Reference
 
+#: random stream of the meters' HLS challenges (a simulated run is the same for the same seed, bytes included)
+_STREAM_DLMS_CHALLENGE = 20
 #: how often the free-running clock task advances virtual time (wall seconds)
 _FREE_RUN_TICK_S = 0.02
 #: connection faults that would cut the tests off from the simulation if aimed at the control endpoint itself
@@ -46,6 +52,7 @@ class SimulatedBench:
         self.world = World(config, seed=self.seed)
         self.speed = 0.0
         self._free_run: asyncio.Task[None] | None = None
+        self.dlms_servers: dict[int, DlmsServer] = {}
         self.endpoints: list[Endpoint] = self._build_endpoints()
         self._by_name = {ep.name: ep for ep in self.endpoints}
 
@@ -75,11 +82,26 @@ class SimulatedBench:
                 eps.append(self._endpoint("chamber", "chamber", "espec", EspecChamber(w.chamber, w.clock)))
             else:
                 eps.append(self._endpoint("chamber", "chamber", "simserv", SimServChamber(w.chamber)))
+        ports: dict[int, MeterPort] = {}
         for pos, meter in sorted(w.meters.items()):
-            port = MeterPort(meter)
+            port = ports[pos] = MeterPort(meter)
             ep = self._endpoint(f"meter{pos}", "meter_port", "iec62056-21", port, position=pos, serial=meter.serial)
             port.on_serial_change = functools.partial(ep.info.__setitem__, "serial")  # W1 of C.1.0
             eps.append(ep)
+        for pos, meter in sorted(w.meters.items()):
+            dlms = meter.config.dlms
+            server = DlmsServer(
+                meter, dlms.lls_password,
+                Keys(bytes.fromhex(dlms.encryption_key), bytes.fromhex(dlms.authentication_key)),
+                bytes.fromhex(dlms.system_title) if dlms.system_title else None, dlms.time_zone_min,
+                dlms.hdlc_address,
+                random_bytes=np.random.default_rng([self.seed, _STREAM_DLMS_CHALLENGE, pos]).bytes,  # seeded StoC
+            )
+            self.dlms_servers[pos] = server
+            if dlms.optical_mode_e:
+                ports[pos].hdlc = server.hdlc_session
+            eps.append(self._endpoint(f"meter{pos}-dlms", "meter_port", "dlms-wrapper", server, position=pos,
+                                      serial=meter.serial))
         eps.append(self._endpoint("control", "simulation", "scpi", SimulationControl(self)))
         return eps
 

@@ -21,7 +21,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Protocol
 
-from instruments.simulators.net import Output
+from instruments.simulators.net import Output, Session
 
 SOH, STX, ETX, ACK, NAK = 0x01, 0x02, 0x03, 0x06, 0x15
 CRLF = b"\r\n"
@@ -99,6 +99,7 @@ class PortState(Enum):
     OPTION = "option"  # identification sent, waiting for ACK V Z Y
     PASSWORD = "password"  # programming mode, password request P0 sent
     PROGRAMMING = "programming"  # password accepted
+    HDLC = "hdlc"  # mode E: switched over to HDLC (IEC 62056-46), the bytes belong to the DLMS server
 
 
 class MeterPort:
@@ -134,6 +135,8 @@ class MeterPort:
         self.baud_char = baud_char
         self._sessions: weakref.WeakSet[MeterPortSession] = weakref.WeakSet()
         self.on_serial_change: Callable[[str], None] | None = None
+        #: mode E: the meter's HDLC session factory (its DLMS server); None: mode C only
+        self.hdlc: Callable[[], Session] | None = None
 
     def new_session(self) -> MeterPortSession:
         session = MeterPortSession(self)
@@ -149,7 +152,10 @@ class MeterPort:
 
     # -- messages ------------------------------------------------------------------------------
     def identification(self) -> bytes:
-        return f"/{self.manufacturer}{self.baud_char}{self.ident}".encode("ascii") + CRLF
+        """``/XXXZ\\2Ident``: the escape ``\\2`` after the baud character announces mode E, HDLC on request
+        (IEC 62056-21:2002, 6.3.14 enhanced capability) when the meter speaks DLMS."""
+        enhanced = "\\2" if self.hdlc is not None else ""
+        return f"/{self.manufacturer}{self.baud_char}{enhanced}{self.ident}".encode("ascii") + CRLF
 
     def addressed(self, address: str) -> bool:
         """An empty address reaches any meter (one probe, one meter); otherwise it must be the serial."""
@@ -242,10 +248,14 @@ class MeterPortSession:
         self._buf = bytearray()
         self._last: bytes | None = None  # repeated on NAK from the client
         self._bad_passwords = 0
+        self._hdlc: Session | None = None
 
     def reset(self) -> None:
-        """Power-on state: idle, nothing half-received."""
+        """Power-on state: idle, nothing half-received, no HDLC link."""
         self._buf.clear()
+        if self._hdlc is not None:
+            self._hdlc.connection_lost()
+            self._hdlc = None
         self._to_idle()
 
     def _to_idle(self) -> None:
@@ -272,6 +282,12 @@ class MeterPortSession:
     # -- state machine -------------------------------------------------------------------------
     def _step(self, out: Output) -> bool:
         """Consume what the current state can; False when more bytes are needed."""
+        if self.state is PortState.HDLC:
+            assert self._hdlc is not None
+            data = bytes(self._buf)
+            self._buf.clear()
+            self._hdlc.data_received(data, out)
+            return False
         if self.state is PortState.IDLE:
             return self._idle(out)
         if self.state is PortState.OPTION:
@@ -324,6 +340,11 @@ class MeterPortSession:
         self.state = PortState.IDLE
         protocol, baud, mode = chr(msg[1]), chr(msg[2]), chr(msg[3])
         offered = BAUD_CHARS[: BAUD_CHARS.index(self.port.baud_char) + 1]
+        if msg[4:] == CRLF and protocol == "2" and mode == "2" and baud in offered and self.port.hdlc is not None:
+            # mode E, HDLC (IEC 62056-21:2002, 6.4.5 / Annex E): no answer, both sides switch to HDLC at baud Z
+            self.state = PortState.HDLC
+            self._hdlc = self.port.hdlc()
+            return True
         if msg[4:] != CRLF or protocol != "0" or baud not in offered:
             return True
         if mode == "0":

@@ -30,7 +30,7 @@ def register_text(kwh: float) -> str:
 def test_identify_and_readout(bench: Sim) -> None:
     bench.energise()
     port = meter_port(bench)
-    assert port.identify() == "/MHS5B3DC60"  # manufacturer MHS, 9600 Bd, model of the bench file
+    assert port.identify() == "/MHS5\\2B3DC60"  # manufacturer MHS, 9600 Bd, mode E offered, model of the bench file
     assert port.last_readout["C.1.0"] == SERIAL_3
 
 

@@ -429,7 +429,7 @@ def test_registers_follow_the_physics_over_tcp() -> None:
                     assert chunk
                     buf += chunk
             ident, frame = buf.split(b"\r\n", 1)
-            assert ident == b"/MHS5B3DC60"  # manufacturer and model of the bench file's meter type
+            assert ident == b"/MHS5B3DC60"  # manufacturer and model (a port without DLMS announces no mode E)
             return frame
 
         # source off: the meter has no supply, its port is dead (checked on the loop thread, no timing)

@@ -208,6 +208,11 @@ class MeterBehaviour(_Strict):
     supply_min_pct: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = 50.0
     #: how long the supply's stored energy keeps the meter running below ``supply_min_pct``
     holdup_ms: NonNegFloat = 100.0
+    #: load profile (electricity memory, DLMS 1.0.99.1.0.255): capture period of the meter's clock and depth
+    load_profile_period_s: Annotated[int, Field(ge=60, le=86400)] = 900
+    load_profile_depth: Annotated[int, Field(ge=1, le=100_000)] = 4320
+    #: fault: the load profile loses the intervals missed across a power failure (a good meter fills them)
+    profile_gap_on_power_failure: bool = False
 
     @field_validator("error_curve_pct")
     @classmethod
@@ -225,6 +230,29 @@ class MeterBehaviour(_Strict):
     @classmethod
     def _phase_curve(cls, v: list[CurvePoint]) -> list[CurvePoint]:
         return _check_curve(v, "phase_error_curve_arcmin")
+
+
+def _hex_key(octets: int) -> Any:
+    pattern = rf"^[0-9A-Fa-f]{{{2 * octets}}}$"
+    return Field(pattern=pattern)
+
+
+class DlmsConfig(_Strict):
+    """The meter's DLMS/COSEM server (IEC 62056-5-3): clients and keys. Public client 16 reads without
+    authentication; management client 1 reads and writes after LLS (``lls_password``) or HLS-GMAC with security
+    suite 0 (``encryption_key``, ``authentication_key``; the Green Book's example keys by default)."""
+
+    lls_password: Annotated[str, Field(min_length=1, max_length=32)] = "12345678"
+    encryption_key: Annotated[str, _hex_key(16)] = "000102030405060708090A0B0C0D0E0F"
+    authentication_key: Annotated[str, _hex_key(16)] = "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"
+    #: 8 octets (hex); default: the manufacturer ID and five octets derived from the serial number
+    system_title: Annotated[str, _hex_key(8)] | None = None
+    #: Clock time_zone (IEC 62056-6-2 4.5.1: minutes from local normal time to UTC, −60 for CET)
+    time_zone_min: Annotated[int, Field(ge=-720, le=720)] = 0
+    #: HDLC lower (physical device) address on the optical port after mode E (IEC 62056-46: 0x10 … 0x3FFD)
+    hdlc_address: Annotated[int, Field(ge=0x10, le=0x3FFD)] = 0x10
+    #: the optical port announces mode E and switches to HDLC on request (IEC 62056-21 6.3.14)
+    optical_mode_e: bool = True
 
 
 class MeterTypeConfig(_Strict):
@@ -247,6 +275,7 @@ class MeterTypeConfig(_Strict):
     ib_a: PosFloat | None = None  # 2003 editions: Ib (= Iref)
     imax_a: PosFloat
     password: str = "00000000"
+    dlms: DlmsConfig = Field(default_factory=DlmsConfig)
     behaviour: MeterBehaviour = Field(default_factory=MeterBehaviour)
     failure: FailureConfig | None = None
     power_cycle_failure: PowerCycleFailureConfig | None = None
@@ -303,6 +332,9 @@ class BehaviourOverrides(_Strict):
     tariff1_hours: tuple[Annotated[float, Field(ge=0, lt=24)], Annotated[float, Field(gt=0, le=24)]] | None = None
     supply_min_pct: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] | None = None
     holdup_ms: NonNegFloat | None = None
+    load_profile_period_s: Annotated[int, Field(ge=60, le=86400)] | None = None
+    load_profile_depth: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    profile_gap_on_power_failure: bool | None = None
 
 
 class MeterOverrides(_Strict):
@@ -321,6 +353,7 @@ class MeterOverrides(_Strict):
     ib_a: PosFloat | None = None
     imax_a: PosFloat | None = None
     password: str | None = None
+    dlms: DlmsConfig | None = None
     behaviour: BehaviourOverrides | None = None
     failure: FailureConfig | None = None
     power_cycle_failure: PowerCycleFailureConfig | None = None

@@ -21,6 +21,7 @@ import numpy as np
 from instruments.simulators.clock import VirtualClock
 from instruments.simulators.units import WS_PER_KWH
 from instruments.simulators.world.config import CurvePoint, MeterTypeConfig, PositionConfig
+from instruments.simulators.world.profile import STATUS_CLOCK_ADJUSTED, LoadProfile
 from instruments.simulators.world.reliability import peck_acceleration, weibull_life
 from instruments.simulators.world.source import Source, SourceState
 
@@ -175,6 +176,9 @@ class Meter:
         self._clock_base_t = clock.now
         self._clock_base_posix = clock.epoch.timestamp() + clock.now + position.clock_offset_s
         self._init_tariff()
+        self.profile = LoadProfile(float(b.load_profile_period_s), b.load_profile_depth,
+                                   b.profile_gap_on_power_failure)
+        self._init_capture()
 
         self._cache_state: SourceState | None = None
         self._cache: _Derived | None = None
@@ -192,6 +196,36 @@ class Meter:
         self._clock_base_t = self._clock.now
         self._clock_base_posix = aware.timestamp()
         self._init_tariff()
+        self.profile.pending |= STATUS_CLOCK_ADJUSTED
+        self._init_capture()
+
+    def meter_posix(self) -> float:
+        """The meter's clock now, UTC POSIX seconds."""
+        return self._meter_posix(self._clock.now)
+
+    def _virtual_at(self, posix: float) -> float:
+        return self._clock_base_t + (posix - self._clock_base_posix) / self._clock_rate
+
+    def _init_capture(self) -> None:
+        self._capture_slot = self.profile.next_slot(self._meter_posix(self._clock.now))
+        self.next_capture = self._virtual_at(self._capture_slot)
+
+    def _captures(self, t0: float, dt: float, power_w: float) -> None:
+        """Load-profile captures at the slots in (t0, t0 + dt]: the energy is linear over the segment."""
+        t1 = t0 + dt
+        e = power_w * dt / WS_PER_KWH if self.alive else 0.0
+        regs = self.registers
+        while self.next_capture <= t1:
+            if self._up and self.alive:
+                f = (self.next_capture - t0) / dt if dt > 0 else 1.0
+                imp, exp = regs["1.8.0"], regs["2.8.0"]
+                if e > 0:
+                    imp += e * f
+                elif e < 0:
+                    exp -= e * f
+                self.profile.capture(self._capture_slot, imp, exp)
+            self._capture_slot += self.profile.period_s
+            self.next_capture = self._virtual_at(self._capture_slot)
 
     def _init_tariff(self) -> None:
         tod = self._meter_posix(self._clock.now) % _DAY_S
@@ -274,6 +308,9 @@ class Meter:
         self._up = True
         if not self.alive:
             return
+        if self.power_ups:  # not the first power-up: slots missed while down are filled (or lost)
+            regs = self.registers
+            self.profile.fill_after_outage(self._meter_posix(t), regs["1.8.0"], regs["2.8.0"])
         self.power_ups += 1
         pcf = self.power_cycle_failure
         if pcf is not None and self.failed_at is None and self.power_ups >= self.power_cycle_life:
@@ -294,6 +331,8 @@ class Meter:
         return abs(power_w) * self.constant / WS_PER_KWH if self.pulsing else 0.0
 
     def integrate(self, dt: float, power_w: float) -> None:
+        if self.next_capture <= self._clock.now + dt:
+            self._captures(self._clock.now, dt, power_w)
         if not self.alive or power_w == 0.0:
             return
         e = power_w * dt / WS_PER_KWH
@@ -432,6 +471,11 @@ class Meter:
         if not self._up:
             return False
         return self._low_since is None or self._clock.now < self._low_since + self.holdup_s
+
+    def instantaneous(self) -> tuple[list[tuple[float, float]], float]:
+        """(U rms, I rms) per element and the frequency, as the meter's measuring elements see them now."""
+        values = [(d.voltage_rms, d.current_rms) for d in (self._source.delivered(ph) for ph in self.elements)]
+        return values, self._source.delivered(self.elements[0]).frequency
 
     @property
     def port_alive(self) -> bool:
