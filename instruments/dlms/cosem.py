@@ -120,7 +120,8 @@ class ScalerUnit:
             return f"unit {self.unit}"
 
     def apply(self, raw: float) -> float:
-        return raw * 10.0 ** self.scaler
+        """raw × 10^scaler, divided for a negative scaler: 2301 with scaler −1 is the double nearest 230.1."""
+        return raw * 10.0 ** self.scaler if self.scaler >= 0 else raw / 10.0 ** -self.scaler
 
 
 # -- date-time (Blue Book 4.1.6.1) ---------------------------------------------------------------------

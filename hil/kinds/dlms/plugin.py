@@ -1,0 +1,20 @@
+"""The DLMS family's kinds as plugins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hil.core import PlanContext, Step
+from hil.core.kinds import kind_class
+from hil.kinds.dlms.model import LoadProfileTest
+
+
+def _load_profile(test: Any, ctx: PlanContext) -> list[Step]:
+    from hil.kinds.dlms.load_profile import load_profile_tasks
+
+    m = ctx.plan.measure
+    return load_profile_tasks(test, ctx.rating, ctx.positions, m.decision_rule, ctx.library, m.conditional_pass)
+
+
+LoadProfile = kind_class(LoadProfileTest, "the load profile over DLMS: each interval's energy against the reference "
+                         "energy of the same interval, no gap or duplicate, power-down flags", _load_profile)
