@@ -93,9 +93,10 @@ def _parse(raw: bytes, what: str) -> list[tuple[int, bytes]]:
 def _outer(raw: bytes, tag: int, what: str) -> dict[int, bytes]:
     if not raw or raw[0] != tag:
         raise ApduError(f"{what}: expected tag {tag:#04x}")
-    ((t, body),) = _parse(raw, what) or [(0, b"")]
-    if t != tag:
-        raise ApduError(f"{what}: expected tag {tag:#04x}")
+    parts = _parse(raw, what)
+    if len(parts) != 1:
+        raise ApduError(f"{what}: {len(parts) - 1} elements after the end of the APDU")
+    _t, body = parts[0]
     fields: dict[int, bytes] = {}
     for ftag, value in _parse(body, what):
         fields[ftag] = value
@@ -105,7 +106,7 @@ def _outer(raw: bytes, tag: int, what: str) -> dict[int, bytes]:
 def _oid_field(value: bytes, prefix: bytes, what: str) -> int:
     """A1/8B … : [tag] { 06 07 <OID> } (context) or the bare OID (mechanism, IMPLICIT)."""
     if value[:1] == b"\x06":
-        ((_, value),) = _parse(value, what)
+        value = _octets_inside(value, 0x06, what)
     if len(value) != 7 or value[:6] != prefix:
         raise ApduError(f"{what}: unknown object identifier {value.hex(' ').upper()}")
     return value[6]
@@ -209,7 +210,10 @@ class Aare:
             if isinstance(exc, ApduError):
                 raise
             raise ApduError(f"AARE: {exc}") from None
-        ((source, inner),) = _parse(f[0xA3], "AARE result-source-diagnostic") or [(0, b"")]
+        parts = _parse(f[0xA3], "AARE result-source-diagnostic")
+        if len(parts) != 1 or parts[0][0] not in (0xA1, 0xA2):
+            raise ApduError("AARE: result-source-diagnostic must be one acse-service-user or -provider element")
+        source, inner = parts[0]
         diag = _octets_inside(inner, 0x02, "AARE diagnostic")
         title = _octets_inside(f[0xA4], 0x04, "AARE responding-AP-title") if 0xA4 in f else None
         auth = _octets_inside(f[0xAA], 0x80, "AARE responding-authentication-value") if 0xAA in f else None

@@ -557,13 +557,15 @@ def describe(apdu: Apdu) -> str:
     """One line a transcript shows for an APDU (decoded, not hex)."""
     match apdu:
         case GetRequestNormal(_, attr, sel):
-            return f"GET {attr}" + (f" selector {sel.selector} {sel.parameters.plain()!r}" if sel else "")
+            return f"GET {attr}" + (f" selector {sel.selector} {_render(sel.parameters)}" if sel else "")
         case GetRequestNext(_, block):
             return f"GET next block {block}"
         case GetRequestWithList(_, items):
             return "GET with list: " + "; ".join(str(a) for a, _ in items)
         case GetResponseNormal(_, result):
             return f"GET response {_show(result)}"
+        case GetResponseWithList(_, results):
+            return "GET response " + "; ".join(_show(r) for r in results)
         case GetResponseWithBlock(_, last, block, raw):
             size = f"{len(raw)} bytes" if isinstance(raw, bytes) else raw.name.lower()
             return f"GET response block {block}{' (last)' if last else ''}: {size}"
@@ -583,5 +585,27 @@ def describe(apdu: Apdu) -> str:
 def _show(r: GetResult) -> str:
     if isinstance(r, DataAccessResult):
         return r.name.lower()
-    text = repr(r.plain())
-    return text if len(text) <= 120 else text[:117] + "…"
+    text = _render(r)
+    return text if len(text) <= 160 else text[:157] + "…"
+
+
+def _render(d: Data) -> str:
+    """A value as a reader of the transcript wants it: date-times and logical names decoded, other octets hex."""
+    from instruments.dlms.axdr import Tag
+    from instruments.dlms.cosem import CosemDateTime
+
+    if d.tag in (Tag.ARRAY, Tag.STRUCTURE):
+        inner = ", ".join(_render(x) for x in d.value[:8]) + (", …" if len(d.value) > 8 else "")
+        return f"[{inner}]" if d.tag is Tag.ARRAY else f"{{{inner}}}"
+    if d.tag in (Tag.OCTET_STRING, Tag.DATE_TIME) and isinstance(d.value, bytes):
+        if len(d.value) == 12:
+            try:
+                return CosemDateTime.decode(d.value).to_datetime().isoformat()
+            except ValueError:
+                pass
+        if len(d.value) == 6 and d.value[5] == 0xFF:
+            return str(Obis.from_bytes(d.value))
+        if d.value.isascii() and d.value.decode("ascii").isprintable() and d.value:
+            return repr(d.value.decode("ascii"))
+        return d.value.hex(" ").upper() if len(d.value) <= 24 else d.value[:24].hex(" ").upper() + " …"
+    return repr(d.value)

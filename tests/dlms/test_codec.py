@@ -179,6 +179,21 @@ def test_garbage_never_escapes_as_anything_but_a_codec_error(raw: bytes) -> None
             decode(raw)
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from([GB_AARQ_HLS, GB_AARE, acse.Rlrq(0).encode(), acse.Rlre(0).encode(), GB_PLAIN]),
+       st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)), min_size=1, max_size=4), st.integers(0, 90),
+       st.binary(max_size=6))
+def test_mutated_valid_apdus_are_codec_errors_or_apdus(raw: bytes, edits: list[tuple[int, int]], cut: int,
+                                                       tail: bytes) -> None:
+    b = bytearray(raw)
+    for pos, value in edits:
+        b[pos % len(b)] = value
+    mutated = bytes(b[:max(cut, 1)]) + tail
+    decoders = {0x60: acse.Aarq.decode, 0x61: acse.Aare.decode, 0x62: acse.Rlrq.decode, 0x63: acse.Rlre.decode}
+    with contextlib.suppress(apdu.ApduError, AxdrError):
+        decoders.get(mutated[0], apdu.decode)(mutated)
+
+
 # -- A-XDR data ----------------------------------------------------------------------------------------
 def test_data_encodings_by_hand_from_the_blue_book() -> None:
     assert Data.uint32(0x01020304).encode() == bytes.fromhex("0601020304")

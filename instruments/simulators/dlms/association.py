@@ -137,6 +137,16 @@ class ServerAssociation:
 
     # -- entry -------------------------------------------------------------------------------------
     def handle(self, raw: bytes) -> bytes | None:
+        """The response to one APDU. A request the server cannot make sense of gets an exception-response; a bug
+        of ours surfacing here is logged and answered the same way, so the client (and the others) go on."""
+        try:
+            return self._handle(raw)
+        except Exception as exc:
+            self._on_event(f"internal error on {raw[:16].hex()}…: {type(exc).__name__}: {exc}")
+            self._ciphered_sc = None
+            return apdu.encode(ExceptionResponse(StateError.SERVICE_UNKNOWN, ServiceError.OTHER_REASON))
+
+    def _handle(self, raw: bytes) -> bytes | None:
         if not raw:
             return None
         tag = raw[0]
