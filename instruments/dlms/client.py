@@ -180,6 +180,14 @@ class ClientAssociation:
         aarq = Aarq(context, self._seal(initiate), mechanism, s.system_title if titled else None, auth)
         self._log("request", f"AARQ client {s.client_sap} {mechanism.name}")
         raw = self._transact(aarq.encode())
+        if raw[:1] == bytes([apdu.ApduTag.EXCEPTION_RESPONSE]):  # some meters answer a bad AARQ with this
+            try:
+                refusal = apdu.decode(raw)
+            except ApduError as exc:
+                raise ProtocolError(f"malformed exception-response to the AARQ: {exc}") from None
+            assert isinstance(refusal, apdu.ExceptionResponse)
+            self._log("response", apdu.describe(refusal))
+            raise ServiceRefused(refusal)
         try:
             aare = Aare.decode(raw)
         except ApduError as exc:

@@ -318,13 +318,15 @@ class VisaTransport:
         self._exchange(repr(data) if transcribe else f"{len(data)} bytes", lambda link: link.send(data))
 
     def read_bytes(self, count: int, transcribe: bool = True) -> bytes:
-        data = self._exchange(f"read {count} bytes", lambda link: link.read_exact(count))
+        # a read finds a closed link by itself (EOF): no look before it (one select less per read)
+        data = self._exchange(f"read {count} bytes", lambda link: link.read_exact(count), check_link=False)
         if transcribe:
             self.transcript.add(self.name, "read", data.decode(self.encoding))
         return data
 
     def read_until(self, terminator: bytes, extra: int = 0) -> bytes:
         """Read up to and including ``terminator`` plus ``extra`` bytes (e.g. a BCC after ETX)."""
-        data = self._exchange(f"read until {terminator!r}", lambda link: link.read_until(terminator, extra))
+        data = self._exchange(f"read until {terminator!r}", lambda link: link.read_until(terminator, extra),
+                              check_link=False)
         self.transcript.add(self.name, "read", data.decode(self.encoding))
         return data

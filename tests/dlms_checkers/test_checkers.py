@@ -1,7 +1,8 @@
 """The checker harness, end to end: each third-party client against each third-party server.
 
-These run only where the checker packages are installed (the test-only extra, or an interpreter named
-by ``$DLMS_CHECKER_PYTHON``); elsewhere they skip. They check the harness, not MeterHIL.
+They need the checker packages (the test-only extra ``dlms-check``, or an interpreter named by
+``$DLMS_CHECKER_PYTHON``); without them they fail, naming the extra to install (they skip only with
+MHL_ALLOW_MISSING_CHECKERS=1). They check the harness, not MeterHIL.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.dlms_checkers.harness import checker_available, run_client, server
+from tests.dlms_checkers.harness import require_checkers, run_client, server
 
 CLIENTS = ["gurux_client.py", "dlmscosem_client.py", "pydlms_client.py"]
 KEYS = {
@@ -28,9 +29,6 @@ LLS = {"client": 1, "auth": "low", "password": "12345678"}
 SET_CLOCK = {"ic": 8, "obis": "0.0.1.0.0.255", "attr": 2, "type": "datetime", "value": "2024-06-01T10:00:00+01:00"}
 
 
-def needs(*scripts: str) -> pytest.MarkDecorator:
-    missing = [s for s in scripts if not checker_available(s)]
-    return pytest.mark.skipif(bool(missing), reason=f"checker packages not installed for {', '.join(missing)}")
 
 
 def values(doc: dict[str, Any]) -> list[Any]:
@@ -43,24 +41,21 @@ def values(doc: dict[str, Any]) -> list[Any]:
 
 @pytest.fixture(scope="module")
 def pydlms_wrapper() -> Iterator[int]:
-    if not checker_available("third_party_server.py"):
-        pytest.skip("pydlms-client not installed")
+    require_checkers("third_party_server.py")
     with server("third_party_server.py") as port:
         yield port
 
 
 @pytest.fixture(scope="module")
 def gurux_wrapper() -> Iterator[int]:
-    if not checker_available("gurux_server.py"):
-        pytest.skip("gurux-dlms not installed")
+    require_checkers("gurux_server.py")
     with server("gurux_server.py", "--clock", "2024-05-01T12:00:00+02:00") as port:
         yield port
 
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_public_client_reads_the_pydlms_meter(client: str, pydlms_wrapper: int) -> None:
-    if not checker_available(client):
-        pytest.skip(f"{client}: package not installed")
+    require_checkers(client)
     doc = run_client(client, {"port": pydlms_wrapper, "ops": [CLOCK, ENERGY, LDN, {"op": "object_list"}]})
     clock, energy, ldn, objects = values(doc)
     assert clock == "2024-05-01T12:00:00+02:00"
@@ -71,8 +66,7 @@ def test_public_client_reads_the_pydlms_meter(client: str, pydlms_wrapper: int) 
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_profile_by_range_and_entry(client: str, pydlms_wrapper: int) -> None:
-    if not checker_available(client):
-        pytest.skip(f"{client}: package not installed")
+    require_checkers(client)
     ops = [
         {"op": "profile_range", "obis": PROFILE, "from": "2024-05-01T01:00:00Z", "to": "2024-05-01T02:00:00Z"},
         {"op": "profile_entries", "obis": PROFILE, "first": 1, "last": 3},
@@ -98,8 +92,7 @@ def test_profile_by_range_and_entry(client: str, pydlms_wrapper: int) -> None:
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_lls_management_client_and_wrong_password(client: str, pydlms_wrapper: int) -> None:
-    if not checker_available(client):
-        pytest.skip(f"{client}: package not installed")
+    require_checkers(client)
     good = run_client(client, {"port": pydlms_wrapper, **LLS, "ops": [CLOCK]})
     assert values(good) == ["2024-05-01T12:00:00+02:00"]
     bad = run_client(client, {"port": pydlms_wrapper, "client": 1, "auth": "low", "password": "00000000", "ops": []})
@@ -108,8 +101,7 @@ def test_lls_management_client_and_wrong_password(client: str, pydlms_wrapper: i
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_hls_gmac_ciphered(client: str) -> None:
-    if not (checker_available(client) and checker_available("third_party_server.py")):
-        pytest.skip("checker packages not installed")
+    require_checkers(client, "third_party_server.py")
     with server("third_party_server.py") as port:
         config = {"port": port, "client": 2, "auth": "high-gmac", "invocation_counter": 1, **KEYS}
         doc = run_client(client, {**config, "ops": [CLOCK, ENERGY]})
@@ -122,8 +114,7 @@ def test_hls_gmac_ciphered(client: str) -> None:
 @pytest.mark.parametrize("client", CLIENTS)
 @pytest.mark.parametrize("physical", [None, 16])
 def test_hdlc_over_tcp(client: str, physical: int | None) -> None:
-    if not (checker_available(client) and checker_available("third_party_server.py")):
-        pytest.skip("checker packages not installed")
+    require_checkers(client, "third_party_server.py")
     with server("third_party_server.py", "--hdlc") as port:
         doc = run_client(client, {"port": port, "transport": "hdlc", "physical": physical, "ops": [CLOCK, LDN]})
         assert values(doc)[0] == "2024-05-01T12:00:00+02:00"
@@ -131,8 +122,7 @@ def test_hdlc_over_tcp(client: str, physical: int | None) -> None:
 
 @pytest.mark.parametrize("client", ["gurux_client.py", "pydlms_client.py"])
 def test_mode_e_opening_then_hdlc(client: str) -> None:
-    if not (checker_available(client) and checker_available("third_party_server.py")):
-        pytest.skip("checker packages not installed")
+    require_checkers(client, "third_party_server.py")
     with server("third_party_server.py", "--mode-e") as port:
         doc = run_client(client, {"port": port, "transport": "hdlc", "mode_e": True, "trace": True, "ops": [CLOCK]})
         assert values(doc) == ["2024-05-01T12:00:00+02:00"]
@@ -142,8 +132,7 @@ def test_mode_e_opening_then_hdlc(client: str) -> None:
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_clients_write_and_act(client: str) -> None:
-    if not (checker_available(client) and checker_available("third_party_server.py")):
-        pytest.skip("checker packages not installed")
+    require_checkers(client, "third_party_server.py")
     with server("third_party_server.py") as port:
         ops = [
             {"op": "set", **SET_CLOCK},
@@ -157,8 +146,7 @@ def test_clients_write_and_act(client: str) -> None:
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_clients_read_the_gurux_server(client: str, gurux_wrapper: int) -> None:
-    if not checker_available(client):
-        pytest.skip(f"{client}: package not installed")
+    require_checkers(client)
     doc = run_client(client, {"port": gurux_wrapper, "ops": [ENERGY, LDN, {"op": "object_list"}]})
     energy, ldn, objects = values(doc)
     assert energy == 12345678.9
@@ -170,8 +158,8 @@ def test_clients_read_the_gurux_server(client: str, gurux_wrapper: int) -> None:
     assert not bad["associated"]
 
 
-@needs("gurux_server.py", "gurux_client.py")
 def test_gurux_server_over_hdlc_and_its_access_rights() -> None:
+    require_checkers("gurux_server.py", "gurux_client.py")
     with server("gurux_server.py", "--hdlc") as port:
         base = {"port": port, "transport": "hdlc", "physical": 16}
         public = run_client("gurux_client.py", {**base, "ops": [{**CLOCK, "op": "get"}, {"op": "set", **SET_CLOCK}]})

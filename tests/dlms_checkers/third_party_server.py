@@ -18,7 +18,7 @@ counter the server uses in its protected APDUs: dlms-cosem refuses a server coun
 
 ``--stoc HEX`` fixes the HLS server-to-client challenge, for reproducible byte captures.
 
-``--mode-e`` answers an IEC 62056-21 opening (``/?!`` CR LF -> ``/PYD5PYDLMS`` CR LF, then
+``--mode-e`` answers an IEC 62056-21 opening (``/?!`` CR LF -> ``/PYD5\\2PYDLMS`` CR LF, then
 ACK 2 Z 2 CR LF) before HDLC; that opening is this script's own code (pydlms' simulator has none).
 """
 
@@ -39,7 +39,7 @@ from pydlms.simulator import ClientProfile, HdlcServer, _wrapper_loop, example_m
 TEST_KEY = "000102030405060708090A0B0C0D0E0F"
 TEST_AUTH_KEY = "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"
 DEFAULT_CLIENTS = ["16:0", "1:1:12345678", "2:5"]
-IDENTIFICATION = b"/PYD5PYDLMS\r\n"
+IDENTIFICATION = b"/PYD5\\2PYDLMS\r\n"  # \2: mode E offered (IEC 62056-21 6.3.14)
 
 
 def mode_e_opening(conn: socket.socket) -> bytes:

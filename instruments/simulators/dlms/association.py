@@ -40,9 +40,10 @@ from instruments.simulators.dlms.objects import AccessError, AttributeAccess, Me
 
 ASSOCIATION_LN = Obis(0, 0, 40, 0, 0, 255)
 #: what the simulated meters offer (Green Book 9.4.6.1): LN referencing, GET/SET/ACTION, selective access,
-#: block transfer with GET and SET, multiple references, priority management, attribute 0 with GET
+#: block transfer with GET and SET, multiple references, priority management, general protection
+#: (general-glo-ciphering)
 SERVER_CONFORMANCE = (
-    Conformance.GET | Conformance.SET | Conformance.ACTION | Conformance.SELECTIVE_ACCESS
+    Conformance.GENERAL_PROTECTION | Conformance.GET | Conformance.SET | Conformance.ACTION | Conformance.SELECTIVE_ACCESS
     | Conformance.BLOCK_TRANSFER_WITH_GET | Conformance.BLOCK_TRANSFER_WITH_SET | Conformance.MULTIPLE_REFERENCES
     | Conformance.PRIORITY_MGMT
 )
