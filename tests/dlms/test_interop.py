@@ -31,7 +31,6 @@ from instruments.dlms.apdu import DataAccessResult
 from instruments.dlms.axdr import Data
 from instruments.dlms.client import AssociationRefused, DataAccessError, ServiceRefused
 from instruments.drivers.dlms import DlmsFault, DlmsPort
-from instruments.drivers.errors import ReplyError
 from instruments.drivers.transport import VisaTransport
 from instruments.simulators.bench import RunningBench, SimulatedBench
 from tests.dlms_checkers.harness import require_checkers, run_client, server

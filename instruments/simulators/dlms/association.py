@@ -43,9 +43,9 @@ ASSOCIATION_LN = Obis(0, 0, 40, 0, 0, 255)
 #: block transfer with GET and SET, multiple references, priority management, general protection
 #: (general-glo-ciphering)
 SERVER_CONFORMANCE = (
-    Conformance.GENERAL_PROTECTION | Conformance.GET | Conformance.SET | Conformance.ACTION | Conformance.SELECTIVE_ACCESS
-    | Conformance.BLOCK_TRANSFER_WITH_GET | Conformance.BLOCK_TRANSFER_WITH_SET | Conformance.MULTIPLE_REFERENCES
-    | Conformance.PRIORITY_MGMT
+    Conformance.GENERAL_PROTECTION | Conformance.GET | Conformance.SET | Conformance.ACTION
+    | Conformance.SELECTIVE_ACCESS | Conformance.BLOCK_TRANSFER_WITH_GET | Conformance.BLOCK_TRANSFER_WITH_SET
+    | Conformance.MULTIPLE_REFERENCES | Conformance.PRIORITY_MGMT
 )
 SERVER_MAX_RECEIVE_PDU = 1024
 #: smallest client max receive PDU size served (Green Book 9.4.6.1: 12 is the minimum meaningful size)
