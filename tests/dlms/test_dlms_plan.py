@@ -4,7 +4,10 @@ on hardware), every verdict checked against the simulator's truth:
 - each interval's energy: the reference's P × 900 s by hand (3 × 230 V × 5 A, PF 1), the meters' deltas within one
   register step of P × 900 s × (1 + their true error);
 - position 4 (profile_gap_on_power_failure) fails with exactly the capture instants of the interruption missing;
-  every other meter passes with the power-down bit on the four intervals the 06:46–07:31 interruption touched.
+  every other meter passes with the power-down bit on the four intervals the 06:46–07:31 interruption touched;
+- remote disconnect at Iref: P = 3 × 230 V × 5 A = 3450 W at 1000 imp/kWh gives 57.5 pulses in 60 s while the
+  current flows, none while the relay is open; position 5 (relay_stuck_closed) fails in both control modes although
+  it reports itself disconnected; position 11 (dead pulse output) cannot be judged by pulses: broken.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[pd.DataFrame
 
 def test_good_meters_pass_and_the_faulty_one_fails_with_its_gap(run: tuple[pd.DataFrame, dict[str, Any], str]) -> None:
     df, _, _ = run
-    rows = df.set_index("position")
+    rows = df[df["test_id"] == "load_profile_interruption"].set_index("position")
     assert sorted(rows.index) == list(range(1, 13))
     for pos in range(1, 13):
         r = rows.loc[pos]
@@ -76,7 +79,7 @@ def test_good_meters_pass_and_the_faulty_one_fails_with_its_gap(run: tuple[pd.Da
 def test_interval_energy_against_the_reference_by_hand(run: tuple[pd.DataFrame, dict[str, Any], str]) -> None:
     df, meters, _ = run
     full_wh = 3 * 230.0 * 5.0 * 900.0 / 3600.0  # 862.5 Wh in a full interval at Iref PF 1
-    for _, r in df.iterrows():
+    for _, r in df[df["test_id"] == "load_profile_interruption"].iterrows():
         true_err = meters[str(r["position"])]["error_pct"]
         for iv in r["intervals"]:
             ref = iv["reference_wh"]
@@ -87,6 +90,34 @@ def test_interval_energy_against_the_reference_by_hand(run: tuple[pd.DataFrame, 
                 assert iv["meter_wh"] == 0.0  # no supply, no energy
         if r["verdict"] == "pass":
             assert abs(r["value"]) <= r["upper_limit"] and r["unit"] == "%"
+
+
+PULSES_PER_MIN = 3 * 230.0 * 5.0 / 1000.0 * 1000.0 / 60.0  # 57.5 per minute at Iref PF 1, 1000 imp/kWh
+
+
+@pytest.mark.parametrize("test_id", ["disconnect_mode1", "disconnect_mode2"])
+def test_remote_disconnect_judged_by_the_pulses(run: tuple[pd.DataFrame, dict[str, Any], str], test_id: str) -> None:
+    df, meters, _ = run
+    rows = df[df["test_id"] == test_id].set_index("position")
+    assert sorted(rows.index) == list(range(1, 13))
+    for pos in range(1, 13):
+        r = rows.loc[pos]
+        if pos == 11:  # no pulse output: the bench cannot see the relay
+            assert r["verdict"] == "broken" and "no pulses" in r["reason"]
+            continue
+        assert abs(r["pulses_before"] - PULSES_PER_MIN) <= 1.5, (pos, r["pulses_before"])
+        if pos == 5:
+            assert r["verdict"] == "fail" and "the relay did not open" in r["reason"]
+            assert r["output_state_open"] is False or r["output_state_open"] == 0  # it says it opened
+            assert abs(r["pulses_open"] - PULSES_PER_MIN) <= 1.5
+            continue
+        assert r["verdict"] == "pass", (pos, r["reason"])
+        assert r["pulses_open"] == 0
+        if test_id == "disconnect_mode1":  # remote_reconnect arms it only: still no current
+            assert r["pulses_reconnected"] == 0 and r["control_state_reconnected"] == 2
+        else:  # connected at once
+            assert abs(r["pulses_reconnected"] - PULSES_PER_MIN) <= 1.5
+    assert all(m["relay_closed"] for m in meters.values())  # mode 2 left every relay closed
 
 
 def test_the_decoded_dlms_transcript_is_attached(run: tuple[pd.DataFrame, dict[str, Any], str]) -> None:

@@ -53,3 +53,26 @@ class LoadProfileTest(_Model):
     register_resolution_wh: float = Field(1.0, gt=0)
 
     _o = field_validator("profile", "energy_column", "status_column")(_obis)
+
+
+class DisconnectTest(_Model):
+    """Remote disconnect and reconnect (Disconnect Control, IEC 62056-6-2 4.5.8): under load, the bench's error
+    calculator counts the meter's test-output pulses before, while and after; a meter that registers energy after
+    ``max_open_s`` of a remote disconnect has a relay that did not open — a failed meter, whatever it reports."""
+
+    id: _ID
+    kind: Literal["disconnect"]
+    disconnect_control: str = "0.0.96.3.10.255"
+    #: control_mode written first (0 … 6; None: as the meter is configured)
+    control_mode: int | None = Field(None, ge=0, le=6)
+    current: str = "Iref"
+    power_factor: str = "1"
+    #: the stated time from the ACTION to no current (the lab's or the meter's specification)
+    max_open_s: float = Field(2.0, ge=0)
+    #: pulses are counted this long in each state; at the test load a closed relay gives many pulses in it
+    window_s: float = Field(60.0, gt=0)
+    #: after the disconnect, remote_reconnect; the current must be back (modes that need a manual reconnection
+    #: are tested with reconnect: false)
+    reconnect: bool = True
+
+    _o = field_validator("disconnect_control")(_obis)

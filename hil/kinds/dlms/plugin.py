@@ -6,7 +6,7 @@ from typing import Any
 
 from hil.core import PlanContext, Step
 from hil.core.kinds import kind_class
-from hil.kinds.dlms.model import LoadProfileTest
+from hil.kinds.dlms.model import DisconnectTest, LoadProfileTest
 
 
 def _load_profile(test: Any, ctx: PlanContext) -> list[Step]:
@@ -18,3 +18,13 @@ def _load_profile(test: Any, ctx: PlanContext) -> list[Step]:
 
 LoadProfile = kind_class(LoadProfileTest, "the load profile over DLMS: each interval's energy against the reference "
                          "energy of the same interval, no gap or duplicate, power-down flags", _load_profile)
+
+
+def _disconnect(test: Any, ctx: PlanContext) -> list[Step]:
+    from hil.kinds.dlms.disconnect import disconnect_tasks
+
+    return disconnect_tasks(test, ctx.rating, ctx.positions, ctx.library)
+
+
+Disconnect = kind_class(DisconnectTest, "remote disconnect and reconnect over DLMS, judged by the bench's pulse counts "
+                        "under load (a relay that does not open fails the meter)", _disconnect)

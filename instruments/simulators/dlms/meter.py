@@ -18,12 +18,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from instruments.dlms.acse import Mechanism
 from instruments.dlms.apdu import DataAccessResult, Selection
 from instruments.dlms.axdr import BitString, Data, Tag
-from instruments.dlms.cosem import STATUS_DST, CosemDateTime, Obis, ScalerUnit, Unit
+from instruments.dlms.cosem import CosemDateTime, Obis, ScalerUnit, Unit
+from instruments.simulators.dlms import calendar_objects, clock_object, disconnect, event_logs, profile_generic
 from instruments.simulators.dlms.objects import AccessError, Attribute, Caller, CosemObject, Method, ObjectDirectory
 from instruments.simulators.world.profile import ProfileEntry
 
 if TYPE_CHECKING:
     from instruments.simulators.dlms.association import ServerAssociation
+    from instruments.simulators.world.events import EventLogs
+    from instruments.simulators.world.tou import TimeOfUse
 
 CLOCK = Obis(0, 0, 1, 0, 0, 255)
 LOAD_PROFILE = Obis(1, 0, 99, 1, 0, 255)
@@ -33,8 +36,6 @@ ENERGY = {Obis(1, 0, 1, 8, 0): "1.8.0", Obis(1, 0, 1, 8, 1): "1.8.1", Obis(1, 0,
           Obis(1, 0, 2, 8, 0): "2.8.0"}
 #: voltage and current of L1, L2, L3 (OBIS C = 32/52/72 and 31/51/71, D = 7 instantaneous)
 _PHASE_C = ((32, 31), (52, 51), (72, 71))
-#: clock_base: internal crystal (Blue Book 4.5.1)
-_CLOCK_BASE_CRYSTAL = 1
 #: joint-iso-ctt 2, country 16, country-name 756, identified-organization 5, DLMS UA 8 (Blue Book 4.4.3)
 _DLMS_UA = (2, 16, 756, 5, 8)
 
@@ -46,6 +47,8 @@ class WorldMeter(Protocol):
     manufacturer: str
     registers: dict[str, float]
     profile: Any
+    tou: TimeOfUse
+    events: EventLogs
 
     def clock_datetime(self) -> dt.datetime: ...
     def set_clock(self, when: dt.datetime) -> None: ...
@@ -97,32 +100,31 @@ class MeterCosem:
 
     def __init__(self, meter: WorldMeter, time_zone_min: int = 0, counters: Any = None) -> None:
         self.meter = meter
-        self.time_zone_min = time_zone_min
-        self.dst_enabled = False
-        self.dst_deviation_min = 60
-        self.dst_begin = CosemDateTime(None, 0xFE, 0xFE, 7, 2, 0, 0, 0, None, None)  # last Sunday … (wildcards)
-        self.dst_end = CosemDateTime(None, 0xFD, 0xFE, 7, 3, 0, 0, 0, None, None)
+        meter.tou.set_time_zone(time_zone_min)  # time zone and DST live in the meter's time-keeping (world.tou)
         self.counters = counters
         self.directory = ObjectDirectory()
         self._build()
 
+    @property
+    def time_zone_min(self) -> int:
+        """Clock time_zone (UTC − local normal time, minutes), as the meter's time-keeping holds it."""
+        return self.meter.tou.time_zone_min
+
     # -- time ---------------------------------------------------------------------------------------
     def local(self, utc: dt.datetime) -> dt.datetime:
-        """The meter's local time with its deviation (DST is not modelled yet: ``dst_enabled`` stays off)."""
-        tz = dt.timezone(dt.timedelta(minutes=-self.time_zone_min))
-        return utc.astimezone(tz)
+        """The meter's local time with its deviation (time zone and DST as its clock has them then)."""
+        return self.meter.tou.local(utc)
 
     def now_data(self) -> Data:
-        now = self.local(self.meter.clock_datetime())
-        status = STATUS_DST if self.dst_enabled else 0
-        return CosemDateTime.from_datetime(now, status).to_data()
+        utc = self.meter.clock_datetime()
+        return CosemDateTime.from_datetime(self.local(utc), self.meter.tou.clock_status(utc.timestamp())).to_data()
 
     def _set_time(self, value: Data) -> None:
         try:
             cdt = CosemDateTime.from_data(value)
             if cdt.deviation is None:
                 cdt = CosemDateTime(cdt.year, cdt.month, cdt.day, cdt.weekday, cdt.hour, cdt.minute, cdt.second,
-                                    cdt.hundredths, self.time_zone_min, cdt.status)
+                                    cdt.hundredths, self.meter.tou.deviation_now(), cdt.status)
             when = cdt.to_datetime()
         except ValueError as exc:
             raise AccessError(DataAccessResult.TYPE_UNMATCHED, f"clock time: {exc}") from None
@@ -144,7 +146,7 @@ class MeterCosem:
         ldn = (m.manufacturer.upper() + m.serial).encode("ascii")[:16]
         d.add(_data(Obis(0, 0, 42, 0, 0), lambda: Data.octets(ldn)))
         d.add(_data(Obis(0, 0, 96, 1, 0), lambda: Data.visible(m.serial)))
-        d.add(self._clock())
+        d.add(clock_object.clock(self))
         wh = ScalerUnit(0, Unit.WATT_HOUR)
         for ln, reg in ENERGY.items():
             d.add(_register(ln, self._energy(reg), wh))
@@ -165,6 +167,10 @@ class MeterCosem:
         d.add(_data(PROFILE_STATUS, lambda: Data.uint8(self._status_now())))
         d.add(_data(INVOCATION_COUNTER, lambda: Data.uint32(self._counter())))
         d.add(self._load_profile())
+        for obj in disconnect.objects(self):  # Disconnect control 0.0.96.3.10.255, Limiter 0.0.17.0.0.255
+            d.add(obj)
+        for obj in [*calendar_objects.objects(self), *event_logs.objects(self)]:  # TOU calendar, event logs
+            d.add(obj)
 
     def _counter(self) -> int:
         """The last invocation counter accepted from the management client (its next message must exceed it)."""
@@ -185,41 +191,6 @@ class MeterCosem:
             values = self.meter.instantaneous()[0]
             return _scaled(values[element][which], su.scaler, make, limit)
         return read
-
-    def _clock(self) -> CosemObject:
-        """Clock IC 8 version 0 (Blue Book 4.5.1)."""
-        def set_tz(_c: Caller, v: Data) -> None:
-            if v.tag is not Tag.LONG or not -720 <= v.value <= 720:
-                raise AccessError(DataAccessResult.TYPE_UNMATCHED, "time_zone is a long of −720 … 720 minutes")
-            self.time_zone_min = int(v.value)
-
-        def shift(_c: Caller, v: Data | None) -> None:
-            if v is None or v.tag is not Tag.LONG or not -900 <= v.value <= 900:
-                raise AccessError(DataAccessResult.TYPE_UNMATCHED, "shift_time takes a long of −900 … 900 s")
-            self.meter.set_clock(self.meter.clock_datetime() + dt.timedelta(seconds=int(v.value)))
-
-        def adjust(unit_s: int) -> Callable[[Caller, Data | None], None]:
-            def call(_c: Caller, _v: Data | None) -> None:
-                now = self.meter.clock_datetime()
-                posix = now.timestamp()
-                rounded = math.floor(posix / unit_s + 0.5) * unit_s
-                self.meter.set_clock(dt.datetime.fromtimestamp(rounded, dt.UTC))
-            return call
-
-        return CosemObject(8, 0, CLOCK, {
-            2: Attribute(get=lambda _c, _s: self.now_data(), set=lambda _c, v: self._set_time(v)),
-            3: Attribute(get=lambda _c, _s: Data.int16(self.time_zone_min), set=set_tz),
-            4: Attribute(get=lambda _c, _s: Data.uint8(STATUS_DST if self.dst_enabled else 0)),
-            5: Attribute(get=lambda _c, _s: Data.octets(self.dst_begin.encode())),
-            6: Attribute(get=lambda _c, _s: Data.octets(self.dst_end.encode())),
-            7: Attribute(get=lambda _c, _s: Data.int8(self.dst_deviation_min)),
-            8: Attribute(get=lambda _c, _s: Data.boolean(self.dst_enabled)),
-            9: Attribute(get=lambda _c, _s: Data.enum(_CLOCK_BASE_CRYSTAL)),
-        }, {
-            1: Method(adjust(900)),
-            3: Method(adjust(60)),
-            6: Method(shift),
-        })
 
     def _association(self) -> CosemObject:
         """Association LN IC 15 version 1 (Blue Book 4.4.3) as seen by the asking association."""
@@ -257,76 +228,10 @@ class MeterCosem:
         return [(8, CLOCK, 2), (1, PROFILE_STATUS, 2), (3, Obis(1, 0, 1, 8, 0), 2), (3, Obis(1, 0, 2, 8, 0), 2)]
 
     def _load_profile(self) -> CosemObject:
-        columns = self._capture_objects()
         profile = self.meter.profile
-
-        def capture_objects(_c: Caller, _s: Selection | None) -> Data:
-            return Data.array(Data.structure([Data.uint16(ic), _obis_data(ln), Data.int8(attr), Data.uint16(0)])
-                              for ic, ln, attr in columns)
-
-        def buffer(_c: Caller, sel: Selection | None) -> Data:
-            entries = list(profile.entries)
-            first_col, last_col = 0, len(columns)
-            if sel is not None and sel.selector == 1:
-                entries, cols = self._by_range(entries, sel.parameters, columns)
-                return Data.array(Data.structure(self._entry_data(e).items[i] for i in cols) for e in entries)
-            if sel is not None and sel.selector == 2:
-                entries, first_col, last_col = _by_entry(entries, sel.parameters, len(columns))
-            return Data.array(Data.structure(self._entry_data(e).items[first_col:last_col]) for e in entries)
-
-        def reset(_c: Caller, _v: Data | None) -> None:
-            profile.entries.clear()
-
-        sort_object = Data.structure([Data.uint16(0), Data.octets(bytes(6)), Data.int8(0), Data.uint16(0)])
-        return CosemObject(7, 1, LOAD_PROFILE, {
-            2: Attribute(get=buffer, selectors=(1, 2)),
-            3: Attribute(get=capture_objects),
-            4: Attribute(get=lambda _c, _s: Data.uint32(int(profile.period_s))),
-            5: Attribute(get=lambda _c, _s: Data.enum(1)),  # fifo
-            6: Attribute(get=lambda _c, _s: sort_object),
-            7: Attribute(get=lambda _c, _s: Data.uint32(len(profile.entries))),
-            8: Attribute(get=lambda _c, _s: Data.uint32(profile.entries.maxlen or 0)),
-        }, {
-            1: Method(reset),
-        })
-
-    def _by_range(self, entries: list[ProfileEntry], p: Data,
-                  columns: list[tuple[int, Obis, int]]) -> tuple[list[ProfileEntry], list[int]]:
-        """range_descriptor {restricting_object, from_value, to_value, selected_values} (Blue Book 4.3.6): the
-        clock column restricts, both ends inclusive; selected_values picks columns (empty: all)."""
-        try:
-            restricting, low, high, selected = p.items
-            ric, rln = int(restricting[0].value), Obis.from_bytes(restricting[1].value)
-            if (ric, rln) != (8, CLOCK):
-                raise AccessError(DataAccessResult.OTHER_REASON, f"restricting object IC {ric} {rln}: only the"
-                                  " clock column restricts a range")
-            t_from = CosemDateTime.from_data(low).to_datetime().timestamp()
-            t_to = CosemDateTime.from_data(high).to_datetime().timestamp()
-            cols: list[int] = []
-            for sv in selected.items:
-                key = (int(sv[0].value), Obis.from_bytes(sv[1].value), int(sv[2].value))
-                if key not in columns:
-                    raise AccessError(DataAccessResult.OTHER_REASON, f"selected value {key} is not a capture object")
-                cols.append(columns.index(key))
-        except (TypeError, ValueError, IndexError) as exc:
-            raise AccessError(DataAccessResult.TYPE_UNMATCHED, f"range_descriptor: {exc}") from None
-        chosen = [e for e in entries if t_from <= e.posix <= t_to]
-        return chosen, cols or list(range(len(columns)))
-
-
-def _by_entry(entries: list[ProfileEntry], p: Data, ncols: int) -> tuple[list[ProfileEntry], int, int]:
-    """entry_descriptor {from_entry, to_entry, from_selected_value, to_selected_value}, 1-based, 0 = the last
-    (Blue Book 4.3.6)."""
-    try:
-        first, last, c_first, c_last = (int(x.value) for x in p.items)
-    except (TypeError, ValueError) as exc:
-        raise AccessError(DataAccessResult.TYPE_UNMATCHED, f"entry_descriptor: {exc}") from None
-    last = len(entries) if last == 0 else min(last, len(entries))
-    c_last = ncols if c_last == 0 else min(c_last, ncols)
-    if first < 1 or c_first < 1 or first > last + 1 or c_first > c_last:
-        raise AccessError(DataAccessResult.OTHER_REASON, f"entry_descriptor {first}…{last} columns"
-                          f" {c_first}…{c_last} is out of range")
-    return entries[first - 1:last], c_first - 1, c_last
+        return profile_generic.profile_generic(
+            LOAD_PROFILE, self._capture_objects(), lambda: profile.entries, self._entry_data,
+            lambda: int(profile.period_s), lambda: profile.entries.maxlen or 0, profile.entries.clear)
 
 
 def _id_structure(parts: tuple[int, ...]) -> Data:

@@ -213,6 +213,13 @@ class MeterBehaviour(_Strict):
     load_profile_depth: Annotated[int, Field(ge=1, le=100_000)] = 4320
     #: fault: the load profile loses the intervals missed across a power failure (a good meter fills them)
     profile_gap_on_power_failure: bool = False
+    #: fault: the supply control switch's contacts are welded: the meter believes it opened, current keeps flowing
+    relay_stuck_closed: bool = False
+    #: fault: the firmware counts "last" / "second last" weekday of a month one too far from its end, so DST
+    #: begins and ends a week early (last Sunday of March 2026 → 22 March instead of 29 March)
+    dst_rule_wrong: bool = False
+    #: fault: an interruption of the supply shorter than 3 s leaves no power down / power up in the event logs
+    event_log_misses_short_interruptions: bool = False
 
     @field_validator("error_curve_pct")
     @classmethod
@@ -237,6 +244,23 @@ def _hex_key(octets: int) -> Any:
     return Field(pattern=pattern)
 
 
+class DstSwitchConfig(_Strict):
+    """A DST switch as the Clock's daylight_savings_begin / _end holds it, in the local time in force before the
+    switch: ``month``; ``day`` 1…31, ``last`` or ``second_last``; ``weekday`` 1 (Monday) … 7 (Sunday) or null (with
+    a weekday: the last / second-last such weekday of the month, or the first one on or after day 1…31); ``time``."""
+
+    month: Annotated[int, Field(ge=1, le=12)]
+    day: Annotated[int, Field(ge=1, le=31)] | Literal["last", "second_last"] | None = "last"
+    weekday: Annotated[int, Field(ge=1, le=7)] | None = 7
+    time: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")]
+
+    @model_validator(mode="after")
+    def _day(self) -> DstSwitchConfig:
+        if self.day is None and self.weekday is None:
+            raise ValueError("a DST switch needs a day of month or a weekday")
+        return self
+
+
 class DlmsConfig(_Strict):
     """The meter's DLMS/COSEM server (IEC 62056-5-3): clients and keys. Public client 16 reads without
     authentication; management client 1 reads and writes after LLS (``lls_password``) or HLS-GMAC with security
@@ -249,6 +273,11 @@ class DlmsConfig(_Strict):
     system_title: Annotated[str, _hex_key(8)] | None = None
     #: Clock time_zone (IEC 62056-6-2 4.5.1: minutes from local normal time to UTC, −60 for CET)
     time_zone_min: Annotated[int, Field(ge=-720, le=720)] = 0
+    #: Clock DST (attributes 5-8): off unless configured; the EU rule for CET by default (Directive 2000/84/EC)
+    dst_enabled: bool = False
+    dst_deviation_min: Annotated[int, Field(ge=-120, le=120)] = 60
+    dst_begin: DstSwitchConfig = Field(default_factory=lambda: DstSwitchConfig(month=3, time="02:00"))
+    dst_end: DstSwitchConfig = Field(default_factory=lambda: DstSwitchConfig(month=10, time="03:00"))
     #: HDLC lower (physical device) address on the optical port after mode E (IEC 62056-46: 0x10 … 0x3FFD)
     hdlc_address: Annotated[int, Field(ge=0x10, le=0x3FFD)] = 0x10
     #: the optical port announces mode E and switches to HDLC on request (IEC 62056-21 6.3.14)
@@ -335,6 +364,9 @@ class BehaviourOverrides(_Strict):
     load_profile_period_s: Annotated[int, Field(ge=60, le=86400)] | None = None
     load_profile_depth: Annotated[int, Field(ge=1, le=100_000)] | None = None
     profile_gap_on_power_failure: bool | None = None
+    relay_stuck_closed: bool | None = None
+    dst_rule_wrong: bool | None = None
+    event_log_misses_short_interruptions: bool | None = None
 
 
 class MeterOverrides(_Strict):

@@ -21,9 +21,12 @@ import numpy as np
 from instruments.simulators.clock import VirtualClock
 from instruments.simulators.units import WS_PER_KWH
 from instruments.simulators.world.config import CurvePoint, MeterTypeConfig, PositionConfig
+from instruments.simulators.world.events import EventLogs
 from instruments.simulators.world.profile import STATUS_CLOCK_ADJUSTED, LoadProfile
+from instruments.simulators.world.relay import SupplySwitch
 from instruments.simulators.world.reliability import peck_acceleration, weibull_life
 from instruments.simulators.world.source import Source, SourceState
+from instruments.simulators.world.tou import TimeOfUse, dst_settings
 
 _DAY_S = 86400.0
 REFERENCE_TEMPERATURE_C = 23.0
@@ -175,10 +178,13 @@ class Meter:
         self._clock_rate = 1.0 + drift * 1e-6
         self._clock_base_t = clock.now
         self._clock_base_posix = clock.epoch.timestamp() + clock.now + position.clock_offset_s
+        self.events = EventLogs(self, b.event_log_misses_short_interruptions)  # event logs 0.0.99.98.0/1.255
+        self.tou = TimeOfUse(self, dst_settings(config))  # time zone, DST, calendar: engaged only when used
         self._init_tariff()
         self.profile = LoadProfile(float(b.load_profile_period_s), b.load_profile_depth,
                                    b.profile_gap_on_power_failure)
         self._init_capture()
+        self.relay = SupplySwitch(b.relay_stuck_closed, self._virtual_at, self.meter_posix, lambda: self.port_alive)
 
         self._cache_state: SourceState | None = None
         self._cache: _Derived | None = None
@@ -193,6 +199,7 @@ class Meter:
     def set_clock(self, dt: datetime) -> None:
         """Set the meter's clock (naive datetimes are taken as UTC); the tariff follows the new time."""
         aware = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+        self.events.clock_set(self.meter_posix(), aware.timestamp())
         self._clock_base_t = self._clock.now
         self._clock_base_posix = aware.timestamp()
         self._init_tariff()
@@ -223,11 +230,14 @@ class Meter:
                     imp += e * f
                 elif e < 0:
                     exp -= e * f
-                self.profile.capture(self._capture_slot, imp, exp)
+                self.profile.capture(self._capture_slot, imp, exp, self.tou.profile_status(self._capture_slot))
             self._capture_slot += self.profile.period_s
             self.next_capture = self._virtual_at(self._capture_slot)
 
     def _init_tariff(self) -> None:
+        if self.tou.engaged:  # a calendar, DST, a pending activation: the time-of-use planner decides
+            self.tou.init_tariff()
+            return
         tod = self._meter_posix(self._clock.now) % _DAY_S
         start, end = self._t1_start_s, self._t1_end_s
         if tod < start:
@@ -240,6 +250,9 @@ class Meter:
 
     def switch_tariff(self) -> None:
         """Called by the world at ``next_tariff_switch``: flip exactly, no re-reading of a rounded clock."""
+        if self.tou.engaged:
+            self.tou.switch()
+            return
         t1 = self._t1_end_s - self._t1_start_s
         if self.tariff == 1:
             self.tariff, period = 2, _DAY_S - t1
@@ -282,6 +295,7 @@ class Meter:
     def supply(self, state: SourceState, t: float) -> float:
         """The supply over a segment starting at ``t`` with ``state``: a power-up when the voltage is back, the
         start of the hold-up when it fell. Returns when the supply fails if nothing changes (inf: it does not)."""
+        self.events.segment(state, t)  # power up, phase voltages missing / normal
         if self._derive(state).powered:
             self._low_since = None
             if not self._up:
@@ -299,6 +313,7 @@ class Meter:
 
     def supply_lost(self, t: float) -> None:
         """The hold-up time ran out at ``t``: one power failure (a dead meter records nothing)."""
+        self.events.supply_lost(t)
         self._up = False
         self._low_since = None
         if self.alive:
@@ -322,6 +337,8 @@ class Meter:
         d = self._derive(state)
         if not self.alive or not d.powered:
             return 0.0
+        if not self.relay.conducting:  # supply control switch open: no current through the meter
+            return self.creep_w
         if d.registering:
             return d.base_w + d.per_pct_w * (self._ct * (temperature_c - REFERENCE_TEMPERATURE_C) + self.drift_pct)
         return self.creep_w
@@ -336,10 +353,12 @@ class Meter:
         if not self.alive or power_w == 0.0:
             return
         e = power_w * dt / WS_PER_KWH
+        if (power_w < 0.0) is not self.events.reverse_flow:  # the registered power changed sign
+            self.events.flow(power_w < 0.0, self._clock.now)
         regs = self.registers
         if e > 0:
             regs["1.8.0"] += e
-            regs["1.8.1" if self.tariff == 1 else "1.8.2"] += e
+            regs["1.8.1" if self.tariff == 1 else "1.8.2" if self.tariff == 2 else f"1.8.{self.tariff}"] += e
         else:
             regs["2.8.0"] -= e
         if self.pulsing:
@@ -348,7 +367,7 @@ class Meter:
     def error_pct(self) -> float:
         """True error now at the delivered conditions; NaN when no active power flows."""
         d = self._derive(self._source.state_now())
-        if d.true_w == 0.0:
+        if d.true_w == 0.0 or not self.relay.conducting:
             return math.nan
         measured = self.power_now()
         return (measured / d.true_w - 1.0) * 100.0
@@ -358,6 +377,8 @@ class Meter:
         d = self._derive(self._source.state_now())
         if not self.alive or not d.powered:
             return 0.0
+        if not self.relay.conducting:  # supply control switch open: no current through the meter
+            return self.creep_w
         if d.registering:
             temperature = self._environment()[0]
             return d.base_w + d.per_pct_w * (self._ct * (temperature - REFERENCE_TEMPERATURE_C) + self.drift_pct)
@@ -433,6 +454,7 @@ class Meter:
         C.7.0 if the meter was powered and alive; registers, clock (RTC on its backup) and pulses survive."""
         if self.alive and self.powered:
             self.registers["C.7.0"] += 1.0
+            self.events.interruption(self._clock.now)
 
     # -- faults --------------------------------------------------------------------------------
     def fail_now(self, t: float | None = None) -> None:
@@ -474,7 +496,8 @@ class Meter:
 
     def instantaneous(self) -> tuple[list[tuple[float, float]], float]:
         """(U rms, I rms) per element and the frequency, as the meter's measuring elements see them now."""
-        values = [(d.voltage_rms, d.current_rms) for d in (self._source.delivered(ph) for ph in self.elements)]
+        values = [(d.voltage_rms, d.current_rms if self.relay.conducting else 0.0)
+                  for d in (self._source.delivered(ph) for ph in self.elements)]
         return values, self._source.delivered(self.elements[0]).frequency
 
     @property
@@ -518,4 +541,7 @@ class Meter:
             "power_ups": self.power_ups,
             "power_cycle_life": self.power_cycle_life if math.isfinite(self.power_cycle_life) else None,
             "failure_power_up": self.failure_power_up,
+            "time_of_use": self.tou.truth(),
+            "events": self.events.truth(),
+            **self.relay.truth(),  # relay_closed, relay_operations
         }

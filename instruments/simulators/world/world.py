@@ -4,8 +4,8 @@ Time advances in segments over which everything the meters see is constant (or, 
 constant): energies are then linear in time, so pulse counts are floor(accumulator) and gate edges are solved
 from the linear ramp — there is never a Python step per pulse. A segment ends at the next event: settling step of
 the source, a dip edge, chamber ramp end, lag bound or program-step end, tariff switch, integration timer end, a
-meter's supply hold-up running out, meter failure, or (for ``advance_until_idle``) the instant the last started
-error measurement finishes.
+meter's supply hold-up running out, meter failure, an armed load limiter acting, or (for ``advance_until_idle``)
+the instant the last started error measurement finishes.
 
 Randomness: one numpy generator per component, seeded by (seed, component, index), so the same seed gives
 bit-identical truth after the same command sequence, and adding a position does not reshuffle the others.
@@ -24,6 +24,7 @@ from instruments.simulators.world.chamber import Chamber
 from instruments.simulators.world.config import SimBenchConfig, resolve_meter
 from instruments.simulators.world.meter import Meter
 from instruments.simulators.world.reference import Reference
+from instruments.simulators.world.relay import limiter_act, limiter_deadline
 from instruments.simulators.world.source import Source
 
 _STREAM_SOURCE = 1
@@ -146,6 +147,10 @@ class World:
             if holdup_end < t1:
                 t1 = max(holdup_end, t0)
                 state = source.state_over(t0, t1)
+            limiter_end = limiter_deadline(meters, state, t0)  # an armed load limiter acting ends the segment
+            if limiter_end < t1:
+                t1 = max(limiter_end, t0)
+                state = source.state_over(t0, t1)
             if chamber is not None:
                 temp, rh = chamber.conditions_over(t1 - t0)
             else:
@@ -209,6 +214,8 @@ class World:
                     m.damage_h = max(m.damage_h, m.life_h)
                     m.fail(t1)
                 mortal = [m for m in mortal if m.failed_at is None]
+            if limiter_end <= t1:
+                limiter_act(meters, t1)
             if t1 >= next_tariff:
                 for m in meters:
                     if t1 >= m.next_tariff_switch:
