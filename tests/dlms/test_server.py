@@ -18,7 +18,7 @@ from instruments.dlms import acse, apdu, security
 from instruments.dlms.apdu import DataAccessResult
 from instruments.dlms.axdr import Data
 from instruments.dlms.client import AssociationRefused, DataAccessError, ServiceRefused
-from instruments.dlms.cosem import Obis
+from instruments.dlms.cosem import CosemDateTime, Obis
 from instruments.dlms.wrapper import WrapperFrame, WrapperReader
 from instruments.drivers.dlms import DlmsFault, DlmsPort
 from instruments.drivers.errors import InstrumentTimeout
@@ -301,3 +301,29 @@ def test_hdlc_frames_with_a_bad_crc_are_ignored_and_the_link_recovers(sim: Runni
     with socket.create_connection(("127.0.0.1", sim.port("meter2")), timeout=2) as s:
         s.sendall(b"/?!\r\n")
         assert s.recv(100).startswith(b"/MHS5\\2")
+
+
+def test_maximum_demand_is_the_largest_period_of_the_load_profile(port: Port, energised: Any, visa: Opener) -> None:
+    source = visa("source")
+    advance(energised, 1800)
+    for ph in (1, 2, 3):
+        source.write(f"SOUR:PHAS{ph}:CURR 10")  # twice the load for an hour: 6900 W
+    assert source.query("OUTP?") == "1"  # done before the clock moves (another connection)
+    advance(energised, 3600)
+    for ph in (1, 2, 3):
+        source.write(f"SOUR:PHAS{ph}:CURR 2")
+    assert source.query("OUTP?") == "1"
+    advance(energised, 1800)
+    meter = public(port, 6)
+    demand = meter.register("1.0.1.6.0.255", class_id=4)
+    rows = meter.profile(LOAD_PROFILE).rows
+    deltas = [(b[2] - a[2]) * 4.0 for a, b in itertools.pairwise(rows) if not b[1] & 0x80]  # W over 15 min
+    # the meter's demand is from its unrounded energy; the profile shows whole Wh: ±1 Wh per entry, × 4 per hour
+    assert demand.unit == "W" and abs(demand.value - max(deltas)) <= 2 * 4.0
+    assert demand.value == pytest.approx(3 * 230.0 * 10.0, rel=0.005)  # the 10 A hour, within the meter's error
+    when = CosemDateTime.from_data(meter.get(4, "1.0.1.6.0.255", 5)).to_datetime()
+    at_10a = [b[0] for a, b in itertools.pairwise(rows) if (b[2] - a[2]) * 4.0 > 6000]
+    assert len(at_10a) == 4 and when in at_10a  # one of the four quarter hours at 10 A
+    manager = management(port, 6)
+    manager.action(4, "1.0.1.6.0.255", 1, Data.int8(0))  # reset: no period completed since
+    assert public(port, 6).register("1.0.1.6.0.255", class_id=4).value == 0

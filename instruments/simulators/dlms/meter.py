@@ -19,7 +19,7 @@ from instruments.dlms.acse import Mechanism
 from instruments.dlms.apdu import DataAccessResult, Selection
 from instruments.dlms.axdr import BitString, Data, Tag
 from instruments.dlms.cosem import CosemDateTime, Obis, ScalerUnit, Unit
-from instruments.simulators.dlms import calendar_objects, clock_object, disconnect, event_logs, profile_generic
+from instruments.simulators.dlms import calendar_objects, clock_object, demand, disconnect, event_logs, profile_generic
 from instruments.simulators.dlms.objects import AccessError, Attribute, Caller, CosemObject, Method, ObjectDirectory
 from instruments.simulators.world.profile import ProfileEntry
 
@@ -170,6 +170,8 @@ class MeterCosem:
         for obj in disconnect.objects(self):  # Disconnect control 0.0.96.3.10.255, Limiter 0.0.17.0.0.255
             d.add(obj)
         for obj in [*calendar_objects.objects(self), *event_logs.objects(self)]:  # TOU calendar, event logs
+            d.add(obj)
+        for obj in demand.objects(self):  # Extended Register: maximum demand 1.0.1.6.0.255
             d.add(obj)
 
     def _counter(self) -> int:
