@@ -112,12 +112,22 @@ def test_remote_disconnect_judged_by_the_pulses(run: tuple[pd.DataFrame, dict[st
             assert abs(r["pulses_open"] - PULSES_PER_MIN) <= 1.5
             continue
         assert r["verdict"] == "pass", (pos, r["reason"])
-        assert r["pulses_open"] == 0
+        assert r["pulses_open"] <= (1 if pos == 10 else 0)  # position 10 creeps (5 W with voltage on): one at most
         if test_id == "disconnect_mode1":  # remote_reconnect arms it only: still no current
-            assert r["pulses_reconnected"] == 0 and r["control_state_reconnected"] == 2
+            assert r["pulses_reconnected"] <= (1 if pos == 10 else 0) and r["control_state_reconnected"] == 2
         else:  # connected at once
             assert abs(r["pulses_reconnected"] - PULSES_PER_MIN) <= 1.5
     assert all(m["relay_closed"] for m in meters.values())  # mode 2 left every relay closed
+
+
+def test_the_limiter_disconnects_the_good_meters_and_not_the_welded_one(
+        run: tuple[pd.DataFrame, dict[str, Any], str]) -> None:
+    df, meters, _ = run
+    rows = df[df["test_id"] == "limiter"].set_index("position")
+    assert rows.loc[5, "verdict"] == "fail" and "the relay did not open" in rows.loc[5, "reason"]
+    assert rows.loc[11, "verdict"] == "broken"
+    assert all(rows.loc[p, "verdict"] == "pass" for p in range(1, 13) if p not in (5, 11)), rows["reason"].to_dict()
+    assert all(m["relay_closed"] for m in meters.values())  # every meter left connected, the limiters disarmed
 
 
 def test_the_decoded_dlms_transcript_is_attached(run: tuple[pd.DataFrame, dict[str, Any], str]) -> None:

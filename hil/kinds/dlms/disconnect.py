@@ -17,6 +17,10 @@ from hil.measure.accuracy import runner_of
 from hil.standards import MeterRating, PowerFactor, StandardsLibrary
 from instruments.drivers.errors import BenchFault
 
+#: pulses an open relay may still show in a counting window: one, from the pulse the meter had nearly accumulated or
+#: from its creep (voltage stays on); a closed relay at the test load gives tens (the windows are chosen so)
+OPEN_PULSES = 1
+
 #: control modes whose remote_reconnect connects at once (transition a: disconnected → connected); in the others it
 #: only makes the meter ready_for_reconnection (d), the customer's button (e) or a local action (h) then connects
 #: (IEC 62056-6-2 Disconnect control, transitions a–h and control modes 0–6; status U: the letters as a vendor
@@ -144,7 +148,7 @@ def _measurements(o: PositionOutcome) -> list[Measurement]:
     out = [
         Measurement("disconnect accepted", not x["refused"], text=lambda ok: "remote_disconnect accepted" if ok
                     else x["refused"]),
-        Measurement("pulses while disconnected", x["pulses_open"], "", upper=0,
+        Measurement("pulses while disconnected", x["pulses_open"], "", upper=OPEN_PULSES,
                     text=lambda ok: f"no pulse in {w} from {x['max_open_s']:g} s after remote_disconnect" if ok
                     else f"the relay did not open: {x['pulses_open']} pulses in {w} from {x['max_open_s']:g} s after"
                          f" remote_disconnect ({x['pulses_before']} before)"
@@ -172,7 +176,7 @@ def _measurements(o: PositionOutcome) -> list[Measurement]:
                                         f" {x['control_mode']}: manual reconnection)" if ok
                         else f"control_state {state} after remote_reconnect in control mode {x['control_mode']},"
                              " expected 2 ready_for_reconnection"),
-            Measurement("pulses before manual reconnection", x["pulses_reconnected"], "", upper=0,
+            Measurement("pulses before manual reconnection", x["pulses_reconnected"], "", upper=OPEN_PULSES,
                         text=lambda ok: f"no current until the customer reconnects (control mode {x['control_mode']})"
                         if ok else f"the meter reconnected without the customer: {x['pulses_reconnected']} pulses in"
                                    f" {w} after remote_reconnect (control mode {x['control_mode']})"),

@@ -6,7 +6,7 @@ from typing import Any
 
 from hil.core import PlanContext, Step
 from hil.core.kinds import kind_class
-from hil.kinds.dlms.model import DisconnectTest, LoadProfileTest
+from hil.kinds.dlms.model import DisconnectTest, LimiterTest, LoadProfileTest
 
 
 def _load_profile(test: Any, ctx: PlanContext) -> list[Step]:
@@ -28,3 +28,15 @@ def _disconnect(test: Any, ctx: PlanContext) -> list[Step]:
 
 Disconnect = kind_class(DisconnectTest, "remote disconnect and reconnect over DLMS, judged by the bench's pulse counts "
                         "under load (a relay that does not open fails the meter)", _disconnect)
+
+
+def _limiter(test: Any, ctx: PlanContext) -> list[Step]:
+    from hil.kinds.dlms.limiter import limiter_tasks
+
+    return limiter_tasks(test, ctx.rating, ctx.positions, ctx.library, ctx.plan.measure.settle_s)
+
+
+Limiter = kind_class(LimiterTest, "load limiter over DLMS: disconnects after min_over above the threshold, not after "
+                     "a shorter overload, reconnects after min_under below it; judged by the bench's pulse counts",
+                     _limiter)
+
