@@ -40,3 +40,43 @@ Limiter = kind_class(LimiterTest, "load limiter over DLMS: disconnects after min
                      "a shorter overload, reconnects after min_under below it; judged by the bench's pulse counts",
                      _limiter)
 
+
+def _event_log(test: Any, ctx: PlanContext) -> list[Step]:
+    from hil.kinds.dlms.event_log import event_log_tasks
+
+    return event_log_tasks(test, ctx.rating, ctx.positions, ctx.library)
+
+
+from hil.kinds.dlms.event_log import EventLogTest  # noqa: E402  (its own module; model.py is shared)
+
+EventLog = kind_class(EventLogTest, "event logs over DLMS: interruptions, loss of a phase's voltage and reverse flow "
+                      "played on the bench, each logged with the right code within a tolerance of the bench clock",
+                      _event_log)
+
+
+def _tou(test: Any, ctx: PlanContext) -> list[Step]:
+    from hil.kinds.dlms.tou import tou_tasks
+
+    m = ctx.plan.measure
+    return tou_tasks(test, ctx.rating, ctx.positions, m.decision_rule, ctx.library, m.conditional_pass)
+
+
+from hil.kinds.dlms.tou import TouTest  # noqa: E402  (its own module; model.py is shared)
+
+Tou = kind_class(TouTest, "time-of-use over DLMS: a calendar with seasons, week and day profiles and special days "
+                 "written and activated; across each switch point each tariff register advances only in its window, "
+                 "the switch at the calendar's instant, the energy against the reference energy", _tou)
+
+
+def _clock_dst(test: Any, ctx: PlanContext) -> list[Step]:
+    from hil.kinds.dlms.clock_dst import clock_dst_tasks
+
+    m = ctx.plan.measure
+    return clock_dst_tasks(test, ctx.rating, ctx.positions, m.decision_rule, m.conditional_pass)
+
+
+from hil.kinds.dlms.clock_dst import ClockDstTest  # noqa: E402  (its own module; model.py is shared)
+
+ClockDst = kind_class(ClockDstTest, "clock with time zone and DST over DLMS: rule written, clock set against the bench "
+                      "clock, each DST switch run across: deviation, status bit and local time as the rule says, at "
+                      "its instant, UTC continuous", _clock_dst)
