@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 
 from hil.benchfile import dump_bench_file
 from hil.runner import ResumeRecord, resume_simulation, run_plan
@@ -44,8 +45,9 @@ tests:
 
 def _two_positions(path: Path, name: str = "two-position-bench") -> Path:
     """The packaged bench with its first two meters only, under another name."""
-    text = DEFAULT_SIM.read_text(encoding="utf-8").replace("name: default-sim-bench", f"name: {name}")
-    path.write_text(text[: text.index("  - {position: 3,")], encoding="utf-8")
+    data = yaml.safe_load(DEFAULT_SIM.read_text(encoding="utf-8"))
+    data["name"], data["positions"] = name, data["positions"][:2]
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
 
 
