@@ -165,6 +165,15 @@ class Data:
     def __post_init__(self) -> None:
         _check(self)
 
+    @classmethod
+    def _decoded(cls, tag: Tag, value: Any = None) -> Data:
+        """A value the decoder read: its type fits by construction, so the constructor's checks are skipped (they
+        cost more than the decoding)."""
+        d = object.__new__(cls)
+        object.__setattr__(d, "tag", tag)
+        object.__setattr__(d, "value", value)
+        return d
+
     # -- access --------------------------------------------------------------------------------
     @property
     def items(self) -> tuple[Data, ...]:
@@ -318,33 +327,33 @@ def read_data(r: Reader, depth: int = 0) -> Data:
     except ValueError:
         raise AxdrError(start, f"unknown data type tag {code}") from None
     if tag in (Tag.NULL, Tag.DONT_CARE):
-        return Data(tag)
+        return Data._decoded(tag)
     if tag in (Tag.ARRAY, Tag.STRUCTURE):
         if depth >= MAX_DEPTH:
             raise AxdrError(start, f"{tag.name.lower()} nested deeper than {MAX_DEPTH}")
         n = r.length(f"{tag.name.lower()} count")
-        return Data(tag, tuple(read_data(r, depth + 1) for _ in range(n)))
+        return Data._decoded(tag, tuple(read_data(r, depth + 1) for _ in range(n)))
     if tag is Tag.BOOLEAN:
-        return Data(tag, r.byte("boolean") != 0)
+        return Data._decoded(tag, r.byte("boolean") != 0)
     if tag in _INTS:
         fmt = _INTS[tag]
-        return Data(tag, struct.unpack(fmt, r.take(struct.calcsize(fmt), tag.name.lower()))[0])
+        return Data._decoded(tag, struct.unpack(fmt, r.take(struct.calcsize(fmt), tag.name.lower()))[0])
     if tag in _FLOATS:
         fmt = _FLOATS[tag]
-        return Data(tag, struct.unpack(fmt, r.take(struct.calcsize(fmt), tag.name.lower()))[0])
+        return Data._decoded(tag, struct.unpack(fmt, r.take(struct.calcsize(fmt), tag.name.lower()))[0])
     if tag in _FIXED_OCTETS:
-        return Data(tag, r.take(_FIXED_OCTETS[tag], tag.name.lower()))
+        return Data._decoded(tag, r.take(_FIXED_OCTETS[tag], tag.name.lower()))
     if tag in _STRINGS:
         text = r.take(r.length(f"{tag.name.lower()} length"), tag.name.lower())
         if tag is Tag.OCTET_STRING:
-            return Data(tag, text)
+            return Data._decoded(tag, text)
         try:
-            return Data(tag, text.decode("ascii" if tag is Tag.VISIBLE_STRING else "utf-8"))
+            return Data._decoded(tag, text.decode("ascii" if tag is Tag.VISIBLE_STRING else "utf-8"))
         except UnicodeDecodeError as exc:
             raise AxdrError(start, f"{tag.name.lower()} is not valid text: {exc.reason}") from None
     if tag is Tag.BIT_STRING:
         bits = r.length("bit-string length", of_bytes=False)
-        return Data(tag, BitString(r.take((bits + 7) // 8, "bit-string"), bits))
+        return Data._decoded(tag, BitString(r.take((bits + 7) // 8, "bit-string"), bits))
     if tag is Tag.BCD:
-        return Data(tag, struct.unpack(">b", r.take(1, "bcd"))[0])
+        return Data._decoded(tag, struct.unpack(">b", r.take(1, "bcd"))[0])
     raise AxdrError(start, f"{tag.name.lower()} is not supported")

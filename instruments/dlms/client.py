@@ -104,7 +104,7 @@ class ClientAssociation:
     """One association over a ``transact(request) -> response`` exchange the driver supplies."""
 
     def __init__(self, settings: ClientSettings, transact: Transact,
-                 on_apdu: Callable[[str, str], None] | None = None,
+                 on_apdu: Callable[[str, str | Callable[[], str]], None] | None = None,
                  random_bytes: Callable[[int], bytes] = os.urandom) -> None:
         if (settings.authentication is Authentication.HLS_GMAC or settings.ciphered) and settings.keys is None:
             raise ValueError("HLS-GMAC and ciphering need the encryption and authentication keys")
@@ -152,13 +152,13 @@ class ClientAssociation:
         return opened.plain
 
     def _exchange(self, request: apdu.Apdu) -> apdu.Apdu:
-        self._log("request", apdu.describe(request))
+        self._log("request", lambda: apdu.describe(request))
         raw = self._transact(self._seal(apdu.encode(request)))
         try:
             response = apdu.decode(self._open(raw))
         except ApduError as exc:
             raise ProtocolError(f"malformed response to {apdu.describe(request)}: {exc}") from None
-        self._log("response", apdu.describe(response))
+        self._log("response", lambda: apdu.describe(response))
         if isinstance(response, apdu.ExceptionResponse):
             raise ServiceRefused(response)
         return response

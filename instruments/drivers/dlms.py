@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -147,7 +148,7 @@ class DlmsPort:
         self._hdlc = {}
         self._switched = False
 
-    def _log(self, direction: str, text: str) -> None:
+    def _log(self, direction: str, text: str | Callable[[], str]) -> None:
         self.transport.transcript.add(self.name, "write" if direction == "request" else "read", text)
 
     def _transact(self, request: bytes, sap: int | None = None) -> bytes:
@@ -157,7 +158,9 @@ class DlmsPort:
         return self._hdlc_transact(request, sap)
 
     def _wrapper(self, request: bytes, sap: int) -> bytes:
-        self.transport.write_raw(WrapperFrame(sap, self.logical_device, request).encode(), transcribe=False)
+        # the answer is read at once: a dead link shows there (EOF), no look at the idle link first
+        self.transport.write_raw(WrapperFrame(sap, self.logical_device, request).encode(), transcribe=False,
+                                 check_link=False)
         header = self.transport.read_bytes(HEADER, transcribe=False)
         version = int.from_bytes(header[0:2], "big")
         source, dest, length = (int.from_bytes(header[i:i + 2], "big") for i in (2, 4, 6))

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Direction = Literal["write", "query", "reply", "read", "error", "event"]
+#: a transcript line's text, or a function that makes it when the transcript is read
+Text = str | Callable[[], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,16 +40,18 @@ class Transcript:
     def __init__(self, max_entries: int = 200_000) -> None:
         self.max_entries = max_entries
         # plain tuples on the hot path (every command and reply); entries are built when read
-        self._entries: deque[tuple[float, str, Direction, str, float | None]] = deque(maxlen=max_entries)
+        self._entries: deque[tuple[float, str, Direction, Text, float | None]] = deque(maxlen=max_entries)
         self._total = 0  # entries ever added (marks count these)
         self.listeners: list[Callable[[TranscriptEntry], None]] = []
 
-    def add(self, instrument: str, direction: Direction, text: str, elapsed_s: float | None = None) -> None:
+    def add(self, instrument: str, direction: Direction, text: Text, elapsed_s: float | None = None) -> None:
+        """``text`` may be a function giving it: a binary protocol's decoded message is then made only when the
+        transcript is read (a report, a listener), not on every exchange."""
         raw = (time.time(), instrument, direction, text, elapsed_s)
         self._entries.append(raw)
         self._total += 1
         if self.listeners:
-            entry = TranscriptEntry(*raw)
+            entry = _entry(raw)
             for listener in self.listeners:
                 listener(entry)
 
@@ -56,12 +60,17 @@ class Transcript:
 
     def since(self, mark: int) -> list[TranscriptEntry]:
         n = len(self._entries)
-        return [TranscriptEntry(*raw) for raw in itertools.islice(self._entries, max(0, n - (self._total - mark)), n)]
+        return [_entry(raw) for raw in itertools.islice(self._entries, max(0, n - (self._total - mark)), n)]
 
     @property
     def entries(self) -> list[TranscriptEntry]:
-        return [TranscriptEntry(*raw) for raw in self._entries]
+        return [_entry(raw) for raw in self._entries]
 
     @staticmethod
     def render(entries: list[TranscriptEntry]) -> str:
         return "\n".join(e.line() for e in entries) + ("\n" if entries else "")
+
+
+def _entry(raw: tuple[float, str, Direction, Text, float | None]) -> TranscriptEntry:
+    t, instrument, direction, text, elapsed = raw
+    return TranscriptEntry(t, instrument, direction, text if isinstance(text, str) else text(), elapsed)

@@ -310,12 +310,14 @@ class VisaTransport:
         self.transcript.add(self.name, "reply", reply, time.perf_counter() - t0)
         return reply
 
-    def write_raw(self, data: bytes, transcribe: bool = True) -> None:
+    def write_raw(self, data: bytes, transcribe: bool = True, check_link: bool = True) -> None:
         """Send bytes as they are; ``transcribe=False`` for a binary protocol whose driver writes the decoded
-        message to the transcript itself."""
+        message to the transcript itself; ``check_link=False`` when a read of the answer follows at once (it finds a
+        closed link by itself), saving the look at the idle link."""
         if transcribe:
             self.transcript.add(self.name, "write", data.decode(self.encoding))
-        self._exchange(repr(data) if transcribe else f"{len(data)} bytes", lambda link: link.send(data))
+        self._exchange(repr(data) if transcribe else f"{len(data)} bytes", lambda link: link.send(data),
+                       check_link=check_link)
 
     def read_bytes(self, count: int, transcribe: bool = True) -> bytes:
         # a read finds a closed link by itself (EOF): no look before it (one select less per read)
