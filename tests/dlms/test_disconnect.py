@@ -22,21 +22,17 @@ from instruments.dlms.axdr import Data
 from instruments.dlms.client import DataAccessError
 from instruments.dlms.cosem import CosemDateTime, Obis
 from instruments.drivers.dlms import DlmsFault, DlmsPort
-from instruments.drivers.transport import VisaTransport
 from instruments.simulators.bench import RunningBench, SimulatedBench
 from instruments.simulators.world.config import SimBenchConfig, load_sim_bench
+from tests.dlms.conftest import Port, advance, management, public
 from tests.helpers import Opener, truth
 
-EK = "000102030405060708090A0B0C0D0E0F"
-AK = "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"
 DC = "0.0.96.3.10.255"
 LIMITER = "0.0.17.0.0.255"
 DISCONNECTED, CONNECTED, READY = 0, 1, 2
 P_5A = 3 * 230.0 * 5.0  # W at 5 A per phase, PF 1 (the default bench's meters err by ≲ 0.4 %)
 #: position 3 of this module's bench has welded relay contacts
 STUCK = 3
-
-Port = Callable[..., DlmsPort]
 
 
 @pytest.fixture
@@ -46,49 +42,6 @@ def sim() -> Iterator[RunningBench]:
     data["positions"][STUCK - 1]["overrides"] = {"behaviour": {"relay_stuck_closed": True}}
     with RunningBench(SimulatedBench(SimBenchConfig.model_validate(data), seed=1)) as running:
         yield running
-
-
-@pytest.fixture
-def energised(visa: Opener) -> Any:
-    """Source at Un and 5 A on all phases, the clock run one hour: every meter powered and registering."""
-    source, control = visa("source"), visa("control")
-    for ph in (1, 2, 3):
-        source.write(f"SOUR:PHAS{ph}:VOLT 230;CURR 5")
-    source.write("OUTP ON")
-    assert source.query("OUTP?") == "1"
-    advance(control, 3600)
-    return control
-
-
-@pytest.fixture
-def port(sim: RunningBench) -> Iterator[Port]:
-    opened: list[DlmsPort] = []
-
-    def _open(position: int = 1, **options: Any) -> DlmsPort:
-        resource = f"TCPIP0::127.0.0.1::{sim.port(f'meter{position}-dlms')}::SOCKET"
-        transport = VisaTransport(f"meter{position}-dlms", resource, timeout_s=2.0, read_termination=None,
-                                  write_termination="")
-        p = DlmsPort(transport, **options)
-        opened.append(p)
-        return p
-
-    yield _open
-    for p in opened:
-        p.close()
-        p.transport.close()
-
-
-def public(port: Port, position: int = 1) -> DlmsPort:
-    return port(position, client=16, authentication="none")
-
-
-def management(port: Port, position: int = 1) -> DlmsPort:
-    return port(position, client=1, authentication="hls-gmac", encryption_key=EK, authentication_key=AK)
-
-
-def advance(control: Any, seconds: float) -> None:
-    control.write(f"CLOC:ADV {seconds}")
-    control.query("*OPC?")
 
 
 def state(meter: DlmsPort) -> tuple[bool, int, int]:

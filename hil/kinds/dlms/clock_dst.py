@@ -34,7 +34,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from hil.core import Measurement, PlanError, PlanSection, PointSpec, PositionOutcome, RunContext, Step
-from hil.kinds.dlms.load_profile import dlms_port
+from hil.kinds.dlms.common import dlms_port, set_clocks_back
 from hil.kinds.dlms.timekeeping import (
     ClockValue,
     DstRule,
@@ -304,13 +304,7 @@ def _run_switch(session: RunContext, task: Step, test: ClockDstTest, which: str)
     found: dict[int, str] = {}
 
     def set_back() -> dict[int, str]:
-        failed = {}
-        for p in set_at:
-            try:
-                set_clock_local(dlms_port(bench, p), zone, clock.utc())
-            except BenchFault as exc:
-                failed[p] = f"clock not set back to the reference time: {exc}"
-        return failed
+        return set_clocks_back(bench, set_at, lambda port, utc: set_clock_local(port, zone, utc))
 
     def read_all() -> None:
         for p in set_at:

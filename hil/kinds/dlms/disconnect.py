@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from hil.core import Measurement, PlanError, PointSpec, PositionOutcome, RunContext, Step
-from hil.kinds.dlms.load_profile import dlms_port
+from hil.core import Measurement, PointSpec, PositionOutcome, RunContext, Step
+from hil.kinds.dlms.common import dlms_port, resolve_load
 from hil.kinds.dlms.model import DisconnectTest
 from hil.measure.accuracy import runner_of
-from hil.standards import MeterRating, PowerFactor, StandardsLibrary
+from hil.standards import MeterRating, StandardsLibrary
 from instruments.drivers.errors import BenchFault
 
 #: pulses an open relay may still show in a counting window: one, from the pulse the meter had nearly accumulated or
@@ -32,11 +32,8 @@ CONNECTED = 1
 
 def disconnect_tasks(test: DisconnectTest, rating: MeterRating, positions: list[int],
                      library: StandardsLibrary) -> list[Step]:
-    try:
-        amps = rating.currents(library).evaluate(test.current)
-        pf = PowerFactor.parse(test.power_factor)
-    except ValueError as exc:
-        raise PlanError(f"test {test.id!r}: {exc}") from exc
+    load = resolve_load(test.id, rating, library, test.current, test.power_factor)
+    amps, pf = load.amps, load.pf
     point = f"remote disconnect at {test.current} PF {pf}" + (" and reconnect" if test.reconnect else "")
     spec = PointSpec("disconnect", point, rating.un_v, amps, pf.phi_deg, str(pf), frequency_hz=rating.frequency_hz,
                      limit_table="plan", limit_status="lab")

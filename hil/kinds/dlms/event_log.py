@@ -248,7 +248,7 @@ def event_log_tasks(test: EventLogTest, rating: Any, positions: list[int], libra
 
 def _run(session: RunContext, task: Step, test: EventLogTest,
          flows: dict[int, tuple[PointSpec, PointSpec]]) -> list[PositionOutcome]:
-    from hil.kinds.dlms.load_profile import dlms_port
+    from hil.kinds.dlms.common import dlms_port
     from hil.measure.accuracy import runner_of
     from instruments.drivers.errors import BenchFault
 

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hil.core import Measurement, PlanError, PointSpec, PositionOutcome, RunContext, Step
+from hil.kinds.dlms.common import dlms_port
 from hil.kinds.dlms.disconnect import OPEN_PULSES
-from hil.kinds.dlms.load_profile import dlms_port
 from hil.kinds.dlms.model import LimiterTest
 from hil.measure.accuracy import runner_of
 from hil.measure.pulse_outputs import pulse_outputs

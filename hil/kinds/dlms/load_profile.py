@@ -20,25 +20,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hil.core import Measurement, PlanError, PointSpec, PositionOutcome, RunContext, Step
+from hil.kinds.dlms.common import dlms_port, resolve_load
 from hil.kinds.dlms.model import LoadProfileTest
 from hil.measure.accuracy import runner_of
-from hil.standards import MeterRating, PowerFactor, StandardsLibrary
-from hil.standards.points import limit_for
+from hil.standards import MeterRating, StandardsLibrary
 from instruments.drivers.errors import BenchFault
 
 #: seconds after the last capture instant before the profiles are read (the meters capture on their own clocks)
 _READ_MARGIN_S = 5.0
 #: a timestamp more than this off the capture grid is "off grid" (the 1/100 s resolution of a COSEM date-time)
 _GRID_TOLERANCE_S = 0.01
-
-
-def dlms_port(bench: Any, position: int) -> Any:
-    """The position's DLMS/COSEM port: the bench file's ``dlms`` binding, else its ``port`` if that speaks DLMS."""
-    meter = bench.meter(position)
-    port = meter.dlms if getattr(meter, "dlms", None) is not None else meter.port
-    if port is None or not hasattr(port, "profile"):
-        raise BenchFault("meter port", f"position {position}: the bench file gives no DLMS port (positions[].dlms)")
-    return port
 
 
 @dataclass(frozen=True)
@@ -52,12 +43,9 @@ class _Plan:
 
 def load_profile_tasks(test: LoadProfileTest, rating: MeterRating, positions: list[int], rule: str,
                        library: StandardsLibrary, conditional_pass: str) -> list[Step]:
-    try:
-        amps = rating.currents(library).evaluate(test.current)
-        pf = PowerFactor.parse(test.power_factor)
-        row = limit_for(rating, amps, pf, library=library)
-    except ValueError as exc:
-        raise PlanError(f"test {test.id!r}: {exc}") from exc
+    load = resolve_load(test.id, rating, library, test.current, test.power_factor, with_limit=True)
+    amps, pf, row = load.amps, load.pf, load.row
+    assert row is not None
     point = f"load profile {test.intervals} intervals at {test.current} PF {pf}"
     if test.interruption is not None:
         point += f", {test.interruption.duration_s:g} s interruption"

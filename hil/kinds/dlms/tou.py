@@ -41,8 +41,8 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from hil.core import Measurement, PlanError, PlanSection, PointSpec, PositionOutcome, RunContext, Step
-from hil.kinds.dlms.load_profile import dlms_port
+from hil.core import Measurement, PlanSection, PointSpec, PositionOutcome, RunContext, Step
+from hil.kinds.dlms.common import dlms_port, resolve_load, set_clocks_back
 from hil.kinds.dlms.timekeeping import (
     DstRule,
     Model,
@@ -55,8 +55,7 @@ from hil.kinds.dlms.timekeeping import (
     zone_differences,
 )
 from hil.measure.accuracy import runner_of
-from hil.standards import MeterRating, PowerFactor, StandardsLibrary
-from hil.standards.points import limit_for
+from hil.standards import MeterRating, StandardsLibrary
 from instruments.drivers.errors import BenchFault
 
 _DATE = re.compile(r"^(?:(\d{4})-)?(\d{2})-(\d{2})(?:[ T](\d{2}:\d{2}(?::\d{2})?))?$")
@@ -412,12 +411,9 @@ class _Switch:
 
 def tou_tasks(test: TouTest, rating: MeterRating, positions: list[int], rule: str, library: StandardsLibrary,
               conditional_pass: str) -> list[Step]:
-    try:
-        amps = rating.currents(library).evaluate(test.current)
-        pf = PowerFactor.parse(test.power_factor)
-        row = limit_for(rating, amps, pf, library=library)
-    except ValueError as exc:
-        raise PlanError(f"test {test.id!r}: {exc}") from exc
+    load = resolve_load(test.id, rating, library, test.current, test.power_factor, with_limit=True)
+    amps, pf, row = load.amps, load.pf, load.row
+    assert row is not None
     zone, cal = test.zone, test.calendar
     idle = PointSpec("tou", f"calendar {cal.name} written and activated", rating.un_v, 0.0, 0.0, "1",
                      frequency_hz=rating.frequency_hz, limit_table="plan", limit_status="lab")
@@ -685,13 +681,7 @@ def _run_switch(session: RunContext, task: Step, test: TouTest, sw: _Switch, idl
     ref_wh, ref_s = 0.0, 0.0
 
     def set_back() -> dict[int, str]:
-        failed = {}
-        for p in set_at:
-            try:
-                set_clock_local(dlms_port(bench, p), zone, clock.utc())
-            except BenchFault as exc:
-                failed[p] = f"clock not set back to the reference time: {exc}"
-        return failed
+        return set_clocks_back(bench, set_at, lambda port, utc: set_clock_local(port, zone, utc))
 
     def read_all(label: str) -> None:
         for p in set_at:

@@ -1,0 +1,67 @@
+"""Shared fixtures of the DLMS tests: the simulated meters reached over TCP exactly as on a network."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from instruments.drivers.dlms import DlmsPort
+from instruments.drivers.transport import VisaTransport
+from instruments.simulators.bench import RunningBench
+from tests.helpers import Opener
+
+EK = "000102030405060708090A0B0C0D0E0F"
+AK = "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"
+
+Port = Callable[..., DlmsPort]
+
+
+def advance(control: Any, seconds: float) -> None:
+    """Run the bench clock, and wait until it has run (other connections act only after that)."""
+    control.write(f"CLOC:ADV {seconds}")
+    control.query("*OPC?")
+
+
+@pytest.fixture
+def energised(visa: Opener) -> Any:
+    """Source at Un and 5 A on all phases, the clock run one hour: every meter powered and registering. Gives
+    the control endpoint's session."""
+    source, control = visa("source"), visa("control")
+    for ph in (1, 2, 3):
+        source.write(f"SOUR:PHAS{ph}:VOLT 230;CURR 5")
+    source.write("OUTP ON")
+    assert source.query("OUTP?") == "1"  # done before the clock moves (another connection)
+    advance(control, 3600)
+    return control
+
+
+@pytest.fixture
+def port(sim: RunningBench) -> Iterator[Port]:
+    """Open MeterHIL's DLMS client on a meter's wrapper port: ``port(position, **DlmsPort options)``; all are
+    released and closed after the test."""
+    opened: list[DlmsPort] = []
+
+    def _open(position: int = 1, timeout_s: float = 2.0, **options: Any) -> DlmsPort:
+        resource = f"TCPIP0::127.0.0.1::{sim.port(f'meter{position}-dlms')}::SOCKET"
+        transport = VisaTransport(f"meter{position}-dlms", resource, timeout_s=timeout_s, read_termination=None,
+                                  write_termination="")
+        p = DlmsPort(transport, **options)
+        opened.append(p)
+        return p
+
+    yield _open
+    for p in opened:
+        p.close()
+        p.transport.close()
+
+
+def public(port: Port, position: int = 1, **kw: Any) -> DlmsPort:
+    return port(position, client=16, authentication="none", **kw)
+
+
+def management(port: Port, position: int = 1, **kw: Any) -> DlmsPort:
+    kw.setdefault("encryption_key", EK)
+    kw.setdefault("authentication_key", AK)
+    return port(position, client=1, authentication="hls-gmac", **kw)
