@@ -178,11 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     from hil.cli_kinds import add_kinds_command
     from hil.cli_reliability import add_reliability_commands
     from hil.cli_run import add_run_commands
+    from hil.cli_sts import add_sts_commands
 
     add_run_commands(sub)
     add_kinds_command(sub)
     add_bench_commands(sub)
     add_reliability_commands(sub)
+    add_sts_commands(sub)
     return p
 
 

@@ -47,6 +47,7 @@ def modules(folder: str) -> list[Path]:
         # standards, reliability: pure (nothing from the bench, the core or a kind); measure: no kind
         ("hil/standards", ("hil.core", "hil.kinds", "hil.bench", "hil.measure", *BENCH_SIDE)),
         ("hil/reliability", ("hil.core", "hil.kinds", "hil.bench", "hil.measure", *BENCH_SIDE)),
+        ("hil/sts", ("hil.core", "hil.kinds", "hil.bench", "hil.measure", *BENCH_SIDE)),
         ("hil/measure", ("hil.kinds",)),
         # results and reporting never talk to instruments, and serve every kind without knowing one
         ("hil/reporting", ("hil.kinds", "hil.bench", "instruments.drivers")),
