@@ -20,7 +20,7 @@ GOAL_PER_S = 10_000
 
 def main() -> None:
     n, meters = (int(a) for a in (sys.argv[1:3] if len(sys.argv) >= 3 else (50_000, 200)))
-    from hil.sts import TOKEN_TYPES, Token, decode_amount, decode_token, dkga02, encode_token
+    from instruments.sts import TOKEN_TYPES, Token, decode_amount, decode_token, dkga02, encode_token
 
     rng = random.Random(13)
     vending_key = bytes.fromhex("abababababababab")

@@ -1,5 +1,5 @@
 """``hil sts``: STS prepayment tokens (IEC 62055-41) for the lab — encode a token from its fields and keys, decode one
-to its fields, derive a meter's decoder key (hil/sts, docs/sts.md).
+to its fields, derive a meter's decoder key (instruments/sts, docs/sts.md).
 
 Bad input (a token of the wrong length or with a non-digit, a key of the wrong length, an amount beyond the range,
 a TID before the base date …) prints one ``hil: error: …`` line naming the field and exits 2.
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from hil.sts import (
+from instruments.sts import (
     BASE_DATES,
     DEFAULT_BASE_DATE,
     Token,
@@ -39,8 +39,8 @@ from hil.sts import (
     tid_from_datetime,
     token_type,
 )
-from hil.sts.keys import KeyType
-from hil.sts.token import format_token
+from instruments.sts.keys import KeyType
+from instruments.sts.token import format_token
 
 EXIT_BAD_INPUT = 2
 Handler = Callable[[argparse.Namespace], int]

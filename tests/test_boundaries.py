@@ -47,7 +47,8 @@ def modules(folder: str) -> list[Path]:
         # standards, reliability: pure (nothing from the bench, the core or a kind); measure: no kind
         ("hil/standards", ("hil.core", "hil.kinds", "hil.bench", "hil.measure", *BENCH_SIDE)),
         ("hil/reliability", ("hil.core", "hil.kinds", "hil.bench", "hil.measure", *BENCH_SIDE)),
-        ("hil/sts", ("hil.core", "hil.kinds", "hil.bench", "hil.measure", *BENCH_SIDE)),
+        # the STS token codec is pure: shared by the simulated payment meters and the lab's CLI, it knows neither
+        ("instruments/sts", ("instruments.simulators", "instruments.drivers", "instruments.scpi", "hil")),
         ("hil/measure", ("hil.kinds",)),
         # results and reporting never talk to instruments, and serve every kind without knowing one
         ("hil/reporting", ("hil.kinds", "hil.bench", "instruments.drivers")),

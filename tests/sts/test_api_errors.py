@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from hil.sts import (
+from instruments.sts import (
     Token,
     TokenError,
     decode_token,

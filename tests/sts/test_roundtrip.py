@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hil.sts import (
+from instruments.sts import (
     BASE_DATES,
     MAX_VALUE,
     TID_MAX,
@@ -34,7 +34,7 @@ from hil.sts import (
     tid_from_datetime,
     to_66_bits,
 )
-from hil.sts.amount import RANGES
+from instruments.sts.amount import RANGES
 
 KEYS = st.integers(0, (1 << 64) - 1)
 BLOCKS = st.integers(0, (1 << 64) - 1)

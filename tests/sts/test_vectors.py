@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from hil.sts import (
+from instruments.sts import (
     TID_MAX,
     Token,
     TokenError,

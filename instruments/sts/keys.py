@@ -29,8 +29,8 @@ import hashlib
 import hmac
 import re
 
-from hil.sts.errors import TokenError
-from hil.sts.tid import base_datetime
+from instruments.sts.errors import TokenError
+from instruments.sts.tid import base_datetime
 
 try:
     from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES

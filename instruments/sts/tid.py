@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from hil.sts.errors import TokenError
+from instruments.sts.errors import TokenError
 
 TID_BITS = 24
 TID_MAX = (1 << TID_BITS) - 1

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from hil.sts.errors import TokenError
+from instruments.sts.errors import TokenError
 
 SUBSTITUTION_1: tuple[int, ...] = (14, 10, 7, 9, 12, 3, 2, 5, 13, 0, 15, 1, 4, 8, 6, 11)
 SUBSTITUTION_2: tuple[int, ...] = (12, 8, 2, 13, 7, 6, 1, 3, 11, 5, 9, 15, 0, 4, 10, 14)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from hil.sts.errors import TokenError
+from instruments.sts.errors import TokenError
 
 MANTISSA_BITS = 14
 _M = 1 << MANTISSA_BITS

@@ -2,14 +2,14 @@
 66-bit token and the 20-digit token number.
 
 Data block (64 bits, most significant first): subclass (4) | the subclass's fields (44) | CRC (16). The CRC covers
-class | subclass | fields (50 bits, :mod:`hil.sts.crc`). Classes 0 and 2 are encrypted with the decoder key (STA,
-:mod:`hil.sts.sta`), class 1 is not. The 2 class bits then take the place of bits 28 and 27 of the (encrypted) block,
+class | subclass | fields (50 bits, the ``crc`` module). Classes 0 and 2 are encrypted with the decoder key (STA, the
+``sta`` module), class 1 is not. The 2 class bits then take the place of bits 28 and 27 of the (encrypted) block,
 whose own bits 28 and 27 become bits 65 and 64 of the 66-bit token; the token number is that 66-bit number in
 decimal, 20 digits with leading zeros (at most 73786976294838206463).
 
 Fields are integers in the field's unit: ``amount`` in tenths of the unit (0.1 kWh for electricity), the power limits
-in watts (both coded with :mod:`hil.sts.amount`, rounded up), ``tid`` in minutes since the base date, the rest as
-the bits the token carries.
+in watts (both coded by the ``amount`` module, rounded up), ``tid`` in minutes since the base date, the rest as the
+bits the token carries.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from hil.sts.amount import MAX_VALUE, decode_amount, encode_amount, from_tenths
-from hil.sts.crc import crc16
-from hil.sts.errors import TokenError
-from hil.sts.sta import decrypt, encrypt
-from hil.sts.tid import TID_BITS, datetime_from_tid
+from instruments.sts.amount import MAX_VALUE, decode_amount, encode_amount, from_tenths
+from instruments.sts.crc import crc16
+from instruments.sts.errors import TokenError
+from instruments.sts.sta import decrypt, encrypt
+from instruments.sts.tid import TID_BITS, datetime_from_tid
 
 TOKEN_DIGITS = 20
 TOKEN_BITS = 66

@@ -1,7 +1,7 @@
 """STS prepayment tokens (IEC 62055-41): encode and decode the 20-digit tokens of classes 0, 1 and 2 with the STA
 (EA07) and the decoder keys of DKGA02 and DKGA04. Pure: nothing from the bench.
 
-    >>> from hil.sts import Token, decode_token, dkga02, encode_token
+    >>> from instruments.sts import Token, decode_token, dkga02, encode_token
     >>> key = dkga02(bytes.fromhex("abababababababab"), "600727000000000009", sgc="123456", ti=1, krn=1)
     >>> encode_token(Token.of(0, 0, random=5, tid=5871715, amount=1), key)
     '23716100501183194197'
@@ -11,10 +11,10 @@
 See docs/sts.md.
 """
 
-from hil.sts.amount import MAX_VALUE, decode_amount, encode_amount, from_tenths, round_up, tenths
-from hil.sts.crc import crc16
-from hil.sts.errors import TokenError
-from hil.sts.keys import (
+from instruments.sts.amount import MAX_VALUE, decode_amount, encode_amount, from_tenths, round_up, tenths
+from instruments.sts.crc import crc16
+from instruments.sts.errors import TokenError
+from instruments.sts.keys import (
     KeyType,
     derive_decoder_key,
     dkga02,
@@ -24,8 +24,8 @@ from hil.sts.keys import (
     parse_hex,
     parse_pan,
 )
-from hil.sts.sta import decrypt, encrypt
-from hil.sts.tid import (
+from instruments.sts.sta import decrypt, encrypt
+from instruments.sts.tid import (
     BASE_DATES,
     DEFAULT_BASE_DATE,
     TID_MAX,
@@ -34,7 +34,7 @@ from hil.sts.tid import (
     rollover,
     tid_from_datetime,
 )
-from hil.sts.token import (
+from instruments.sts.token import (
     CLASS_NAMES,
     TOKEN_TYPES,
     Token,

@@ -8,7 +8,7 @@ compliance vectors and the worked example on the STS Association's KEN page (CRC
 
 from __future__ import annotations
 
-from hil.sts.errors import TokenError
+from instruments.sts.errors import TokenError
 
 _POLY_REFLECTED = 0xA001
 CRC_BITS = 16
