@@ -32,8 +32,9 @@ from hil.benchfile import (
 )
 from hil.safety import SafeState
 from instruments.drivers.clock import SimulationClock, WallClock
-from instruments.drivers.errors import BenchFault
+from instruments.drivers.errors import BenchFault, InstrumentConnectionError
 from instruments.drivers.registry import driver_entry
+from instruments.drivers.serial_transport import SerialTransport, is_serial_resource, serial_transport
 from instruments.drivers.transcript import Transcript
 from instruments.drivers.transport import VisaTransport
 from instruments.roles import DipSource
@@ -135,7 +136,7 @@ class Bench:
         self.records: dict[str, InstrumentRecord] = {}
         self._meters: dict[int, MeterAtPosition] = {}
         self._unregister: list[Any] = []
-        self._transports: list[VisaTransport] = []
+        self._transports: list[VisaTransport | SerialTransport] = []
         self.opened = False
 
     # -- construction -----------------------------------------------------------------------------
@@ -155,10 +156,25 @@ class Bench:
         self._transports.append(t)
         return t
 
+    def _serial(self, name: str, resource: str, options: dict[str, Any]) -> SerialTransport:
+        """A serial line (docs/meter-ports.md), opened at once: a missing device, a port in use or a bad byte format
+        stops the bench here, before anything is energised."""
+        try:
+            t = serial_transport(name, resource, options, timeout_s=self.timeout_s, transcript=self.transcript)
+            t.open()
+        except (ValueError, InstrumentConnectionError) as exc:
+            raise BenchConfigurationError(f"{self.source_file}: {name} at {resource}: {exc}") from exc
+        self._transports.append(t)
+        return t
+
     def _make_driver(self, name: str, driver: str, resource: str, options: dict[str, Any]) -> Any:
         cls = driver_entry(driver).load()
+        options = dict(options)
+        serial_line = is_serial_resource(resource)  # the bench file chooses the transport, the driver is the same
         try:
-            return cls(self._transport(name, resource, driver), **options)
+            transport = (self._serial(name, resource, options) if serial_line
+                         else self._transport(name, resource, driver))
+            return cls(transport, **options)
         except TypeError as exc:
             raise BenchConfigurationError(
                 f"{self.source_file}: roles.{name}.options: driver {driver!r} rejects the options: {exc}"

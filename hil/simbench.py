@@ -96,7 +96,7 @@ def bench_file_for(sim: SimulatedBench) -> BenchFile:
                                            options=_chamber_options(sim, ep.protocol))
         elif ep.role == "meter_port" and ep.protocol == "dlms-wrapper":
             dlms_ports[int(rec["position"])] = _dlms_binding(sim, rec)
-        elif ep.role == "meter_port":
+        elif ep.role == "meter_port" and ep.protocol == "iec62056-21":
             meter = sim.world.meters[int(rec["position"])]
             ct = getattr(meter, "current_input", "direct") == "ct"
             spec = MeterSpec.model_validate(

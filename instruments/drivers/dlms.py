@@ -194,12 +194,17 @@ class DlmsPort:
     def _mode_e_opening(self) -> None:
         """IEC 62056-21:2002 mode E: ``/?!`` → ``/XXXZ\\2Ident`` → ACK ``2`` Z ``2`` (HDLC at baud Z; over a
         serial server there is no baud to switch)."""
+        switch = getattr(self.transport, "switch_baud", None)  # a serial line: 300 Bd 7E1, then Z Bd 8N1
+        if switch is not None:
+            switch(None)
         self.transport.write_raw(b"/?!\r\n")
         line = self.transport.read_until(b"\r\n")
         text = line[line.find(b"/"):].decode("latin-1").rstrip("\r\n")
         if len(text) < 7 or text[5:7] != "\\2":
             raise ReplyError(self.name, f"mode E: the meter does not offer HDLC (identification {text!r})")
         self.transport.write_raw(b"\x06" + b"2" + text[4].encode("latin-1") + b"2\r\n")
+        if switch is not None and text[4] in "0123456":
+            switch(300 << int(text[4]), "8N1")
 
     def _send_hdlc(self, data: bytes) -> None:
         if data:

@@ -198,9 +198,14 @@ class Iec62056Port:
 
     def sign_on(self, mode: Literal["0", "1"]) -> Identification:
         """Request and option select at the baud rate the meter proposes (no switch-over exists over TCP)."""
+        switch = getattr(self.transport, "switch_baud", None)  # a serial line: 300 Bd, then the meter's rate
+        if switch is not None:
+            switch(None)
         self.transport.write_raw(b"/?" + self.address.encode("ascii") + b"!" + CRLF)
         ident = parse_identification(self.transport.read_until(CRLF), self.name)
         self.transport.write_raw(ACK + b"0" + ident.baud_char.encode("ascii") + mode.encode("ascii") + CRLF)
+        if switch is not None:
+            switch(300 << BAUD_CHARS.index(ident.baud_char))  # once the ACK has left the wire
         return ident
 
     # -- the MeterPort role ------------------------------------------------------------------------

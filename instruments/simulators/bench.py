@@ -24,6 +24,7 @@ from instruments.simulators.fluke6100 import Fluke6105A
 from instruments.simulators.iec62056 import MeterPort
 from instruments.simulators.loop import BackgroundLoop
 from instruments.simulators.net import Device, Endpoint
+from instruments.simulators.optical_head import OpticalHead
 from instruments.simulators.simserv import SimServChamber
 from instruments.simulators.world.config import SimBenchConfig, load_sim_bench
 from instruments.simulators.world.world import World
@@ -88,6 +89,9 @@ class SimulatedBench:
             ep = self._endpoint(f"meter{pos}", "meter_port", "iec62056-21", port, position=pos, serial=meter.serial)
             port.on_serial_change = functools.partial(ep.info.__setitem__, "serial")  # W1 of C.1.0
             eps.append(ep)
+            optical = self._endpoint(f"meter{pos}-optical", "meter_port", "rfc2217", OpticalHead(port))
+            optical.info = ep.info  # the same port behind a serial server: position, serial (kept after a W1)
+            eps.append(optical)
         for pos, meter in sorted(w.meters.items()):
             dlms = meter.config.dlms
             server = DlmsServer(
