@@ -35,6 +35,7 @@ from instruments.dlms.cosem import CosemDateTime, Obis, ScalerUnit
 from instruments.dlms.security import Keys
 from instruments.dlms.wrapper import HEADER, VERSION, WrapperFrame
 from instruments.drivers.errors import BenchFault, ReplyError
+from instruments.drivers.iec62056 import BAUD_CHARS, baud_of
 
 CLOCK = Obis(0, 0, 1, 0, 0, 255)
 LOGICAL_DEVICE_NAME = Obis(0, 0, 42, 0, 0, 255)
@@ -203,8 +204,8 @@ class DlmsPort:
         if len(text) < 7 or text[5:7] != "\\2":
             raise ReplyError(self.name, f"mode E: the meter does not offer HDLC (identification {text!r})")
         self.transport.write_raw(b"\x06" + b"2" + text[4].encode("latin-1") + b"2\r\n")
-        if switch is not None and text[4] in "0123456":
-            switch(300 << int(text[4]), "8N1")
+        if switch is not None and text[4] in BAUD_CHARS:
+            switch(baud_of(text[4]), "8N1")
 
     def _send_hdlc(self, data: bytes) -> None:
         if data:

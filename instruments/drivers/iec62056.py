@@ -69,6 +69,14 @@ class Identification:
         return f"/{self.manufacturer}{self.baud_char}{self.enhanced}{self.ident}"
 
 
+def baud_of(char: str) -> int:
+    """The baud rate of a mode C/E baud character: "0" 300 Bd … "5" 9600 Bd, "6" 19200 Bd (IEC 62056-21:2002,
+    6.3.14); ValueError for another character."""
+    if len(char) != 1 or char not in BAUD_CHARS:
+        raise ValueError(f"baud character {char!r} is not one of {BAUD_CHARS}")
+    return 300 << BAUD_CHARS.index(char)
+
+
 def parse_identification(line: bytes, instrument: str = "meter") -> Identification:
     start = line.find(b"/")
     text = line[start:].rstrip(b"\r\n").decode("latin-1") if start >= 0 else ""
@@ -205,7 +213,7 @@ class Iec62056Port:
         ident = parse_identification(self.transport.read_until(CRLF), self.name)
         self.transport.write_raw(ACK + b"0" + ident.baud_char.encode("ascii") + mode.encode("ascii") + CRLF)
         if switch is not None:
-            switch(300 << BAUD_CHARS.index(ident.baud_char))  # once the ACK has left the wire
+            switch(baud_of(ident.baud_char))  # once the ACK has left the wire
         return ident
 
     # -- the MeterPort role ------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import serial.rs485  # type: ignore[import-untyped]
 
 from instruments.drivers.errors import InstrumentConnectionError, InstrumentTimeout
 from instruments.drivers.transcript import Transcript
+from instruments.drivers.transport import reopen
 
 #: resources that select this transport in a bench file (anything else is a VISA resource)
 URL_SCHEMES = ("rfc2217://", "socket://", "loop://")
@@ -146,17 +147,7 @@ class SerialTransport:
             self.transcript.add(self.name, "event", "close")
 
     def reconnect(self) -> None:
-        self.close()
-        for attempt in range(self.reconnects + 1):
-            try:
-                self.open()
-                break
-            except InstrumentConnectionError:
-                if attempt == self.reconnects:
-                    raise
-                time.sleep(self.reconnect_delay_s * (attempt + 1))
-        for cb in self.on_reconnect:
-            cb()
+        reopen(self)
 
     def _port(self) -> Any:
         if self._ser is None:

@@ -161,6 +161,23 @@ class _VisaLink:
         return self._read(lambda: self.inst.read_bytes(count))
 
 
+def reopen(t: Any) -> None:
+    """Close ``t`` and open it again, retrying a refused open ``t.reconnects`` times with growing pauses (each
+    failure in the transcript), then tell ``t.on_reconnect``: one rule for every transport (VISA, serial)."""
+    t.close()
+    for attempt in range(t.reconnects + 1):
+        try:
+            t.open()
+            break
+        except InstrumentConnectionError as exc:
+            t.transcript.add(t.name, "error", f"open failed ({attempt + 1}/{t.reconnects + 1}): {exc}")
+            if attempt == t.reconnects:
+                raise
+            time.sleep(t.reconnect_delay_s * (attempt + 1))
+    for cb in t.on_reconnect:
+        cb()
+
+
 class VisaTransport:
     """Text (or byte) I/O with one instrument over pyvisa.
 
@@ -230,19 +247,7 @@ class VisaTransport:
             self.transcript.add(self.name, "event", "close")
 
     def reconnect(self) -> None:
-        """Close and open again, retrying a refused open ``reconnects`` times with growing pauses."""
-        self.close()
-        for attempt in range(self.reconnects + 1):
-            try:
-                self.open()
-                break
-            except InstrumentConnectionError as exc:
-                self.transcript.add(self.name, "error", f"open failed ({attempt + 1}/{self.reconnects + 1}): {exc}")
-                if attempt == self.reconnects:
-                    raise
-                time.sleep(self.reconnect_delay_s * (attempt + 1))
-        for cb in self.on_reconnect:
-            cb()
+        reopen(self)
 
     # -- I/O --------------------------------------------------------------------------------------
     def _exchange(self, what: str, op: Callable[[_SocketLink | _VisaLink], T], check_link: bool = True) -> T:

@@ -65,3 +65,35 @@ def management(port: Port, position: int = 1, **kw: Any) -> DlmsPort:
     kw.setdefault("encryption_key", EK)
     kw.setdefault("authentication_key", AK)
     return port(position, client=1, authentication="hls-gmac", **kw)
+
+
+def truth_at(world: Any, amps: float) -> dict[str, Any]:
+    """The simulator's truth with the source at Un and ``amps`` on all phases, PF 1 (the meters' true errors at a
+    test's load, after a run that left the source off), then the source off again; call on the bench's loop."""
+    src = world.source
+    for ph, angle in ((1, 0.0), (2, -120.0), (3, 120.0)):
+        src.set_voltage(ph, 230.0)
+        src.set_voltage_angle(ph, angle)
+        src.set_current(ph, amps)
+        src.set_current_angle(ph, angle)
+    src.set_output(True)
+    world.advance(10.0)
+    truth: dict[str, Any] = world.truth()
+    src.set_output(False)
+    return truth
+
+
+class StepRun:
+    """The least of a :class:`hil.core.run.RunContext` a step needs when a test runs it by hand: the bench, the
+    plan's measuring options, one service per factory."""
+
+    def __init__(self, bench: Any, options: Any = None) -> None:
+        from hil.core.plan import MeasureOptions
+
+        self.bench, self.measure_options = bench, options if options is not None else MeasureOptions()
+        self._services: dict[Any, Any] = {}
+
+    def service(self, factory: Any) -> Any:
+        if factory not in self._services:
+            self._services[factory] = factory(self)
+        return self._services[factory]

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from hil.results import read_results
 from hil.simbench import simulated_bench
+from tests.dlms.conftest import StepRun
 
 FAULTY = 2
 PLAN = """\
@@ -121,7 +122,7 @@ def test_clocks_set_back_when_a_switch_step_is_interrupted(tmp_path: Path) -> No
     with simulated_bench(seed=2, write_to=tmp_path / "bench.yaml") as (rb, bench_file):
         steps = expand_plan(load_plan(plan_path), bench_file, default_library())
         with Bench.open(tmp_path / "bench.yaml") as bench:
-            session: Any = _Session(bench, MeasureOptions())
+            session: Any = StepRun(bench, MeasureOptions())
             steps[0].run(session, steps[0])
             real_sleep = bench.clock.sleep
 
@@ -139,15 +140,6 @@ def test_clocks_set_back_when_a_switch_step_is_interrupted(tmp_path: Path) -> No
         assert abs((dt.datetime.fromisoformat(m["clock"]) - now).total_seconds()) < 0.05, pos
 
 
-class _Session:
-    def __init__(self, bench: Any, options: Any) -> None:
-        self.bench, self.measure_options = bench, options
-        self._services: dict[Any, Any] = {}
-
-    def service(self, factory: Any) -> Any:
-        if factory not in self._services:
-            self._services[factory] = factory(self)
-        return self._services[factory]
 
 
 def test_rule_instants_by_hand() -> None:

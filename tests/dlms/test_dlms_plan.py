@@ -23,24 +23,13 @@ import pytest
 
 from hil.results import read_results
 from hil.simbench import simulated_bench
+from tests.dlms.conftest import truth_at
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN = ROOT / "testplans" / "dlms_functions.yaml"
 FAULTY = 4
 
 
-def _at_iref(world: Any) -> dict[str, Any]:
-    src = world.source
-    for ph, angle in ((1, 0.0), (2, -120.0), (3, 120.0)):
-        src.set_voltage(ph, 230.0)
-        src.set_voltage_angle(ph, angle)
-        src.set_current(ph, 5.0)
-        src.set_current_angle(ph, angle)
-    src.set_output(True)
-    world.advance(10.0)
-    truth: dict[str, Any] = world.truth()
-    src.set_output(False)
-    return truth
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +42,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[pd.DataFrame
         p = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, timeout=600)
         assert p.returncode == 1, p.stdout + p.stderr  # position 4 fails
         # the meters' true errors at the test's load (the run leaves the source off)
-        truth = rb.call(lambda: _at_iref(rb.bench.world))
+        truth = rb.call(lambda: truth_at(rb.bench.world, 5.0))
     log = "\n".join(f.read_text(encoding="utf-8", errors="replace") for f in (tmp / "run").rglob("*-attachment*"))
     yield read_results(tmp / "run"), truth["meters"], log
 

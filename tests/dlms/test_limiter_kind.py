@@ -35,6 +35,7 @@ import yaml
 from hil.results import read_results
 from hil.simbench import simulated_bench
 from instruments.simulators.world.config import load_sim_bench
+from tests.dlms.conftest import StepRun
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BENCH = ROOT / "instruments" / "simulators" / "data" / "default_bench.yaml"
@@ -258,20 +259,6 @@ def test_a_judgeable_plan_expands_to_one_step_with_both_loads(sim: Any, tmp_path
 
 # -- every exit path: an error in the middle of the test still leaves the meters connected and disarmed ----------
 
-class _Session:
-    """The least of a :class:`hil.core.run.RunContext` a step needs: the bench, the plan's measuring options, the
-    run's services."""
-
-    def __init__(self, bench: Any) -> None:
-        from hil.core.plan import MeasureOptions
-
-        self.bench, self.measure_options = bench, MeasureOptions()
-        self._services: dict[Any, Any] = {}
-
-    def service(self, factory: Any) -> Any:
-        if factory not in self._services:
-            self._services[factory] = factory(self)
-        return self._services[factory]
 
 
 def test_an_error_while_disconnected_still_restores_and_reports_what_could_not(tmp_path: Path,
@@ -288,7 +275,7 @@ def test_an_error_while_disconnected_still_restores_and_reports_what_could_not(t
         bench = Bench(bench_file)
         bench.connect()
         try:
-            session = _Session(bench)
+            session = StepRun(bench)
             runner = runner_of(session)
             count = runner.count
 

@@ -37,6 +37,7 @@ from pydantic import ValidationError
 
 from hil.results import read_results
 from hil.simbench import simulated_bench
+from tests.dlms.conftest import StepRun, truth_at
 
 FAULTY = 2
 P_W = 3 * 230.0 * 60.0  # 41 400 W
@@ -78,19 +79,6 @@ POINTS = {  # point id: (UTC instant by hand, old tariff, new tariff)
 DST_WEEK = "switch Wed 2026-03-25 06:00 T2→T1 (week before DST)"
 
 
-def _at_imax(world: Any) -> dict[str, Any]:
-    """The meters' true errors at the test's load (Imax, PF 1), then the source off again."""
-    src = world.source
-    for ph, angle in ((1, 0.0), (2, -120.0), (3, 120.0)):
-        src.set_voltage(ph, 230.0)
-        src.set_voltage_angle(ph, angle)
-        src.set_current(ph, 60.0)
-        src.set_current_angle(ph, angle)
-    src.set_output(True)
-    world.advance(10.0)
-    truth: dict[str, Any] = world.truth()
-    src.set_output(False)
-    return truth
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +92,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[pd.DataFrame
         p = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, timeout=300)
         assert p.returncode == 1, p.stdout + p.stderr  # position 2 fails
         after = rb.call(lambda: rb.bench.world.truth())  # as the run left the meters
-        at_imax = rb.call(lambda: _at_imax(rb.bench.world))
+        at_imax = rb.call(lambda: truth_at(rb.bench.world, 60.0))
     yield read_results(tmp / "run"), after, at_imax["meters"]
 
 
@@ -175,7 +163,7 @@ def test_clocks_set_back_when_a_switch_step_is_interrupted(tmp_path: Path) -> No
     with simulated_bench(seed=2, write_to=tmp_path / "bench.yaml") as (rb, bench_file):
         steps = expand_plan(load_plan(plan_path), bench_file, default_library())
         with Bench.open(tmp_path / "bench.yaml") as bench:
-            session: Any = _Session(bench, MeasureOptions())
+            session: Any = StepRun(bench, MeasureOptions())
             steps[0].run(session, steps[0])  # programmed
             real_sleep = bench.clock.sleep
 
@@ -194,17 +182,6 @@ def test_clocks_set_back_when_a_switch_step_is_interrupted(tmp_path: Path) -> No
     assert all(ph["current"] == 0 for ph in truth["source"]["phases"].values())
 
 
-class _Session:
-    """The little of a run a step uses: the bench, the plan's measuring options, one object per factory."""
-
-    def __init__(self, bench: Any, options: Any) -> None:
-        self.bench, self.measure_options = bench, options
-        self._services: dict[Any, Any] = {}
-
-    def service(self, factory: Any) -> Any:
-        if factory not in self._services:
-            self._services[factory] = factory(self)
-        return self._services[factory]
 
 
 def _tou(**changes: Any) -> dict[str, Any]:

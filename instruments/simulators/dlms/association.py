@@ -125,7 +125,6 @@ class ServerAssociation:
         self.mechanism = Mechanism.NONE
         self.ciphered = False
         self._get_blocks: list[bytes] = []
-        self._get_iid = 0
         self._get_sent = 0  # the last block sent: the next GET-Request-Next must acknowledge exactly it
         self._set_buffer: bytearray | None = None
         self._set_target: apdu.SetRequestFirstBlock | None = None
@@ -415,7 +414,6 @@ class ServerAssociation:
         raw = whole[4:] if single else whole[3:]
         size = max(limit - 12, 1)  # C4 02 iid last block(4) 00 length(≤3)
         self._get_blocks = [raw[i:i + size] for i in range(0, len(raw), size)]
-        self._get_iid = iid
         return self._block(iid, 1)
 
     def _block(self, iid: int, number: int) -> bytes:

@@ -74,9 +74,6 @@ def register_wh(kwh: float) -> int:
     return math.floor(round(kwh * 1000.0, 6)) % 2**32
 
 
-def _obis_data(o: Obis) -> Data:
-    return Data.octets(bytes(o))
-
 
 def _register(ln: Obis, read: Callable[[], Data], su: ScalerUnit) -> CosemObject:
     """Register IC 3 version 0 (Blue Book 4.3.2): value, scaler_unit."""
