@@ -31,6 +31,7 @@ from hil.benchfile import (
     load_bench_file,
 )
 from hil.safety import SafeState
+from hil.vending import Vending
 from instruments.drivers.clock import SimulationClock, WallClock
 from instruments.drivers.errors import BenchFault, InstrumentConnectionError
 from instruments.drivers.registry import driver_entry
@@ -76,6 +77,7 @@ class MeterAtPosition:
     spec: MeterSpec
     port: Any | None  # a MeterPort driver, opened on first use
     dlms: Any | None = None  # its DLMS/COSEM port (instruments.drivers.dlms.DlmsPort), opened on first use
+    vending: Vending | None = None  # a payment meter's token vending (its STS key data in the bench file)
 
 
 def calibration_status(binding: RoleBinding, today: dt.date) -> str:
@@ -204,7 +206,8 @@ class Bench:
                 dlms = None
                 if pos.dlms is not None:
                     dlms = self._make_port(pos.position, pos.meter, pos.dlms, suffix="-dlms")
-                self._meters[pos.position] = MeterAtPosition(pos.position, pos.meter, port, dlms)
+                vending = Vending.of(pos.sts) if pos.sts is not None else None
+                self._meters[pos.position] = MeterAtPosition(pos.position, pos.meter, port, dlms, vending)
             self.opened = True
         except BaseException:
             self.close()

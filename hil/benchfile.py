@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from instruments.yamlconfig import load_yaml_model
 
@@ -107,6 +107,28 @@ class PortBinding(_Model):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class StsKeys(_Model):
+    """A payment meter's STS key data as the lab's vending system holds it (IEC 62055-41): the meter PAN, supply
+    group code, tariff index, key revision and type, base date and key expiry number, and the vending key the
+    decoder key is derived from (DKGA02: 8 octets, DKGA04: 20 octets, hex) or the decoder key itself."""
+
+    pan: str = Field(pattern=r"^[0-9]{18}$")
+    sgc: str = Field(pattern=r"^[0-9]{6}$")
+    ti: int = Field(ge=0, le=99)
+    krn: int = Field(ge=1, le=9)
+    key_type: int = Field(2, ge=0, le=3)
+    base_date: Literal[1993, 2014, 2035] = 2014
+    ken: int = Field(255, ge=0, le=255)
+    vending_key: str | None = Field(None, pattern=r"^([0-9A-Fa-f]{16}|[0-9A-Fa-f]{40})$")
+    decoder_key: str | None = Field(None, pattern=r"^[0-9A-Fa-f]{16}$")
+
+    @model_validator(mode="after")
+    def _one_key(self) -> StsKeys:
+        if (self.vending_key is None) == (self.decoder_key is None):
+            raise ValueError("give exactly one of vending_key and decoder_key")
+        return self
+
+
 class Position(_Model):
     """``port`` is the meter port the plan's checks read (either protocol); ``dlms`` the meter's DLMS/COSEM port
     that the DLMS test kinds use (it may be the same port as ``port``)."""
@@ -115,6 +137,8 @@ class Position(_Model):
     meter: MeterSpec
     port: PortBinding | None = None
     dlms: PortBinding | None = None
+    #: a payment meter's STS key data (the prepayment kinds make its tokens with it)
+    sts: StsKeys | None = None
 
 
 class BenchFile(_Model):

@@ -15,10 +15,12 @@ from hil.benchfile import (
     PortBinding,
     Position,
     RoleBinding,
+    StsKeys,
     dump_bench_file,
 )
 from instruments.simulators.bench import RunningBench, SimulatedBench
 from instruments.simulators.control import set_sim_file
+from instruments.simulators.world.sts_decoder import pan_of
 
 #: driver names the bench file binds each simulated endpoint to, and the *IDN? pattern to expect
 _ROLE_DRIVERS: dict[str, tuple[str, str | None]] = {
@@ -75,6 +77,19 @@ def _dlms_binding(sim: SimulatedBench, rec: dict[str, Any]) -> PortBinding:
     })
 
 
+def _sts_keys(sim: SimulatedBench, position: int) -> StsKeys | None:
+    """A payment meter's key data as the lab's vending system would hold it (from its configuration, not from
+    the simulated decoder)."""
+    meter = sim.world.meters[position]
+    pre = meter.config.prepayment
+    if pre is None:
+        return None
+    s = pre.sts
+    return StsKeys(pan=pan_of(s.iin, s.drn, meter.serial), sgc=s.supply_group_code, ti=s.tariff_index,
+                   krn=s.key_revision, key_type=s.key_type, base_date=s.base_date, ken=s.key_expiry,
+                   vending_key=s.vending_key)
+
+
 def bench_file_for(sim: SimulatedBench) -> BenchFile:
     """The bench file pointing at ``sim``'s endpoints (call after they are listening)."""
     roles: dict[str, RoleBinding] = {}
@@ -119,7 +134,8 @@ def bench_file_for(sim: SimulatedBench) -> BenchFile:
             )
             port = PortBinding(resource=_resource(rec), address=meter.serial, password=meter.password)
             positions.append(Position(position=int(rec["position"]), meter=spec, port=port))
-    positions = [p.model_copy(update={"dlms": dlms_ports.get(p.position)}) for p in positions]
+    positions = [p.model_copy(update={"dlms": dlms_ports.get(p.position), "sts": _sts_keys(sim, p.position)})
+                 for p in positions]
     src = sim.world.source
     limits = BenchLimits(phases=src.phases, max_voltage_v=src.max_voltage, max_current_a=src.max_current)
     return BenchFile.model_validate(

@@ -212,5 +212,9 @@ class CosemDateTime:
         return cls.decode(bytes(d.value))
 
 
+#: a date-time with every field not specified (an activation time not set, a capture that never happened)
+NOT_SPECIFIED = CosemDateTime(None, None, None, None, None, None, None, None, None, None)
+
+
 def datetime_data(when: dt.datetime, status: int = 0) -> Data:
     return CosemDateTime.from_datetime(when, status).to_data()

@@ -28,6 +28,10 @@ CRLF = b"\r\n"
 
 #: baud-rate characters of mode C (IEC 62056-21:2002, 6.3): "0" 300 Bd … "5" 9600 Bd … "6" 19200 Bd
 BAUD_CHARS = "0123456"
+#: a payment meter's token entry (W1; R1 gives the last token's result) and available credit (R1), by their OBIS
+#: codes without the A and F groups (Token Gateway 0.0.19.40.0.255, Account 0.0.19.0.0.255; the addresses are ours)
+TOKEN_ADDRESS = "19.40.0"
+CREDIT_ADDRESS = "19.0.0"
 #: ``/?`` + a device address of up to 32 characters + ``!`` CR LF (IEC 62056-21:2002, 6.3)
 _MAX_REQUEST = 2 + 32 + 3
 #: longest programming command frame accepted before the input is dropped and a NAK sent
@@ -173,6 +177,11 @@ class MeterPort:
             regs[address] = self._energy(address)
         regs["C.7.0"] = lambda: f"{int(getattr(m, 'power_failures', 0)):04d}"
         regs["F.F"] = lambda: f"{self.error_register():08X}"
+        payment = getattr(m, "payment", None)
+        if payment is not None:  # a payment meter: available credit, the last token's result (keypad entry)
+            regs[CREDIT_ADDRESS] = lambda: energy_text(max(payment.available, 0.0)) + "*kWh"
+            regs[TOKEN_ADDRESS] = lambda: (payment.decoder.last.reason.name.lower()
+                                           if payment.decoder.last is not None else "none")
         return regs
 
     def _energy(self, address: str) -> Callable[[], str]:
@@ -209,6 +218,11 @@ class MeterPort:
         address: from then on the port answers ``/?<new serial>!`` and no longer the old one."""
         if address in ENERGY_REGISTERS:
             return self._preset(address, value)
+        payment = getattr(self.meter, "payment", None)
+        if address == TOKEN_ADDRESS and payment is not None:
+            # the port accepts the entry; whether the decoder takes the token, R1 of the same address tells
+            payment.enter(value, "local")
+            return True
         if address == "C.1.0":
             try:
                 self.meter.set_serial(value)

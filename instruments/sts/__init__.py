@@ -20,6 +20,7 @@ from instruments.sts.keys import (
     dkga02,
     dkga04,
     key_hex,
+    make_pan,
     parse_decoder_key,
     parse_hex,
     parse_pan,
@@ -55,6 +56,7 @@ __all__ = [
     "BASE_DATES", "CLASS_NAMES", "DEFAULT_BASE_DATE", "MAX_VALUE", "TID_MAX", "TOKEN_TYPES", "KeyType", "Token",
     "TokenError", "TokenType", "crc16", "data_block", "datetime_from_tid", "decode_amount", "decode_token",
     "decrypt", "derive_decoder_key", "describe", "dkga02", "dkga04", "encode_amount", "encode_token", "encrypt",
-    "from_66_bits", "from_tenths", "group", "key_change", "key_hex", "parse_decoder_key", "parse_hex", "parse_issued",
-    "parse_pan", "parse_token", "rollover", "round_up", "tenths", "tid_from_datetime", "to_66_bits", "token_type",
+    "from_66_bits", "from_tenths", "group", "key_change", "key_hex", "make_pan", "parse_decoder_key", "parse_hex",
+    "parse_issued", "parse_pan", "parse_token", "rollover", "round_up", "tenths", "tid_from_datetime", "to_66_bits",
+    "token_type",
 ]

@@ -106,6 +106,17 @@ def parse_pan(text: str) -> str:
     return pan
 
 
+def make_pan(iin: str, drn: str) -> str:
+    """The PAN of IIN and DRN (the decoder reference number: 11 digits after IIN 600727, 13 after 0000) with its
+    Luhn check digit."""
+    width = {LEGACY_IIN: 11, "0000": 13}.get(iin)
+    if width is None:
+        raise TokenError("iin", f"{iin!r} is not an STS IIN (600727 or 0000)")
+    if not (drn.isascii() and drn.isdigit() and len(drn) == width):
+        raise TokenError("drn", f"IIN {iin} takes a decoder reference number of {width} digits, got {drn!r}")
+    return iin + drn + str(luhn_digit(iin + drn))
+
+
 def _key_type(key_type: int) -> KeyType:
     try:
         return KeyType(key_type)

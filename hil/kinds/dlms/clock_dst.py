@@ -34,7 +34,6 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from hil.core import Measurement, PlanError, PlanSection, PointSpec, PositionOutcome, RunContext, Step
-from hil.kinds.dlms.common import dlms_port, set_clocks_back
 from hil.kinds.dlms.timekeeping import (
     ClockValue,
     DstRule,
@@ -46,6 +45,7 @@ from hil.kinds.dlms.timekeeping import (
     zone_differences,
 )
 from hil.measure.accuracy import runner_of
+from hil.measure.meter_ports import dlms_port, set_clocks_back
 from hil.standards import MeterRating
 from instruments.drivers.errors import BenchFault
 

@@ -11,9 +11,9 @@ import dataclasses
 from typing import Any
 
 from hil.core import Measurement, PointSpec, PositionOutcome, RunContext, Step
-from hil.kinds.dlms.common import dlms_port, resolve_load
 from hil.kinds.dlms.model import DisconnectTest
 from hil.measure.accuracy import runner_of
+from hil.measure.meter_ports import dlms_port, resolve_load
 from hil.standards import MeterRating, StandardsLibrary
 from instruments.drivers.errors import BenchFault
 

@@ -248,8 +248,8 @@ def event_log_tasks(test: EventLogTest, rating: Any, positions: list[int], libra
 
 def _run(session: RunContext, task: Step, test: EventLogTest,
          flows: dict[int, tuple[PointSpec, PointSpec]]) -> list[PositionOutcome]:
-    from hil.kinds.dlms.common import dlms_port
     from hil.measure.accuracy import runner_of
+    from hil.measure.meter_ports import dlms_port
     from instruments.drivers.errors import BenchFault
 
     bench, clock = session.bench, session.bench.clock

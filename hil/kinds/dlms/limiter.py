@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hil.core import Measurement, PlanError, PointSpec, PositionOutcome, RunContext, Step
-from hil.kinds.dlms.common import dlms_port
 from hil.kinds.dlms.disconnect import OPEN_PULSES
 from hil.kinds.dlms.model import LimiterTest
 from hil.measure.accuracy import runner_of
+from hil.measure.meter_ports import dlms_port
 from hil.measure.pulse_outputs import pulse_outputs
 from hil.standards import MeterRating, PowerFactor, StandardsLibrary
 from instruments.drivers.errors import BenchFault

@@ -42,7 +42,6 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from hil.core import Measurement, PlanSection, PointSpec, PositionOutcome, RunContext, Step
-from hil.kinds.dlms.common import dlms_port, resolve_load, set_clocks_back
 from hil.kinds.dlms.timekeeping import (
     DstRule,
     Model,
@@ -55,6 +54,7 @@ from hil.kinds.dlms.timekeeping import (
     zone_differences,
 )
 from hil.measure.accuracy import runner_of
+from hil.measure.meter_ports import dlms_port, resolve_load, set_clocks_back
 from hil.standards import MeterRating, StandardsLibrary
 from instruments.drivers.errors import BenchFault
 

@@ -14,7 +14,7 @@ import itertools
 from typing import TYPE_CHECKING
 
 from instruments.dlms.axdr import Data
-from instruments.dlms.cosem import CosemDateTime, Obis, ScalerUnit, Unit
+from instruments.dlms.cosem import NOT_SPECIFIED, CosemDateTime, Obis, ScalerUnit, Unit
 from instruments.simulators.dlms.objects import Attribute, Caller, CosemObject, Method
 from instruments.simulators.world.profile import STATUS_POWER_DOWN
 
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from instruments.simulators.dlms.meter import MeterCosem
 
 MAXIMUM_DEMAND_IMPORT = Obis(1, 0, 1, 6, 0, 255)
-_NOT_SPECIFIED = CosemDateTime(None, None, None, None, None, None, None, None, None, None)
 
 
 def objects(cosem: MeterCosem) -> list[CosemObject]:
@@ -47,7 +46,7 @@ def objects(cosem: MeterCosem) -> list[CosemObject]:
     def capture_time(_c: Caller, _s: object) -> Data:
         when = peak()[1]
         if when is None:
-            return _NOT_SPECIFIED.to_data()
+            return NOT_SPECIFIED.to_data()
         return CosemDateTime.from_datetime(cosem.local(dt.datetime.fromtimestamp(when, dt.UTC))).to_data()
 
     def reset(_c: Caller, _v: Data | None) -> None:

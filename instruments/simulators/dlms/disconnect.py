@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from instruments.dlms.apdu import DataAccessResult, Selection
 from instruments.dlms.axdr import Data, Tag
-from instruments.dlms.cosem import CosemDateTime, Obis
+from instruments.dlms.cosem import NOT_SPECIFIED, CosemDateTime, Obis
 from instruments.simulators.dlms.objects import AccessError, Attribute, Caller, CosemObject, Method
 from instruments.simulators.world.relay import CONTROL_MODES, NO_THRESHOLD, Limiter, SupplySwitch
 
@@ -36,7 +36,6 @@ MONITORABLE: dict[tuple[int, Obis, int], tuple[str, float]] = {
 }
 _INTEGER_TAGS = (Tag.INTEGER, Tag.LONG, Tag.DOUBLE_LONG, Tag.LONG64, Tag.UNSIGNED, Tag.LONG_UNSIGNED,
                  Tag.DOUBLE_LONG_UNSIGNED, Tag.LONG64_UNSIGNED)
-_NOT_SPECIFIED = CosemDateTime(None, None, None, None, None, None, None, None, None, None)
 
 
 def objects(cosem: MeterCosem) -> list[CosemObject]:
@@ -149,7 +148,7 @@ def limiter(cosem: MeterCosem, lim: Limiter) -> CosemObject:
 
     def get_profile(_c: Caller, _s: Selection | None) -> Data:
         e = lim.emergency
-        when = (_NOT_SPECIFIED if e.start_posix is None
+        when = (NOT_SPECIFIED if e.start_posix is None
                 else CosemDateTime.from_datetime(cosem.local(dt.datetime.fromtimestamp(e.start_posix, dt.UTC))))
         return Data.structure([Data.uint16(e.profile_id), when.to_data(), Data.uint32(e.duration_s)])
 

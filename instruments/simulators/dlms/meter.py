@@ -19,7 +19,15 @@ from instruments.dlms.acse import Mechanism
 from instruments.dlms.apdu import DataAccessResult, Selection
 from instruments.dlms.axdr import BitString, Data, Tag
 from instruments.dlms.cosem import CosemDateTime, Obis, ScalerUnit, Unit
-from instruments.simulators.dlms import calendar_objects, clock_object, demand, disconnect, event_logs, profile_generic
+from instruments.simulators.dlms import (
+    calendar_objects,
+    clock_object,
+    demand,
+    disconnect,
+    event_logs,
+    payment,
+    profile_generic,
+)
 from instruments.simulators.dlms.objects import AccessError, Attribute, Caller, CosemObject, Method, ObjectDirectory
 from instruments.simulators.world.profile import ProfileEntry
 
@@ -169,6 +177,8 @@ class MeterCosem:
         for obj in [*calendar_objects.objects(self), *event_logs.objects(self)]:  # TOU calendar, event logs
             d.add(obj)
         for obj in demand.objects(self):  # Extended Register: maximum demand 1.0.1.6.0.255
+            d.add(obj)
+        for obj in payment.objects(self):  # a payment meter's Account, Credits, Charges and Token Gateway
             d.add(obj)
 
     def _counter(self) -> int:

@@ -284,6 +284,91 @@ class DlmsConfig(_Strict):
     optical_mode_e: bool = True
 
 
+class StsDecoderConfig(_Strict):
+    """The meter's STS decoder (IEC 62055-41): the key data its decoder key is derived from, the key's expiry and
+    base date, and its memory of used token identifiers. The PAN is IIN ‖ DRN ‖ Luhn digit."""
+
+    #: DKGA02: 8 octets (DES); DKGA04: 20 octets (HMAC-SHA-256); hex. Default: the STS example vending key
+    vending_key: Annotated[str, Field(pattern=r"^([0-9A-Fa-f]{16}|[0-9A-Fa-f]{40})$")] = "abababababababab"
+    supply_group_code: Annotated[str, Field(pattern=r"^[0-9]{6}$")] = "123456"
+    tariff_index: Annotated[int, Field(ge=0, le=99)] = 1
+    key_revision: Annotated[int, Field(ge=1, le=9)] = 1
+    #: 0 DITK, 1 DDTK, 2 DUTK, 3 DCTK (IEC 62055-41 6.1.6)
+    key_type: Annotated[int, Field(ge=0, le=3)] = 2
+    base_date: Literal[1993, 2014, 2035] = 1993
+    #: key expiry number: tokens whose TID's top 8 bits exceed it are refused (255: never)
+    key_expiry: Annotated[int, Field(ge=0, le=255)] = 255
+    iin: Annotated[str, Field(pattern=r"^(600727|0000)$")] = "600727"
+    #: decoder reference number (11 digits after IIN 600727, 13 after 0000); default: the serial's digits
+    drn: Annotated[str, Field(pattern=r"^[0-9]{11}([0-9]{2})?$")] | None = None
+    #: TIDs of the most recent credit and TID-bearing tokens the decoder remembers (U: IEC 62055-41 asks for a
+    #: memory; its depth is the maker's)
+    tid_memory: Annotated[int, Field(ge=1, le=1000)] = 50
+
+
+class PrepaymentFaults(_Strict):
+    """Faulty payment-meter firmware, one flag each (the good meter has none)."""
+
+    #: the decoder does not look at its TID memory: a replayed credit token is credited again
+    accepts_replayed_token: bool = False
+    #: consumption is charged at tariff 1's price in every tariff window
+    price_ignores_tariff: bool = False
+    #: at zero credit the supply stays on (no disconnect, credit goes into debt)
+    no_disconnect_at_zero: bool = False
+    #: the meter disconnects at zero credit in friendly hours too
+    disconnects_in_friendly_hours: bool = False
+    #: a key change token's rollover bit is ignored: the decoder stays on its old base date and TID memory, so
+    #: tokens issued after the change on the new base date look older than the ones it remembers
+    ignores_rollover: bool = False
+
+
+class PrepaymentConfig(_Strict):
+    """A payment meter (IEC 62055-31) with an STS decoder: an account kept in kWh of credit (DLMS Account currency
+    unit "consumption"), token credit and emergency credit, a consumption charge per tariff and a standing charge,
+    low-credit thresholds, friendly hours and the supply control switch driven at zero credit."""
+
+    sts: StsDecoderConfig = Field(default_factory=StsDecoderConfig)
+    #: token credit when the meter leaves the factory (kWh)
+    initial_credit_kwh: NonNegFloat = 0.0
+    #: the largest credit the meter holds; a token that would exceed it is refused (kWh)
+    max_credit_kwh: PosFloat = 999_999.0
+    #: credit charged per kWh of import registered in tariff n (the Charge's charge table; kWh of credit per kWh)
+    unit_price: dict[Annotated[int, Field(ge=1, le=8)], NonNegFloat] = Field(default_factory=lambda: {1: 1.0, 2: 1.0})
+    #: standing charge, credit per day, collected at every ``collection_period_s`` of the meter's clock
+    standing_charge_per_day: NonNegFloat = 0.0
+    collection_period_s: Annotated[int, Field(ge=60, le=86400)] = 3600
+    #: low-credit warnings: an alarm (event, status) as the available credit falls to each (kWh, any order)
+    low_credit_thresholds_kwh: list[PosFloat] = Field(default_factory=lambda: [5.0, 1.0])
+    #: emergency credit: the customer may invoke it when the credit is below the threshold; paid back by the next
+    #: token before anything is credited (kWh; 0: none)
+    emergency_credit_kwh: NonNegFloat = 0.0
+    emergency_threshold_kwh: NonNegFloat = 0.0
+    #: friendly periods (IEC 62055-31: no disconnection for lack of credit): hours of the meter's local time
+    #: [start, end) and whole weekdays (1 Monday … 7 Sunday); debt run up in them is recovered from the next token
+    friendly_hours: list[tuple[Annotated[float, Field(ge=0, lt=24)], Annotated[float, Field(gt=0, le=24)]]] = (
+        Field(default_factory=list))
+    friendly_weekdays: list[Annotated[int, Field(ge=1, le=7)]] = Field(default_factory=list)
+    #: disconnect control_mode the meter leaves the factory with: 5 and 6 reconnect by themselves once a token
+    #: has restored credit (local reconnection h); 1 … 4 need the customer's button (manual reconnection e)
+    control_mode: Annotated[int, Field(ge=1, le=6)] = 6
+    faults: PrepaymentFaults = Field(default_factory=PrepaymentFaults)
+
+    @field_validator("friendly_hours")
+    @classmethod
+    def _windows(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        for start, end in v:
+            if start >= end:
+                raise ValueError(f"a friendly period must start before it ends, got {start:g} h … {end:g} h")
+        return v
+
+    @field_validator("unit_price")
+    @classmethod
+    def _tariff_one(cls, v: dict[int, float]) -> dict[int, float]:
+        if 1 not in v:
+            raise ValueError("unit_price needs tariff 1 (the price of the other tariffs falls back to it)")
+        return v
+
+
 class MeterTypeConfig(_Strict):
     """A meter type (template): nameplate and behaviour."""
 
@@ -305,6 +390,8 @@ class MeterTypeConfig(_Strict):
     imax_a: PosFloat
     password: str = "00000000"
     dlms: DlmsConfig = Field(default_factory=DlmsConfig)
+    #: a payment meter's account and STS decoder (None: a credit meter)
+    prepayment: PrepaymentConfig | None = None
     behaviour: MeterBehaviour = Field(default_factory=MeterBehaviour)
     failure: FailureConfig | None = None
     power_cycle_failure: PowerCycleFailureConfig | None = None
@@ -386,6 +473,7 @@ class MeterOverrides(_Strict):
     imax_a: PosFloat | None = None
     password: str | None = None
     dlms: DlmsConfig | None = None
+    prepayment: PrepaymentConfig | None = None
     behaviour: BehaviourOverrides | None = None
     failure: FailureConfig | None = None
     power_cycle_failure: PowerCycleFailureConfig | None = None

@@ -58,7 +58,7 @@ class EventCode(IntEnum):
 STANDARD = "standard"
 POWER_QUALITY = "power_quality"
 #: which log each code goes to (power down / up go to both)
-_LOGS: dict[EventCode, tuple[str, ...]] = {
+_LOGS: dict[int, tuple[str, ...]] = {
     EventCode.POWER_DOWN: (STANDARD, POWER_QUALITY),
     EventCode.POWER_UP: (STANDARD, POWER_QUALITY),
     EventCode.DST_CHANGE: (STANDARD,),
@@ -96,9 +96,10 @@ class EventLogs:
         self._down_at: float | None = None
 
     # -- recording -------------------------------------------------------------------------------
-    def record(self, code: EventCode, t: float | None = None, posix: float | None = None,
-               deviation_min: int | None = None) -> None:
-        """Log ``code`` at virtual time ``t`` (default: now), or at the meter-clock instant ``posix``."""
+    def record(self, code: int, t: float | None = None, posix: float | None = None,
+               deviation_min: int | None = None, logs: tuple[str, ...] | None = None) -> None:
+        """Log ``code`` at virtual time ``t`` (default: now), or at the meter-clock instant ``posix``, in ``logs``
+        (default: where :data:`_LOGS` puts it; the power quality log)."""
         m = self.meter
         if not m.alive:
             return
@@ -106,7 +107,7 @@ class EventLogs:
             posix = m.meter_posix() if t is None else m._meter_posix(t)
         dev = m.tou.deviation(posix) if deviation_min is None else deviation_min
         entry = EventEntry(posix, dev, int(code))
-        for log in _LOGS.get(code, (POWER_QUALITY,)):
+        for log in logs or _LOGS.get(code, (POWER_QUALITY,)):
             self.logs[log].append(entry)
 
     def last_code(self, log: str) -> int:

@@ -22,6 +22,7 @@ from instruments.simulators.clock import VirtualClock
 from instruments.simulators.units import WS_PER_KWH
 from instruments.simulators.world.config import CurvePoint, MeterTypeConfig, PositionConfig
 from instruments.simulators.world.events import EventLogs
+from instruments.simulators.world.prepayment import PaymentAccount
 from instruments.simulators.world.profile import STATUS_CLOCK_ADJUSTED, LoadProfile
 from instruments.simulators.world.relay import SupplySwitch
 from instruments.simulators.world.reliability import peck_acceleration, weibull_life
@@ -185,6 +186,8 @@ class Meter:
                                    b.profile_gap_on_power_failure)
         self._init_capture()
         self.relay = SupplySwitch(b.relay_stuck_closed, self._virtual_at, self.meter_posix, lambda: self.port_alive)
+        #: a payment meter's account and STS decoder (None: a credit meter)
+        self.payment = PaymentAccount(config.prepayment, self) if config.prepayment is not None else None
 
         self._cache_state: SourceState | None = None
         self._cache: _Derived | None = None
@@ -205,6 +208,8 @@ class Meter:
         self._init_tariff()
         self.profile.pending |= STATUS_CLOCK_ADJUSTED
         self._init_capture()
+        if self.payment is not None:
+            self.payment.clock_set()
 
     def meter_posix(self) -> float:
         """The meter's clock now, UTC POSIX seconds."""
@@ -359,6 +364,8 @@ class Meter:
         if e > 0:
             regs["1.8.0"] += e
             regs["1.8.1" if self.tariff == 1 else "1.8.2" if self.tariff == 2 else f"1.8.{self.tariff}"] += e
+            if self.payment is not None:
+                self.payment.consume(e, self.tariff)
         else:
             regs["2.8.0"] -= e
         if self.pulsing:
@@ -544,4 +551,5 @@ class Meter:
             "time_of_use": self.tou.truth(),
             "events": self.events.truth(),
             **self.relay.truth(),  # relay_closed, relay_operations
+            **({"prepayment": self.payment.truth()} if self.payment is not None else {}),
         }

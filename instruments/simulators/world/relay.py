@@ -114,6 +114,8 @@ class SupplySwitch:
         self.transitions: list[str] = []
         self._awake = awake
         self.limiter = Limiter(self, virtual_at, meter_posix)
+        #: something else holds the switch open (a payment meter out of credit): no transition to connected
+        self.hold_open: Callable[[], bool] = lambda: False
 
     # -- state ---------------------------------------------------------------------------------------
     @property
@@ -137,6 +139,8 @@ class SupplySwitch:
         allowed = CONTROL_MODES[self.control_mode]
         for letter, (trig, src, dst) in TRANSITIONS.items():
             if trig is trigger and src is self.control_state and letter in allowed:
+                if dst is ControlState.CONNECTED and self.hold_open():
+                    return None
                 self.control_state = dst
                 self.transitions.append(letter)
                 self._drive()

@@ -4,7 +4,8 @@ Time advances in segments over which everything the meters see is constant (or, 
 constant): energies are then linear in time, so pulse counts are floor(accumulator) and gate edges are solved
 from the linear ramp — there is never a Python step per pulse. A segment ends at the next event: settling step of
 the source, a dip edge, chamber ramp end, lag bound or program-step end, tariff switch, integration timer end, a
-meter's supply hold-up running out, meter failure, an armed load limiter acting, or (for ``advance_until_idle``)
+meter's supply hold-up running out, meter failure, an armed load limiter acting, a payment meter's credit
+reaching a threshold or zero (or a standing charge falling due), or (for ``advance_until_idle``)
 the instant the last started error measurement finishes.
 
 Randomness: one numpy generator per component, seeded by (seed, component, index), so the same seed gives
@@ -23,6 +24,7 @@ from instruments.simulators.world.calculator import ErrorCalculator
 from instruments.simulators.world.chamber import Chamber
 from instruments.simulators.world.config import SimBenchConfig, resolve_meter
 from instruments.simulators.world.meter import Meter
+from instruments.simulators.world.prepayment import payment_act, payment_deadline
 from instruments.simulators.world.reference import Reference
 from instruments.simulators.world.relay import limiter_act, limiter_deadline
 from instruments.simulators.world.source import Source
@@ -82,6 +84,7 @@ class World:
             self.calculators[pos.position] = ErrorCalculator(pos.position, meter, self.reference, self.clock)
         self._meter_list = list(self.meters.values())
         self._calc_list = [self.calculators[m.position] for m in self._meter_list]
+        self._payers = [m for m in self._meter_list if m.payment is not None]
         #: number of integration segments so far (bounded by events, not by pulses)
         self.segments = 0
 
@@ -120,6 +123,7 @@ class World:
     def _run(self, t_end: float, idle: bool) -> None:
         clock, source, reference, chamber = self.clock, self.source, self.reference, self.chamber
         meters, calcs = self._meter_list, self._calc_list
+        payers = self._payers
         mortal = [m for m in meters if m.failure is not None and m.failed_at is None]
         next_tariff = min((m.next_tariff_switch for m in meters), default=math.inf)
         while True:
@@ -147,9 +151,10 @@ class World:
             if holdup_end < t1:
                 t1 = max(holdup_end, t0)
                 state = source.state_over(t0, t1)
-            limiter_end = limiter_deadline(meters, state, t0)  # an armed load limiter acting ends the segment
-            if limiter_end < t1:
-                t1 = max(limiter_end, t0)
+            # an armed load limiter acting, a payment account's threshold, collection or disconnection end it
+            switch_end = min(limiter_deadline(meters, state, t0), payment_deadline(payers, state, t0))
+            if switch_end < t1:
+                t1 = max(switch_end, t0)
                 state = source.state_over(t0, t1)
             if chamber is not None:
                 temp, rh = chamber.conditions_over(t1 - t0)
@@ -214,8 +219,9 @@ class World:
                     m.damage_h = max(m.damage_h, m.life_h)
                     m.fail(t1)
                 mortal = [m for m in mortal if m.failed_at is None]
-            if limiter_end <= t1:
+            if switch_end <= t1:
                 limiter_act(meters, t1)
+                payment_act(payers, t1)
             if t1 >= next_tariff:
                 for m in meters:
                     if t1 >= m.next_tariff_switch:

@@ -1,5 +1,6 @@
-"""What every DLMS kind needs from the bench and the plan: the position's DLMS port, the test load with its class
-limit, and the clocks put back on the reference time."""
+"""What the kinds that talk to a meter's DLMS port need from the bench and the plan (the DLMS and the prepayment
+families): the position's DLMS port, the test load with its class limit, and the clocks put back on the reference
+time."""
 
 from __future__ import annotations
 
