@@ -307,7 +307,7 @@ def test_a_token_on_the_optical_port(sim: RunningBench, port: Port, powered: Any
 
 
 def test_gurux_reads_the_payment_objects_as_we_do(sim: RunningBench, port: Port, powered: Any) -> None:
-    require_checkers("gurux_client.py")  # gurux_payment.py needs the same package, gurux-dlms
+    require_checkers("gurux_payment.py")
     meter = management(port, 1)
     token = credit_token(5871730, 15)
     enter(meter, token)

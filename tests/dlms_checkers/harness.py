@@ -34,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 #: The distribution each script needs (import name, distribution name).
 NEEDS = {
     "gurux_client.py": ("gurux_dlms", "gurux-dlms"),
+    "gurux_payment.py": ("gurux_dlms", "gurux-dlms"),
     "gurux_server.py": ("gurux_dlms", "gurux-dlms"),
     "dlmscosem_client.py": ("dlms_cosem", "dlms-cosem"),
     "pydlms_client.py": ("pydlms", "pydlms-client"),

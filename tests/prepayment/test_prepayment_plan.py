@@ -147,3 +147,37 @@ def test_the_bench_file_gives_each_payment_meter_its_sts_key_data(run: tuple[pd.
                 for i, d in enumerate(reversed(body)))
     assert pos.sts.pan == body + str(-total % 10)
     assert (pos.sts.sgc, pos.sts.ti, pos.sts.krn, pos.sts.base_date) == ("123456", 1, 1, 1993)
+
+
+def test_allure_shows_each_fault_with_its_reason(run: tuple[pd.DataFrame, Path]) -> None:
+    _, tmp = run
+    found: dict[tuple[str, str], dict[str, object]] = {}
+    for f in (tmp / "run" / "allure-results").glob("*-result.json"):
+        r = json.loads(f.read_text(encoding="utf-8"))
+        labels = {lab["name"]: lab["value"] for lab in r["labels"]}
+        found[(labels["suite"], labels["feature"])] = r
+    want = {("MHS2700000003", "sts_token_acceptance"): "replayed: the meter answered accepted",
+            ("MHS2700000004", "prepayment_deduction"): "tariff 2",
+            ("MHS2700000006", "prepayment_friendly"): "cut in the friendly hours",
+            ("MHS2700000007", "sts_key_change"): "rollover minute"}
+    for key, text in want.items():
+        r = found[key]
+        assert r["status"] == "failed", key
+        details = r["statusDetails"]
+        assert isinstance(details, dict) and text in details["message"], (key, details)
+    assert found[("MHS2700000001", "sts_token_acceptance")]["status"] == "passed"
+
+
+def test_a_plan_with_a_case_no_kind_knows_is_refused_by_field(tmp_path: Path) -> None:
+    from hil.core.plan import load_plan
+    from instruments.yamlconfig import ConfigError
+
+    bad = tmp_path / "plan.yaml"
+    bad.write_text(PLAN.read_text(encoding="utf-8").replace("    amount_kwh: 10\n",
+                                                           "    amount_kwh: 10\n    cases: [valid, stolen]\n"),
+                   encoding="utf-8")
+    line = bad.read_text(encoding="utf-8").splitlines().index("    cases: [valid, stolen]") + 1
+    with pytest.raises(ConfigError) as exc:
+        load_plan(bad)
+    text = str(exc.value)
+    assert f"plan.yaml:{line}: tests[1].cases[1]" in text and "'old_tid'" in text
