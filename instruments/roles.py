@@ -63,6 +63,15 @@ class Source(Protocol):
 
 
 @runtime_checkable
+class HarmonicSource(Source, Protocol):
+    """A source that adds harmonics to its voltage and current outputs."""
+
+    def set_harmonic(self, phase: int, circuit: str, order: int, percent: float, degrees: float) -> None:
+        """Harmonic ``order`` of ``circuit`` ("U" or "I") on ``phase`` at ``percent`` of the fundamental (0: off),
+        ``degrees`` from the fundamental. Refused before anything is sent when beyond the source's range."""
+
+
+@runtime_checkable
 class DipSource(Source, Protocol):
     """A source that also generates voltage dips and short interruptions (OIML D 11; power cycling is
     ``output_off`` / ``output_on``). The current of a phantom source is not dipped."""

@@ -51,3 +51,20 @@ def test_voltage_and_frequency_influence(tmp_path: Path) -> None:
     assert sorted(set(volts["voltage_v"])) == [207.0, 253.0]
     freq = df[df["test_id"] == "frequency"]
     assert sorted(set(freq["frequency_hz"])) == [49.0, 51.0]
+
+
+def test_harmonics_influence(tmp_path: Path) -> None:
+    df = run_plan("iec62053-21_2020_influence_harmonics.yaml", tmp_path)
+    # IEC 62053-21 class 1: harmonics in current and voltage, 0.5 Imax PF 1, ±0.8 % (standards.md §4). With the 5th
+    # harmonic at 40 % of I and 10 % of U in phase, P5 = 0.4 · 0.1 · P1 = 0.04 P1; the reference measures P1 + P5,
+    # a meter registering harmonic power h % off and P1 e % off: variation = (1 + e) · 0.04 · h / 1.04 (in %)
+    assert set(df["limit_pct"]) == {0.8} and set(df["current_a"]) == {30.0}
+    for _, r in df.iterrows():
+        if r["position"] == 11:  # never pulses
+            assert r["verdict"] == "broken"
+            continue
+        h = -30.0 if r["position"] == 10 else -2.0  # default_bench.yaml: the type's −2 %, position 10's −30 %
+        want = (1 + r["error_reference_pct"] / 100) * 0.04 * h / 1.04
+        # two errors, each to the point's resolution: a tenth of the limit, 0.08 % (MeasureSettings)
+        assert r["error_pct"] == pytest.approx(want, abs=2 * 0.08), r["position"]
+        assert r["verdict"] == ("fail" if r["position"] == 10 else "pass")

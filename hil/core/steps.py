@@ -43,6 +43,8 @@ class PointSpec:
     standard: str = ""
     limit_table: str = ""
     limit_status: str = ""
+    #: harmonics added on every phase: (circuit "U" | "I", order, % of the fundamental, degrees from it)
+    harmonics: tuple[tuple[str, int, float, float], ...] = ()
 
     @property
     def cos_phi(self) -> float:

@@ -20,7 +20,7 @@ from hil.core.steps import PointSpec, PositionOutcome
 from hil.standards import pulses_for_point
 from hil.values import utc_now
 from instruments.drivers.iec62056 import number_of
-from instruments.roles import PhaseLoad
+from instruments.roles import HarmonicSource, PhaseLoad
 
 __all__ = ["AccuracyRunner", "MeasureSettings", "PointSpec", "PositionOutcome", "runner_of", "utc_now"]
 
@@ -48,6 +48,7 @@ class AccuracyRunner:
         self.bench = bench
         self.settings = settings or MeasureSettings()
         self._programmed: tuple[tuple[int, PhaseLoad], ...] | None = None
+        self._harmonics: tuple[tuple[str, int, float, float], ...] = ()
         #: positions whose pulse output stayed silent at an earlier point: at later points they are given up as
         #: soon as the others finish (after at least 1.5 periods) instead of after the full no-pulse wait
         self.silent: set[int] = set()
@@ -64,6 +65,9 @@ class AccuracyRunner:
         if changed:
             src.apply(loads, frequency_hz=spec.frequency_hz if spec.frequency_hz != self._frequency else None)
             self._programmed, self._frequency = key, spec.frequency_hz
+        if spec.harmonics != self._harmonics:
+            self._program_harmonics(spec, src)
+            changed = True
         if not src.is_on():
             src.output_on()
             changed = True
@@ -75,6 +79,22 @@ class AccuracyRunner:
 
                 raise BenchFault("source", "outputs did not settle within 30 s")
         return changed
+
+    def _program_harmonics(self, spec: PointSpec, src: Any) -> None:
+        """The spec's harmonics on every phase; those of the last spec no longer wanted set to 0 %."""
+        if not isinstance(src, HarmonicSource):
+            from instruments.drivers.errors import BenchFault
+
+            raise BenchFault("source", f"{type(src).__name__} cannot add harmonics ({spec.point})")
+        wanted = {(c, k): (pct, deg) for c, k, pct, deg in spec.harmonics}
+        for c, k, _, _ in self._harmonics:
+            if (c, k) not in wanted:
+                for ph in range(1, src.phases + 1):
+                    src.set_harmonic(ph, c, k, 0.0, 0.0)
+        for (c, k), (pct, deg) in wanted.items():
+            for ph in range(1, src.phases + 1):
+                src.set_harmonic(ph, c, k, pct, deg)
+        self._harmonics = spec.harmonics
 
     def ref_constant(self, position: int) -> float:
         if self._ref_constant is None:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from hil.standards.model import (
     AccuracyTable,
     CurrentExpr,
+    HarmonicContent,
     InfluenceDef,
     InfluenceRow,
     InfluenceTable,
@@ -109,6 +110,8 @@ class InfluencePoint(BaseModel):
     limit: float
     unit: str
     provenance: Provenance
+    #: a waveform test: the harmonics added at the deviated point (the reference point is a clean sine)
+    harmonics: tuple[HarmonicContent, ...] = ()
 
 
 def influence_points(
@@ -118,7 +121,8 @@ def influence_points(
     currents: Sequence[str | CurrentExpr] | None = None,
     library: StandardsLibrary | None = None,
 ) -> list[InfluencePoint]:
-    """Deviation test points for ``influence`` (``voltage``: Un ±10 %, ``frequency``: ±2 %, per the table):
+    """Deviation test points for ``influence`` (``voltage``: Un ±10 %, ``frequency``: ±2 %, per the table; or a
+    waveform test such as ``harmonics``, whose deviated point adds the definition's harmonic content at Un and fn):
     for each row, at its own current if it names one, else at the definition's ``test_currents`` (or
     ``currents``) inside the row's range; × the row's PFs × the deviations."""
     lib = library or default_library()
@@ -127,8 +131,8 @@ def influence_points(
     if influence not in defs:
         raise StandardsError(f"{rating.label}: unknown influence {influence!r} (defined: {', '.join(defs)})")
     d = defs[influence]
-    if d.varies is None:
-        raise StandardsError(f"{influence!r} is not a voltage/frequency deviation test; use influence_limit()")
+    if d.varies is None and not d.harmonics:
+        raise StandardsError(f"{influence!r} is not a deviation or waveform test; use influence_limit()")
     wanted = [CurrentExpr.coerce(c) for c in currents] if currents is not None else list(d.test_currents)
     out: list[InfluencePoint] = []
     for row, t in _rows(rating, influence, lib):
@@ -137,6 +141,15 @@ def influence_points(
         ]
         for c in exprs:
             for pf in row.pf:
+                if d.harmonics:
+                    content = ", ".join(f"{h.circuit}{h.order} {h.percent:g} %" for h in d.harmonics)
+                    out.append(InfluencePoint(
+                        key=f"{influence}/{c}/{pf}", name=f"{influence} ({content}) {c} PF {pf}", influence=influence,
+                        current=c, current_a=rated.evaluate(c), pf=pf, deviation_pct=0.0,
+                        reference_voltage_v=rating.un_v, reference_frequency_hz=rating.frequency_hz,
+                        voltage_v=rating.un_v, frequency_hz=rating.frequency_hz, elements_loaded=rating.elements,
+                        limit=row.limit, unit=row.unit, provenance=t.provenance(row), harmonics=tuple(d.harmonics)))
+                    continue
                 for dev in d.deviations_pct:
                     # (100 + dev)/100, not 1 + dev/100: 230 V +10 % is 253.0 V, not 253.00000000000003 V
                     u = rating.un_v * (100 + dev) / 100 if d.varies == "voltage" else rating.un_v

@@ -350,12 +350,23 @@ class ConditionsTable(_Table):
     rows: list[ConditionsRow]
 
 
+class HarmonicContent(_Strict):
+    """One harmonic the source adds to a circuit: ``order`` at ``percent`` of the fundamental, ``degrees`` from it."""
+
+    circuit: Literal["U", "I"]
+    order: int = Field(ge=2, le=50)
+    percent: float = Field(gt=0, le=100)
+    degrees: float = Field(0.0, ge=-360, le=360)
+
+
 class InfluenceDef(_Strict):
     """What an influence quantity test varies and where it is tested."""
 
     description: str
     #: the quantity the test moves away from its reference value (None: not a deviation test)
     varies: Literal["voltage", "frequency"] | None = None
+    #: a waveform test (harmonic components): what the source adds to the fundamental at the row's load
+    harmonics: list[HarmonicContent] = Field(default_factory=list)
     #: deviations from the reference value applied in the test, % (voltage ±10 → [-10, 10])
     deviations_pct: list[float] = Field(default_factory=list)
     #: where a row given as a current range is tested (rows given as one current use it)

@@ -102,6 +102,21 @@ class Fluke6105A(ScpiDriver):
                 f":SOUR:PHAS{n}:CURR {load.current_a!r};CURR:PANG {load.current_angle_deg!r}"
             )
 
+    #: harmonic orders the 6100-series generates (its MHARmonics subsystem: orders 2 … 100)
+    HARMONIC_ORDERS = range(2, 101)
+
+    def set_harmonic(self, phase: int, circuit: str, order: int, percent: float, degrees: float) -> None:
+        """``SOUR:PHAS<n>:VOLT|CURR:MHAR:HARM<k> <pct>,<deg>``: harmonic ``order`` at ``percent`` of the
+        fundamental and ``degrees`` from it (0 % removes it)."""
+        if circuit not in ("U", "I"):
+            raise ValueError(f"circuit is 'U' or 'I', got {circuit!r}")
+        if order not in self.HARMONIC_ORDERS or not 0 <= percent <= 100 or not -360 <= degrees <= 360:
+            raise ValueError(f"harmonic {order} at {percent:g} %, {degrees:g}°: the source takes orders 2 … 100 at"
+                             " 0 … 100 % of the fundamental, −360 … 360°")
+        self.phase(phase)  # a phase the source has
+        what = "VOLT" if circuit == "U" else "CURR"
+        self.write(f"SOUR:PHAS{phase}:{what}:MHAR:HARM{order} {percent!r},{degrees!r}")
+
     def output_on(self) -> None:
         self.output = True
 

@@ -13,6 +13,7 @@ import pyvisa
 from instruments.drivers.clock import SimulationClock
 from instruments.drivers.fluke6105a import Fluke6105A
 from instruments.drivers.registry import driver_entry
+from instruments.drivers.replay import ReplayTransport
 from instruments.drivers.transport import VisaTransport
 from instruments.roles import PhaseLoad
 from instruments.simulators.bench import RunningBench, SimulatedBench
@@ -20,6 +21,17 @@ from instruments.simulators.world.config import load_sim_bench
 
 #: phase angles of a balanced three-phase system, phase 1 voltage = 0°
 U_ANGLES = {1: 0.0, 2: -120.0, 3: 120.0}
+
+
+#: the SYST:ERR? query the SCPI drivers append to a command, and the instrument's "no error" answer
+ERR = b":SYST:ERR?\n"
+OK = b'0,"No error"\n'
+
+
+def fluke_replay(dialogue: list[tuple[bytes, bytes | None]]) -> tuple[Fluke6105A, ReplayTransport]:
+    """A 6105A driver (300 V, 120 A) over a replay of exact bytes."""
+    t = ReplayTransport(dialogue, name="source")
+    return Fluke6105A(t, max_voltage_v=300.0, max_current_a=120.0), t
 
 
 class Sim:

@@ -7,18 +7,10 @@ import pytest
 
 from hil.bench import source_off
 from instruments.drivers.errors import InstrumentError, RangeError
-from instruments.drivers.fluke6105a import Fluke6105A
-from instruments.drivers.replay import ReplayTransport
 from instruments.roles import DipSource
-from tests.drivers.conftest import Sim
+from tests.drivers.conftest import ERR, OK, Sim, fluke_replay
 
-OK = b'0,"No error"\n'
-ERR = b":SYST:ERR?\n"
-
-
-def source(dialogue: list[tuple[bytes, bytes | None]]) -> tuple[Fluke6105A, ReplayTransport]:
-    t = ReplayTransport(dialogue, name="source")
-    return Fluke6105A(t, max_voltage_v=300.0, max_current_a=120.0), t
+source = fluke_replay
 
 
 def test_program_dip_in_cycles_is_one_compound_message() -> None:

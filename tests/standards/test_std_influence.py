@@ -73,9 +73,20 @@ def test_frequency_points() -> None:
 
 
 def test_point_influences_have_no_deviation_generator() -> None:
-    assert "harmonics" in influences(make_rating())
-    with pytest.raises(StandardsError, match="not a voltage/frequency deviation"):
-        influence_points(make_rating(), "harmonics")
+    assert "reversed_phase_sequence" in influences(make_rating())
+    with pytest.raises(StandardsError, match="not a deviation or waveform test"):
+        influence_points(make_rating(), "reversed_phase_sequence")
+
+
+@pytest.mark.parametrize("edition", ["2003", "2020"])
+def test_the_harmonics_point_adds_the_5th_at_half_imax(edition: str) -> None:
+    # standards.md §4: 0.5 Imax PF 1, class 1 ±0.8 %; the waveform: 5th harmonic, I 40 %, U 10 %, in phase (U)
+    rating = class_2003("1") if edition == "2003" else make_rating()
+    (p,) = influence_points(rating, "harmonics")
+    assert (p.current_a, str(p.pf), p.limit, p.deviation_pct) == (30.0, "1", 0.8, 0.0)
+    assert (p.voltage_v, p.frequency_hz) == (230.0, 50.0)  # Un and fn: only the waveform changes
+    assert [(h.circuit, h.order, h.percent, h.degrees) for h in p.harmonics] == [("I", 5, 40.0, 0.0),
+                                                                                ("U", 5, 10.0, 0.0)]
 
 
 def test_no_influence_table_for_mid() -> None:

@@ -49,10 +49,11 @@ class MeterConstantTest(_Model):
 
 
 class InfluenceTest(_Model):
-    """Error shift at a deviated voltage or frequency against the error at reference conditions."""
+    """Error shift at a deviated voltage or frequency, or with harmonic components added (IEC 62053-21 influence of
+    harmonics: the waveform of the standards library's definition), against the error at reference conditions."""
 
     id: Annotated[str, Field(pattern=TEST_ID_PATTERN)]
     kind: Literal["influence"]
-    quantity: Literal["voltage", "frequency"]
+    quantity: Literal["voltage", "frequency", "harmonics"]
     currents: list[str] | None = None  # default: the table's test currents
     power_factors: list[str] | None = None  # default: every PF the table gives a limit for

@@ -289,6 +289,7 @@ def influence_steps(test: InfluenceTest, ctx: PlanContext) -> list[Step]:
         ref = PointSpec("influence", ip.name + " (reference)", ip.reference_voltage_v, ip.current_a,
                         frequency_hz=ip.reference_frequency_hz, **common)  # type: ignore[arg-type]
         dev = PointSpec("influence", ip.name, ip.voltage_v, ip.current_a, frequency_hz=ip.frequency_hz,
+                        harmonics=tuple((h.circuit, h.order, h.percent, h.degrees) for h in ip.harmonics),
                         **common)  # type: ignore[arg-type]
 
         def _run(run: RunContext, step: Step, ref: PointSpec = ref, dev: PointSpec = dev) -> list[PositionOutcome]:
