@@ -78,10 +78,10 @@ class DipSource(Source, Protocol):
 
     def program_dip(self, level_pct: float, *, cycles: float | None = None, duration_s: float | None = None,
                     phases: Sequence[int] | None = None, repeat: int = 1, interval_s: float = 0.0) -> None:
-        """Residual voltage ``level_pct`` (0..100 % of the programmed voltage; 0 = interruption) for ``cycles``
-        of the output frequency or ``duration_s`` (exactly one, > 0), on ``phases`` (None: all), ``repeat``
-        times, ``interval_s`` from the end of one dip to the start of the next. Refused before anything is sent
-        when a value is beyond the source's range (:meth:`check_dip`)."""
+        """Residual voltage ``level_pct`` (0..100 % of the programmed voltage; 0 = interruption; above 100 %, where
+        the source can, a swell) for ``cycles`` of the output frequency or ``duration_s`` (exactly one, > 0), on
+        ``phases`` (None: all), ``repeat`` times, ``interval_s`` from the end of one dip to the start of the next.
+        Refused before anything is sent when a value is beyond the source's range (:meth:`check_dip`)."""
 
     def check_dip(self, level_pct: float, *, cycles: float | None = None, duration_s: float | None = None,
                   phases: Sequence[int] | None = None, repeat: int = 1, interval_s: float = 0.0) -> None:

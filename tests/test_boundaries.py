@@ -47,6 +47,8 @@ def modules(folder: str) -> list[Path]:
         # standards, reliability: pure (nothing from the bench, the core or a kind); measure: no kind
         ("hil/standards", ("hil.core", "hil.kinds", "hil.bench", "hil.measure", *BENCH_SIDE)),
         ("hil/reliability", ("hil.core", "hil.kinds", "hil.bench", "hil.measure", *BENCH_SIDE)),
+        # power-quality math is pure: labs use it for expected values, the PQ kinds too
+        ("hil/pq", ("hil.core", "hil.kinds", "hil.bench", "hil.measure", "hil.standards", "instruments")),
         # the STS token codec is pure: shared by the simulated payment meters and the lab's CLI, it knows neither
         ("instruments/sts", ("instruments.simulators", "instruments.drivers", "instruments.scpi", "hil")),
         ("hil/measure", ("hil.kinds",)),

@@ -28,6 +28,7 @@ from instruments.roles import PhaseLoad
 #: dip/swell limits (6100B/6105A Users Manual §1-55): duration 1 ms .. 1 min, repeat delay 0 .. 60 s
 DIP_MIN_S = 1e-3
 DIP_MAX_S = 60.0
+DIP_MAX_LEVEL_PCT = 200.0  # swells (ours, U: the manual's swell range was not available)
 DIP_MAX_DELAY_S = 60.0
 DIP_MAX_COUNT = 1000  # ours: the manual gives no bound
 #: the output frequency range (``frequency`` below): a duration in cycles is checked so that it is valid at any
@@ -59,7 +60,8 @@ class Fluke6105A(ScpiDriver):
     condition = Reading("STAT:OPER:COND?", parse=int)
     reset = Action("*RST")
     # -- dips and short interruptions (level in % of the programmed voltage; 0 % = interruption)
-    dip_level = Setting("SOUR:DIPS:LEV", unit="%", within=(0.0, 100.0))
+    #: a level above 100 % is a swell (up to DIP_MAX_LEVEL_PCT, within the voltage rating)
+    dip_level = Setting("SOUR:DIPS:LEV", unit="%", within=(0.0, DIP_MAX_LEVEL_PCT))
     dip_duration = Setting("SOUR:DIPS:DUR", unit="s", within=(DIP_MIN_S, DIP_MAX_S))
     dip_cycles = Setting("SOUR:DIPS:DUR:CYCL", unit="cycles", within=(DIP_MIN_CYCLES, DIP_MAX_CYCLES))
     dip_count = Setting("SOUR:DIPS:COUN", within=(1, DIP_MAX_COUNT), parse=int)

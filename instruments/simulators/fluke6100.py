@@ -43,9 +43,11 @@ _DEFAULT_MUT_SOURCE = "CH1"
 _DEFAULT_REFERENCE_SOURCE = "MAIN"
 
 #: dip/swell limits of the 6100B/6105A specification (Users Manual §1-55): duration 1 ms .. 1 min, repeat delay
-#: 0 .. 60 s, level down to 0 % (a swell above 100 % is not modelled)
+#: 0 .. 60 s, level down to 0 %; a swell goes up to DIP_MAX_LEVEL_PCT (ours, U: the manual's swell range was not
+#: available) and never beyond the voltage rating
 DIP_MIN_S = 1e-3
 DIP_MAX_S = 60.0
+DIP_MAX_LEVEL_PCT = 200.0
 DIP_MAX_DELAY_S = 60.0
 #: our own bound of the repeat count (the manual gives none)
 DIP_MAX_COUNT = 1000
@@ -303,9 +305,10 @@ class Fluke6105A(ScpiDevice):
     del _header, _attr, _param
 
     # -- dips and short interruptions (our subsystem; limits from the manual's §1-55) ---------------
-    @scpi("[SOURce]:DIPS:LEVel", Num("PCT", 0, 100))
+    @scpi("[SOURce]:DIPS:LEVel", Num("PCT", 0, DIP_MAX_LEVEL_PCT))
     def dip_level(self, pct: float) -> None:
-        """Residual voltage during a dip in % of the programmed voltage (0 % = interruption)."""
+        """Residual voltage during a dip in % of the programmed voltage (0 % = interruption; above 100 %: a
+        swell)."""
         self.dip_level_pct = pct
 
     @scpi("[SOURce]:DIPS:LEVel?")

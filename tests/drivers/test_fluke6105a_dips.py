@@ -36,7 +36,7 @@ def test_program_dip_in_seconds_on_selected_phases() -> None:
 
 
 BAD_DIPS = [
-    {"level_pct": 100.5, "cycles": 10}, {"level_pct": -0.1, "cycles": 10}, {"level_pct": 40, "cycles": 0},
+    {"level_pct": 200.5, "cycles": 10}, {"level_pct": -0.1, "cycles": 10}, {"level_pct": 40, "cycles": 0},
     {"level_pct": 40, "cycles": -1}, {"level_pct": 40, "duration_s": 0.0}, {"level_pct": 40, "duration_s": 61},
     {"level_pct": 40, "cycles": 10, "repeat": 0}, {"level_pct": 40, "cycles": 10, "interval_s": -1},
     {"level_pct": 40, "cycles": 10, "interval_s": 61}, {"level_pct": 40, "cycles": 10, "phases": [4]},

@@ -174,13 +174,24 @@ def test_dip_and_cycle_truth_is_deterministic(worlds: Any) -> None:
     assert run() == run()
 
 
+def test_a_level_above_100_percent_is_a_swell(worlds: Any) -> None:
+    w = worlds.world()
+    worlds.energise(w, 5.0)
+    w.source.start_dips(120.0, 0.5, phases=(2,))
+    w.advance(0.25)
+    assert w.source.delivered(2).voltage == pytest.approx(1.2 * 230.0)  # 276 V
+    assert w.source.delivered(1).voltage == 230.0
+    w.advance(0.5)
+    assert w.source.delivered(2).voltage == 230.0
+
+
 def test_bad_dips_are_refused_before_the_physics(worlds: Any) -> None:
     w = worlds.world()
     with pytest.raises(ValueError, match="output is off"):
         w.source.start_dips(40.0, 0.2)
     worlds.energise(w, 5.0)
-    for kw in ({"level_pct": 101.0}, {"level_pct": -1.0}, {"duration_s": 0.0}, {"duration_s": -1.0},
-               {"count": 0}, {"delay_s": -1.0}):
+    for kw in ({"level_pct": 201.0}, {"level_pct": 140.0}, {"level_pct": -1.0}, {"duration_s": 0.0},
+               {"duration_s": -1.0}, {"count": 0}, {"delay_s": -1.0}):  # 140 %: 322 V, beyond the 300 V rating
         args: dict[str, Any] = {"level_pct": 40.0, "duration_s": 0.2, **kw}
         with pytest.raises(ValueError):
             w.source.start_dips(**args)
@@ -218,7 +229,7 @@ def test_scpi_dips_run_on_the_virtual_clock(worlds: Any) -> None:
 def test_scpi_dips_refuse_bad_values_with_errors(worlds: Any) -> None:
     w = worlds.world()
     talk = _talk(w)
-    for cmd in ("SOUR:DIPS:LEV 101", "SOUR:DIPS:LEV -1", "SOUR:DIPS:DUR 0", "SOUR:DIPS:DUR 61",
+    for cmd in ("SOUR:DIPS:LEV 201", "SOUR:DIPS:LEV -1", "SOUR:DIPS:DUR 0", "SOUR:DIPS:DUR 61",
                 "SOUR:DIPS:DUR:CYCL 0", "SOUR:DIPS:COUN 0", "SOUR:DIPS:DEL 61"):
         assert talk(cmd + ";:SYST:ERR?").startswith("-222"), cmd
     assert talk("SOUR:DIPS:INIT;:SYST:ERR?").startswith("-221")  # output off

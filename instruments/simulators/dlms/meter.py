@@ -26,6 +26,7 @@ from instruments.simulators.dlms import (
     disconnect,
     event_logs,
     payment,
+    power_quality,
     profile_generic,
 )
 from instruments.simulators.dlms.objects import AccessError, Attribute, Caller, CosemObject, Method, ObjectDirectory
@@ -179,6 +180,8 @@ class MeterCosem:
         for obj in demand.objects(self):  # Extended Register: maximum demand 1.0.1.6.0.255
             d.add(obj)
         for obj in payment.objects(self):  # a payment meter's Account, Credits, Charges and Token Gateway
+            d.add(obj)
+        for obj in power_quality.objects(self):  # THD, harmonics, dip / swell / interruption counts and log
             d.add(obj)
 
     def _counter(self) -> int:

@@ -369,6 +369,24 @@ class PrepaymentConfig(_Strict):
         return v
 
 
+class PowerQualityFaults(_Strict):
+    #: the voltage THD leaves out the harmonics above the 13th
+    thd_ignores_above_13: bool = False
+    #: a dip is recorded twice as long as it was
+    dip_duration_wrong: bool = False
+
+
+class PowerQualityConfig(_Strict):
+    """The meter's power-quality functions (IEC 61000-4-30 class S as meters implement them): thresholds in % of
+    its declared voltage (Un), IEC 61000-4-30 5.4 defaults."""
+
+    dip_threshold_pct: Annotated[float, Field(gt=0, lt=100)] = 90.0
+    swell_threshold_pct: Annotated[float, Field(gt=100, le=200)] = 110.0
+    interruption_threshold_pct: Annotated[float, Field(gt=0, lt=100)] = 5.0
+    hysteresis_pct: Annotated[float, Field(ge=0, le=10)] = 2.0
+    faults: PowerQualityFaults = Field(default_factory=PowerQualityFaults)
+
+
 class MeterTypeConfig(_Strict):
     """A meter type (template): nameplate and behaviour."""
 
@@ -392,6 +410,8 @@ class MeterTypeConfig(_Strict):
     dlms: DlmsConfig = Field(default_factory=DlmsConfig)
     #: a payment meter's account and STS decoder (None: a credit meter)
     prepayment: PrepaymentConfig | None = None
+    #: power-quality functions (None: the meter has none)
+    power_quality: PowerQualityConfig | None = None
     behaviour: MeterBehaviour = Field(default_factory=MeterBehaviour)
     failure: FailureConfig | None = None
     power_cycle_failure: PowerCycleFailureConfig | None = None
@@ -474,6 +494,7 @@ class MeterOverrides(_Strict):
     password: str | None = None
     dlms: DlmsConfig | None = None
     prepayment: PrepaymentConfig | None = None
+    power_quality: PowerQualityConfig | None = None
     behaviour: BehaviourOverrides | None = None
     failure: FailureConfig | None = None
     power_cycle_failure: PowerCycleFailureConfig | None = None

@@ -22,6 +22,7 @@ from instruments.simulators.clock import VirtualClock
 from instruments.simulators.units import WS_PER_KWH
 from instruments.simulators.world.config import CurvePoint, MeterTypeConfig, PositionConfig
 from instruments.simulators.world.events import EventLogs
+from instruments.simulators.world.power_quality import PowerQuality
 from instruments.simulators.world.prepayment import PaymentAccount
 from instruments.simulators.world.profile import STATUS_CLOCK_ADJUSTED, LoadProfile
 from instruments.simulators.world.relay import SupplySwitch
@@ -188,6 +189,8 @@ class Meter:
         self.relay = SupplySwitch(b.relay_stuck_closed, self._virtual_at, self.meter_posix, lambda: self.port_alive)
         #: a payment meter's account and STS decoder (None: a credit meter)
         self.payment = PaymentAccount(config.prepayment, self) if config.prepayment is not None else None
+        #: power-quality functions (None: the meter has none)
+        self.pq = PowerQuality(config.power_quality, self) if config.power_quality is not None else None
 
         self._cache_state: SourceState | None = None
         self._cache: _Derived | None = None
@@ -301,6 +304,8 @@ class Meter:
         """The supply over a segment starting at ``t`` with ``state``: a power-up when the voltage is back, the
         start of the hold-up when it fell. Returns when the supply fails if nothing changes (inf: it does not)."""
         self.events.segment(state, t)  # power up, phase voltages missing / normal
+        if self.pq is not None:
+            self.pq.segment(state, t)  # dips, swells, interruptions
         if self._derive(state).powered:
             self._low_since = None
             if not self._up:
@@ -552,4 +557,5 @@ class Meter:
             "events": self.events.truth(),
             **self.relay.truth(),  # relay_closed, relay_operations
             **({"prepayment": self.payment.truth()} if self.payment is not None else {}),
+            **({"power_quality": self.pq.truth()} if self.pq is not None else {}),
         }

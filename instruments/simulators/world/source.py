@@ -16,6 +16,8 @@ from instruments.simulators.world.electrical import Harmonic, PhaseSetpoint, wra
 #: residual of a step at the end of the settling time; τ = settling_time / ln(1/residual)
 _SETTLE_RESIDUAL = 1e-4
 _DEFAULT_ANGLES = (0.0, -120.0, 120.0)
+#: highest level of a dip program: above 100 % it is a swell (ours, U)
+MAX_LEVEL_PCT = 200.0
 
 SourceState = tuple[PhaseSetpoint, ...]
 
@@ -177,12 +179,14 @@ class Source:
     def start_dips(self, level_pct: float, duration_s: float, phases: tuple[int, ...] | None = None,
                    count: int = 1, delay_s: float = 0.0) -> DipProgram:
         """Start ``count`` dips now: the voltage of ``phases`` (None: all) drops to ``level_pct`` % of the
-        programmed value for ``duration_s`` each, ``delay_s`` apart (end to start). 0 % is an interruption."""
+        programmed value for ``duration_s`` each, ``delay_s`` apart (end to start). 0 % is an interruption, above
+        100 % a swell (up to :data:`MAX_LEVEL_PCT` and the voltage rating)."""
         level_pct = _finite("dip level", level_pct)
         duration_s = _finite("dip duration", duration_s)
         delay_s = _finite("dip delay", delay_s)
-        if not 0 <= level_pct <= 100:
-            raise ValueError(f"dip level must be 0..100 % of the programmed voltage, got {level_pct:g}")
+        if not 0 <= level_pct <= MAX_LEVEL_PCT:
+            raise ValueError(f"dip / swell level must be 0..{MAX_LEVEL_PCT:g} % of the programmed voltage, got "
+                             f"{level_pct:g}")
         if duration_s <= 0:
             raise ValueError(f"dip duration must be > 0 s, got {duration_s:g}")
         if delay_s < 0:
@@ -196,6 +200,10 @@ class Source:
             self._phase(ph)
         if not self._output:
             raise ValueError("the output is off: nothing to dip")
+        for ph in chosen:
+            u = self._phase(ph).voltage * level_pct / 100.0
+            if u > self.max_voltage * (1 + 1e-12):
+                raise ValueError(f"phase {ph}: a swell to {u:.6g} V exceeds the rating {self.max_voltage:g} V")
         self.abort_dips()
         self.dips = DipProgram(level_pct / 100.0, duration_s, frozenset(chosen), count, delay_s, self.clock.now)
         self._changed()

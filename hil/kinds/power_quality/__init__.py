@@ -1,0 +1,1 @@
+"""Power-quality kinds: the meter's PQ functions against the signals the source plays."""

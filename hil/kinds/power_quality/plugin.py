@@ -1,0 +1,29 @@
+"""The power-quality family's kinds as plugins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hil.core import PlanContext, Step
+from hil.core.kinds import kind_class
+from hil.kinds.power_quality.model import PqEventsTest, PqHarmonicsTest
+
+
+def _events(test: Any, ctx: PlanContext) -> list[Step]:
+    from hil.kinds.power_quality.events import pq_events_tasks
+
+    return pq_events_tasks(test, ctx.rating, ctx.positions)
+
+
+PqEvents = kind_class(PqEventsTest, "dips, swells and interruptions played by the source: each in the meter's PQ "
+                      "event log with its duration and residual voltage, counted, none invented", _events)
+
+
+def _harmonics(test: Any, ctx: PlanContext) -> list[Step]:
+    from hil.kinds.power_quality.harmonics import pq_harmonics_tasks
+
+    return pq_harmonics_tasks(test, ctx.rating, ctx.positions)
+
+
+PqHarmonics = kind_class(PqHarmonicsTest, "voltage THD and harmonics measured by the meter against the IEC 61000-4-7 "
+                         "values of the waveform the source plays", _harmonics)

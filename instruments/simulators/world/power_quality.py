@@ -1,0 +1,131 @@
+"""A meter's power-quality functions (IEC 61000-4-30 class S as meters implement it): voltage dips, swells and
+interruptions detected on its own voltage channels with thresholds and hysteresis in % of the declared voltage
+(its Un), the voltage THD and harmonic magnitudes of each element.
+
+Detection is polyphase (IEC 61000-4-30 5.4.2.2, 5.4.3.2, 5.5.2): a dip begins when one channel falls below the dip
+threshold and ends when every channel is back at the threshold plus the hysteresis; its residual voltage is the
+lowest of any channel; a swell begins when one channel rises above the swell threshold and ends when every channel
+is at or below it minus the hysteresis; its maximum is the highest. An interruption (every channel below the
+interruption threshold) is recorded as an interruption instead of the dip around it (U: the meter's choice of
+precedence). The world's voltages are constant between segment edges, and the edges of the source's dips and swells
+are segment edges, so start and duration are the programmed ones (a real class S meter sees them through Urms(1/2):
+within about a cycle). Events are recorded whether or not the meter's supply survives (power-fail detection and its
+clock keep them), with the meter's clock.
+
+THD (IEC 61000-4-7 3.3.1): sqrt(Σ_{h=2..40} (U_h/U_1)²) from the harmonics the element's voltage carries (a pure
+harmonic is its own group). Faults: ``thd_ignores_above_13`` (orders above 13 left out), ``dip_duration_wrong``
+(a dip's duration recorded twice as long).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from instruments.simulators.world.config import PowerQualityConfig
+    from instruments.simulators.world.source import SourceState
+
+#: event codes in the power-quality event log (ours, U)
+DIP, SWELL, INTERRUPTION = 1, 2, 3
+KIND_NAMES = {DIP: "dip", SWELL: "swell", INTERRUPTION: "interruption"}
+THD_MAX_ORDER = 40
+DEPTH = 200
+
+
+@dataclass(frozen=True)
+class PqEvent:
+    code: int
+    start_posix: float
+    duration_s: float
+    #: residual voltage (dip, interruption) or maximum (swell), V
+    extreme_v: float
+
+    @property
+    def posix(self) -> float:
+        """The meter-clock instant the event began (the log's clock column)."""
+        return self.start_posix
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": KIND_NAMES[self.code], "start_posix": self.start_posix, "duration_s": self.duration_s,
+                "extreme_v": self.extreme_v}
+
+
+class _Open:
+    """An event in progress: since when (virtual time) and its extreme so far."""
+
+    def __init__(self, t: float, extreme: float) -> None:
+        self.t = t
+        self.extreme = extreme
+
+
+class PowerQuality:
+    def __init__(self, config: PowerQualityConfig, meter: Any) -> None:
+        self.config = config
+        self.meter = meter
+        self.declared_v = float(meter.un)
+        self.events: deque[PqEvent] = deque(maxlen=DEPTH)
+        self.counts = {DIP: 0, SWELL: 0, INTERRUPTION: 0}
+        self._dip: _Open | None = None
+        self._swell: _Open | None = None
+        self._interrupted = False
+        self._seen: Any = None
+
+    # -- detection (called by the meter at each segment start) -------------------------------------
+    def segment(self, state: SourceState, t: float) -> None:
+        if state is self._seen or not self.meter.alive:
+            return
+        self._seen = state
+        c, un = self.config, self.declared_v
+        volts = [state[ph - 1].voltage_rms for ph in self.meter.elements]
+        low, high = min(volts), max(volts)
+        # dips (and interruptions inside them)
+        if self._dip is None:
+            if low < c.dip_threshold_pct / 100 * un:
+                self._dip = _Open(t, low)
+                self._interrupted = high < c.interruption_threshold_pct / 100 * un
+        else:
+            self._dip.extreme = min(self._dip.extreme, low)
+            self._interrupted |= high < c.interruption_threshold_pct / 100 * un
+            if low >= (c.dip_threshold_pct + c.hysteresis_pct) / 100 * un:
+                self._close_dip(t)
+        # swells
+        if self._swell is None:
+            if high > c.swell_threshold_pct / 100 * un:
+                self._swell = _Open(t, high)
+        else:
+            self._swell.extreme = max(self._swell.extreme, high)
+            if high <= (c.swell_threshold_pct - c.hysteresis_pct) / 100 * un:
+                self._record(SWELL, self._swell, t)
+                self._swell = None
+
+    def _close_dip(self, t: float) -> None:
+        assert self._dip is not None
+        self._record(INTERRUPTION if self._interrupted else DIP, self._dip, t)
+        self._dip, self._interrupted = None, False
+
+    def _record(self, code: int, ev: _Open, t: float) -> None:
+        duration = t - ev.t
+        if code == DIP and self.config.faults.dip_duration_wrong:
+            duration *= 2.0
+        m = self.meter
+        self.events.append(PqEvent(code, m._meter_posix(ev.t), duration, ev.extreme))
+        self.counts[code] += 1
+
+    # -- harmonics -------------------------------------------------------------------------------------
+    def harmonic_pct(self, element: int, order: int) -> float:
+        """U_h in % of U_1 on the element's voltage."""
+        sp = self.meter._source.delivered(self.meter.elements[element])
+        return next((h.percent for h in sp.voltage_harmonics if h.order == order), 0.0)
+
+    def thd_pct(self, element: int) -> float:
+        sp = self.meter._source.delivered(self.meter.elements[element])
+        top = 13 if self.config.faults.thd_ignores_above_13 else THD_MAX_ORDER
+        return math.sqrt(sum(h.percent ** 2 for h in sp.voltage_harmonics if 2 <= h.order <= top))
+
+    def truth(self) -> dict[str, Any]:
+        return {"counts": {KIND_NAMES[k]: v for k, v in self.counts.items()},
+                "events": [e.describe() for e in list(self.events)[-20:]],
+                "thd_pct": [self.thd_pct(k) for k in range(len(self.meter.elements))]}

@@ -1,0 +1,98 @@
+"""The shipped power-quality plan on the shipped simulated PQ bench, run by pytest as a subprocess against the
+bench's endpoints (as on hardware); every value by hand:
+
+- THD (IEC 61000-4-7 3.3: √(Σ U_h²) over orders 2 … 40 in % of U_1): √(5² + 6² + 5² + 3.5²) = √98.25 = 9.912 %
+  and √(4² + 2² + 1.5²) = √22.25 = 4.717 %; position 4 leaves out the orders above 13: √16 = 4.000 % for the
+  second signal, 0.717 points off (tolerance 0.3);
+- events at Un 230 V: a dip to 40 % is 92 V, to 70 % 161 V, a swell to 120 % 276 V, an interruption 0 V; position
+  5 logs each dip twice as long (0.2 s and 2 s).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hil.results import read_results
+from hil.simbench import simulated_bench
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAN = ROOT / "testplans" / "power_quality.yaml"
+BENCH = ROOT / "instruments" / "simulators" / "data" / "pq_bench.yaml"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pd.DataFrame]:
+    tmp = tmp_path_factory.mktemp("pq_plan")
+    with simulated_bench(BENCH, write_to=tmp / "bench.yaml"):
+        cmd = [sys.executable, "-m", "pytest", str(PLAN), "--bench", str(tmp / "bench.yaml"),
+               "--run-dir", str(tmp / "run"), "-p", "no:cacheprovider", "-q"]
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, timeout=600)
+        assert p.returncode == 1, p.stdout + p.stderr
+    yield read_results(tmp / "run")
+
+
+def test_good_meters_pass_and_each_fault_fails_its_test(run: pd.DataFrame) -> None:
+    for _, r in run.iterrows():
+        bad = (r["position"] == 4 and r["point"] == "harmonics up to the 23rd") or (
+            r["position"] == 5 and r["test_id"] == "events")
+        assert r["verdict"] == ("fail" if bad else "pass"), (r["position"], r["point"], r["reason"])
+
+
+def test_the_thd_and_harmonics_against_the_hand_values(run: pd.DataFrame) -> None:
+    rows = run[run["test_id"] == "harmonics"]
+    want = {"odd low orders": math.sqrt(98.25), "up to the 23rd": math.sqrt(22.25)}
+    for _, r in rows.iterrows():
+        assert r["expected_thd_pct"] == pytest.approx(want[r["point"].removeprefix("harmonics ")], abs=1e-6)
+        measured = json.loads(r["measured"])
+        assert len(measured) == 3  # every element
+        for el in measured:
+            if r["position"] == 4 and r["point"].endswith("23rd"):
+                assert el["thd"] == pytest.approx(4.0, abs=0.01)
+            else:
+                assert el["thd"] == pytest.approx(r["expected_thd_pct"], abs=0.01)
+    r4 = rows[(rows["position"] == 4) & rows["point"].str.endswith("23rd")].iloc[0]
+    assert "THD" in r4["reason"] and "4.00 %" in r4["reason"]
+
+
+def test_the_events_against_what_was_played(run: pd.DataFrame) -> None:
+    played = [("dip", 92.0, 0.1), ("dip", 161.0, 1.0), ("swell", 276.0, 0.5), ("interruption", 0.0, 2.0)]
+    codes = {1: "dip", 2: "swell", 3: "interruption"}
+    for _, r in run[run["test_id"] == "events"].iterrows():
+        logged = json.loads(r["logged"])
+        assert [codes[e["code"]] for e in logged] == [k for k, _, _ in played]
+        for e, (_, volts, seconds) in zip(logged, played, strict=True):
+            assert e["voltage_v"] == pytest.approx(volts, abs=0.2)  # the source's setting error, 0.1 V steps
+            factor = 2.0 if r["position"] == 5 and codes[e["code"]] == "dip" else 1.0
+            assert e["duration_s"] == pytest.approx(seconds * factor, abs=1e-3)
+        assert json.loads(r["counted"]) == {"dip": 2, "swell": 1, "interruption": 1}
+    assert "logged 0.2 s" in run[(run["position"] == 5) & (run["test_id"] == "events")].iloc[0]["reason"]
+
+
+@pytest.mark.parametrize(("old", "new", "field"), [
+    ("{order: 23, percent: 1.5}", "{order: 51, percent: 1.5}", "harmonics[2].order"),
+    ("{kind: swell, level_pct: 120, duration_s: 0.5}", "{kind: swell, level_pct: 105, duration_s: 0.5}",
+     "events[2]"),
+    ("{kind: interruption, level_pct: 0, duration_s: 2.0}", "{kind: interruption, level_pct: 0, duration_s: 61}",
+     "events[3].duration_s"),
+])
+def test_bad_signals_are_refused_at_plan_load_by_line_and_field(tmp_path: Path, old: str, new: str,
+                                                                field: str) -> None:
+    from hil.core.plan import load_plan
+    from instruments.yamlconfig import ConfigError
+
+    text = PLAN.read_text(encoding="utf-8")
+    assert old in text
+    bad = tmp_path / "plan.yaml"
+    bad.write_text(text.replace(old, new), encoding="utf-8")
+    line = next(i for i, ln in enumerate(bad.read_text(encoding="utf-8").splitlines(), 1) if new in ln)
+    with pytest.raises(ConfigError) as exc:
+        load_plan(bad)
+    assert f"plan.yaml:{line}" in str(exc.value) and field in str(exc.value), str(exc.value)

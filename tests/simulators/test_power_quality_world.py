@@ -1,0 +1,90 @@
+"""The simulated meter's power-quality functions (instruments.simulators.world.power_quality): IEC 61000-4-30 5.4
+thresholds by hand (dip below 90 % of Un = 207 V, back at 92 % = 211.6 V; swell above 110 % = 253 V, over at
+108 % = 248.4 V; interruption below 5 % = 11.5 V), polyphase rules, THD = √(Σ U_h²) of the programmed harmonics."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from instruments.simulators.world.config import SimBenchConfig
+from instruments.simulators.world.world import World
+
+
+def _world(worlds: Any, **pq: Any) -> World:
+    data = worlds.data(meter={"power_quality": pq})
+    w = World(SimBenchConfig.model_validate(data))
+    for ph in (1, 2, 3):
+        w.source.set_voltage(ph, 230.0)
+    w.source.set_output(True)
+    w.advance(1.0)
+    return w
+
+
+def _events(w: World) -> list[tuple[str, float, float]]:
+    pq = w.meters[1].pq
+    assert pq is not None
+    return [(e.describe()["kind"], round(e.duration_s, 9), round(e.extreme_v, 6)) for e in pq.events]
+
+
+def test_a_dip_on_one_phase_is_a_polyphase_dip_with_its_residual(worlds: Any) -> None:
+    w = _world(worlds)
+    w.source.start_dips(40.0, 0.25, phases=(3,))
+    w.advance(2.0)
+    assert _events(w) == [("dip", 0.25, 92.0)]
+
+
+def test_hysteresis_keeps_a_dip_open_until_92_percent(worlds: Any) -> None:
+    w = _world(worlds)
+    w.source.set_voltage(1, 200.0)  # 87 %: a dip
+    w.advance(1.0)
+    w.source.set_voltage(1, 210.0)  # 91.3 %: above the threshold, not above threshold + hysteresis
+    w.advance(1.0)
+    assert _events(w) == []
+    w.source.set_voltage(1, 212.0)  # 92.2 %: over
+    w.advance(1.0)
+    assert _events(w) == [("dip", 2.0, 200.0)]
+
+
+def test_a_swell_and_an_interruption_instead_of_its_dip(worlds: Any) -> None:
+    w = _world(worlds)
+    w.source.start_dips(120.0, 0.5)
+    w.advance(2.0)
+    w.source.start_dips(0.0, 1.5)
+    w.advance(3.0)
+    assert _events(w) == [("swell", 0.5, 276.0), ("interruption", 1.5, 0.0)]
+    pq = w.meters[1].pq
+    assert pq is not None and pq.truth()["counts"] == {"dip": 0, "swell": 1, "interruption": 1}
+
+
+def test_an_interruption_needs_every_phase(worlds: Any) -> None:
+    w = _world(worlds)
+    w.source.start_dips(0.0, 0.5, phases=(1, 2))  # L3 stays: a dip to 0 V, not an interruption
+    w.advance(2.0)
+    assert _events(w) == [("dip", 0.5, 0.0)]
+
+
+def test_the_faults(worlds: Any) -> None:
+    w = _world(worlds, faults={"thd_ignores_above_13": True, "dip_duration_wrong": True})
+    for order, pct in ((5, 4.0), (17, 2.0), (23, 1.5)):
+        w.source.set_harmonic(1, "U", order, pct, 0.0)
+    w.advance(1.0)
+    w.source.start_dips(50.0, 0.2, phases=(2,))
+    w.advance(1.0)
+    pq = w.meters[1].pq
+    assert pq is not None
+    assert pq.thd_pct(0) == pytest.approx(4.0)  # the 17th and 23rd left out
+    assert _events(w) == [("dip", 0.4, 115.0)]
+
+
+def test_thd_and_harmonic_magnitudes_of_a_good_meter(worlds: Any) -> None:
+    w = _world(worlds)
+    for order, pct in ((3, 5.0), (17, 2.0), (41, 1.0)):  # the 41st is beyond THD's orders 2 … 40
+        w.source.set_harmonic(2, "U", order, pct, 30.0)
+    w.advance(1.0)
+    pq = w.meters[1].pq
+    assert pq is not None
+    assert pq.thd_pct(1) == pytest.approx(math.sqrt(25 + 4))
+    assert pq.harmonic_pct(1, 17) == 2.0 and pq.harmonic_pct(0, 3) == 0.0
