@@ -80,6 +80,11 @@ class AccuracyRunner:
                 raise BenchFault("source", "outputs did not settle within 30 s")
         return changed
 
+    def invalidate(self) -> None:
+        """The source was programmed around the runner (a kind playing a fault condition): the next
+        :meth:`energise` programs it afresh."""
+        self._programmed = None
+
     def _program_harmonics(self, spec: PointSpec, src: Any) -> None:
         """The spec's harmonics on every phase; those of the last spec no longer wanted set to 0 %."""
         if not isinstance(src, HarmonicSource):

@@ -5,7 +5,9 @@ bench's endpoints (as on hardware); every value by hand:
   and √(4² + 2² + 1.5²) = √22.25 = 4.717 %; position 4 leaves out the orders above 13: √16 = 4.000 % for the
   second signal, 0.717 points off (tolerance 0.3);
 - events at Un 230 V: a dip to 40 % is 92 V, to 70 % 161 V, a swell to 120 % 276 V, an interruption 0 V; position
-  5 logs each dip twice as long (0.2 s and 2 s).
+  5 logs each dip twice as long (0.2 s and 2 s);
+- diagnosis: bit 1 for the loss of L2, bit 3 for the sequence L1-L3-L2, bit 4 for L1's current reversed (the
+  simulated meters' status word); position 6 sets no bit for the reversed sequence.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pd.DataFrame]:
 def test_good_meters_pass_and_each_fault_fails_its_test(run: pd.DataFrame) -> None:
     for _, r in run.iterrows():
         bad = (r["position"] == 4 and r["point"] == "harmonics up to the 23rd") or (
-            r["position"] == 5 and r["test_id"] == "events")
+            r["position"] == 5 and r["test_id"] == "events") or (r["position"] == 6 and r["test_id"] == "diagnosis")
         assert r["verdict"] == ("fail" if bad else "pass"), (r["position"], r["point"], r["reason"])
 
 
@@ -96,3 +98,12 @@ def test_bad_signals_are_refused_at_plan_load_by_line_and_field(tmp_path: Path, 
     with pytest.raises(ConfigError) as exc:
         load_plan(bad)
     assert f"plan.yaml:{line}" in str(exc.value) and field in str(exc.value), str(exc.value)
+
+
+def test_the_diagnosis_flags_each_fault_alone(run: pd.DataFrame) -> None:
+    for _, r in run[run["test_id"] == "diagnosis"].iterrows():
+        assert r["status_before"] == 0
+        got = [(d["fault"], d["on"], d["off"]) for d in json.loads(r["diagnosed"])]
+        sequence = 0 if r["position"] == 6 else 1 << 3
+        assert got == [("phase_loss", 1 << 1, 0), ("reversed_sequence", sequence, 0), ("reversed_current", 1 << 4, 0)]
+    assert "reversed sequence" in run[(run["position"] == 6) & (run["test_id"] == "diagnosis")].iloc[0]["reason"]

@@ -88,3 +88,35 @@ def test_thd_and_harmonic_magnitudes_of_a_good_meter(worlds: Any) -> None:
     assert pq is not None
     assert pq.thd_pct(1) == pytest.approx(math.sqrt(25 + 4))
     assert pq.harmonic_pct(1, 17) == 2.0 and pq.harmonic_pct(0, 3) == 0.0
+
+
+def test_diagnosis_flags_after_their_delay_and_clears_at_once(worlds: Any) -> None:
+    w = _world(worlds)  # diagnosis_delay_s 1 s; bits 0-2 phase loss, 3 reversed sequence, 4-6 reversed current
+    pq = w.meters[1].pq
+    assert pq is not None and pq.status() == 0
+    w.source.set_voltage(2, 100.0)  # 43 % of Un: below the 50 % of a lost phase
+    w.advance(0.5)
+    assert pq.status() == 0  # not yet held 1 s
+    w.advance(0.6)
+    assert pq.status() == 1 << 1
+    w.source.set_voltage(2, 230.0)
+    w.source.set_voltage_angle(2, 120.0)  # L2 leads L1: L1-L3-L2
+    w.source.set_voltage_angle(3, -120.0)
+    w.advance(1.5)
+    assert pq.status() == 1 << 3
+    w.source.set_voltage_angle(2, -120.0)
+    w.source.set_voltage_angle(3, 120.0)
+    for ph, angle in ((1, 180.0), (2, -120.0), (3, 120.0)):  # L1's current reversed, the others in phase
+        w.source.set_current(ph, 5.0)
+        w.source.set_current_angle(ph, angle)
+    w.advance(1.5)
+    assert pq.status() == 1 << 4
+
+
+def test_the_missing_sequence_alarm(worlds: Any) -> None:
+    w = _world(worlds, faults={"phase_sequence_alarm_missing": True})
+    w.source.set_voltage_angle(2, 120.0)
+    w.source.set_voltage_angle(3, -120.0)
+    w.advance(2.0)
+    pq = w.meters[1].pq
+    assert pq is not None and pq.status() == 0

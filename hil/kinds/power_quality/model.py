@@ -103,3 +103,35 @@ class PqHarmonicsTest(_Model):
     #: the source's uncertainty of a harmonic amplitude, % of U_1 (its data sheet)
     source_uncertainty_pct: float = Field(0.02, ge=0)
     settle_s: float = Field(5.0, ge=0)
+
+
+class DiagnosedFault(_Model):
+    """A fault condition the source plays: a phase's voltage lost, the phase sequence reversed (L2 and L3
+    swapped), or one element's current reversed (its current angle turned by 180°)."""
+
+    fault: Literal["phase_loss", "reversed_sequence", "reversed_current"]
+    phase: int = Field(1, ge=1, le=3)
+
+
+def _default_faults() -> list[DiagnosedFault]:
+    return [DiagnosedFault(fault="phase_loss", phase=2), DiagnosedFault(fault="reversed_sequence"),
+            DiagnosedFault(fault="reversed_current", phase=1)]
+
+
+def _default_bits() -> dict[str, list[int]]:
+    return {"phase_loss": [0, 1, 2], "reversed_sequence": [3], "reversed_current": [4, 5, 6]}
+
+
+class PqDiagnosisTest(_Model):
+    """Fault diagnosis: under load, each fault condition the source plays sets the meter's flag for it (and no
+    other) within ``max_detect_s``, and the flag clears within ``max_detect_s`` once the fault goes; before any
+    fault no flag is set."""
+
+    id: _ID
+    kind: Literal["pq_diagnosis"]
+    faults: list[DiagnosedFault] = Field(default_factory=_default_faults, min_length=1)
+    current: str = "Iref"
+    max_detect_s: float = Field(5.0, gt=0, le=600)
+    #: the meter's diagnostic status word and its bits (per phase for phase loss and reversed current)
+    status_object: str = "0.0.96.5.4.255"
+    bits: dict[str, list[Annotated[int, Field(ge=0, le=31)]]] = Field(default_factory=_default_bits)

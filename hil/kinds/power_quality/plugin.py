@@ -6,7 +6,7 @@ from typing import Any
 
 from hil.core import PlanContext, Step
 from hil.core.kinds import kind_class
-from hil.kinds.power_quality.model import PqEventsTest, PqHarmonicsTest
+from hil.kinds.power_quality.model import PqDiagnosisTest, PqEventsTest, PqHarmonicsTest
 
 
 def _events(test: Any, ctx: PlanContext) -> list[Step]:
@@ -27,3 +27,13 @@ def _harmonics(test: Any, ctx: PlanContext) -> list[Step]:
 
 PqHarmonics = kind_class(PqHarmonicsTest, "voltage THD and harmonics measured by the meter against the IEC 61000-4-7 "
                          "values of the waveform the source plays", _harmonics)
+
+
+def _diagnosis(test: Any, ctx: PlanContext) -> list[Step]:
+    from hil.kinds.power_quality.diagnosis import pq_diagnosis_tasks
+
+    return pq_diagnosis_tasks(test, ctx.rating, ctx.positions, ctx.library)
+
+
+PqDiagnosis = kind_class(PqDiagnosisTest, "fault diagnosis: phase loss, reversed phase sequence and reversed current "
+                         "played under load, each flagged alone in time and cleared when it goes", _diagnosis)

@@ -5,6 +5,8 @@ table itself):
 - per element (C = 32, 52, 72 for the voltage of L1, L2, L3): THD 1.0.C.7.124.255 (Register, %, scaler −2) and the
   harmonic voltages 1.0.C.7.h.255 for h = 2 … 40 (Register, % of the fundamental, scaler −2);
 - counters: dips 1.0.12.32.0.255, swells 1.0.12.36.0.255, interruptions 0.0.96.7.21.255 (Data, double-long-unsigned);
+- the diagnostic status 0.0.96.5.4.255 (Data, long-unsigned; bits 0-2 phase loss L1-L3, 3 reversed phase sequence,
+  4-6 reversed current L1-L3; ours);
 - the power-quality event log 0.0.99.98.4.255 (Profile Generic, asynchronous): {clock of the start, event code
   0.0.96.11.4.255 (1 dip, 2 swell, 3 interruption), duration 1.0.12.33.0.255 (ms), residual or maximum voltage
   1.0.12.34.0.255 (V, scaler −1)}; the three code / duration / voltage objects hold the last event's values.
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from instruments.simulators.dlms.meter import MeterCosem
 
 PQ_EVENT_LOG = Obis(0, 0, 99, 98, 4, 255)
+DIAGNOSTIC_STATUS = Obis(0, 0, 96, 5, 4, 255)
 PQ_EVENT_CODE = Obis(0, 0, 96, 11, 4, 255)
 PQ_DURATION = Obis(1, 0, 12, 33, 0, 255)
 PQ_EXTREME = Obis(1, 0, 12, 34, 0, 255)
@@ -68,6 +71,7 @@ def objects(cosem: MeterCosem) -> list[CosemObject]:
         out.append(_register(Obis(1, 0, c, 7, 124, 255), thd(k), _PCT))
         out += [_register(Obis(1, 0, c, 7, h, 255), harmonic(k, h), _PCT) for h in range(2, THD_MAX_ORDER + 1)]
     out += [CosemObject(1, 0, ln, {2: count(code)}) for code, ln in COUNTERS.items()]
+    out.append(CosemObject(1, 0, DIAGNOSTIC_STATUS, {2: Attribute(get=lambda _c, _s: Data.uint16(pq.status()))}))
 
     def last() -> PqEvent | None:
         return pq.events[-1] if pq.events else None

@@ -374,6 +374,8 @@ class PowerQualityFaults(_Strict):
     thd_ignores_above_13: bool = False
     #: a dip is recorded twice as long as it was
     dip_duration_wrong: bool = False
+    #: no alarm for a reversed phase sequence
+    phase_sequence_alarm_missing: bool = False
 
 
 class PowerQualityConfig(_Strict):
@@ -384,6 +386,9 @@ class PowerQualityConfig(_Strict):
     swell_threshold_pct: Annotated[float, Field(gt=100, le=200)] = 110.0
     interruption_threshold_pct: Annotated[float, Field(gt=0, lt=100)] = 5.0
     hysteresis_pct: Annotated[float, Field(ge=0, le=10)] = 2.0
+    #: diagnosis: a phase is lost below this % of Un; a condition is flagged once it has held this long
+    phase_loss_pct: Annotated[float, Field(gt=0, lt=100)] = 50.0
+    diagnosis_delay_s: NonNegFloat = 1.0
     faults: PowerQualityFaults = Field(default_factory=PowerQualityFaults)
 
 

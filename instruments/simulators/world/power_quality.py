@@ -12,6 +12,11 @@ are segment edges, so start and duration are the programmed ones (a real class S
 within about a cycle). Events are recorded whether or not the meter's supply survives (power-fail detection and its
 clock keep them), with the meter's clock.
 
+Diagnosis (flags of the meter's status word, ours, U): phase loss per element (its voltage below ``phase_loss_pct``
+of Un), reversed phase sequence (three-phase meters with every voltage present: L2 leads L1), reversed current per
+element (its fundamental active power negative with current above the starting threshold); each flag is set once
+its condition has held ``diagnosis_delay_s`` and cleared as soon as it goes. Fault ``phase_sequence_alarm_missing``.
+
 THD (IEC 61000-4-7 3.3.1): sqrt(Σ_{h=2..40} (U_h/U_1)²) from the harmonics the element's voltage carries (a pure
 harmonic is its own group). Faults: ``thd_ignores_above_13`` (orders above 13 left out), ``dip_duration_wrong``
 (a dip's duration recorded twice as long).
@@ -32,6 +37,10 @@ if TYPE_CHECKING:
 DIP, SWELL, INTERRUPTION = 1, 2, 3
 KIND_NAMES = {DIP: "dip", SWELL: "swell", INTERRUPTION: "interruption"}
 THD_MAX_ORDER = 40
+#: diagnostic status bits: phase loss L1-L3, reversed sequence, reversed current L1-L3
+LOSS_BITS = (0, 1, 2)
+SEQUENCE_BIT = 3
+REVERSE_BITS = (4, 5, 6)
 DEPTH = 200
 
 
@@ -72,12 +81,15 @@ class PowerQuality:
         self._swell: _Open | None = None
         self._interrupted = False
         self._seen: Any = None
+        #: diagnostic condition → virtual time it began (held while it lasts)
+        self._since: dict[int, float] = {}
 
     # -- detection (called by the meter at each segment start) -------------------------------------
     def segment(self, state: SourceState, t: float) -> None:
         if state is self._seen or not self.meter.alive:
             return
         self._seen = state
+        self._diagnose(state, t)
         c, un = self.config, self.declared_v
         volts = [state[ph - 1].voltage_rms for ph in self.meter.elements]
         low, high = min(volts), max(volts)
@@ -100,6 +112,32 @@ class PowerQuality:
             if high <= (c.swell_threshold_pct - c.hysteresis_pct) / 100 * un:
                 self._record(SWELL, self._swell, t)
                 self._swell = None
+
+    # -- diagnosis ---------------------------------------------------------------------------------------
+    def _conditions(self, state: SourceState) -> set[int]:
+        """The bits of the conditions present in ``state``."""
+        m, c = self.meter, self.config
+        bits: set[int] = set()
+        phases = [state[ph - 1] for ph in m.elements]
+        for k, sp in enumerate(phases):
+            if sp.voltage_rms < c.phase_loss_pct / 100 * self.declared_v:
+                bits.add(LOSS_BITS[k])
+            elif sp.current_rms > m.start_threshold and sp.fundamental_power < 0:
+                bits.add(REVERSE_BITS[k])
+        if len(phases) == 3 and not bits & set(LOSS_BITS) and not c.faults.phase_sequence_alarm_missing:
+            lead = (phases[1].voltage_angle - phases[0].voltage_angle) % 360.0
+            if 0 < lead < 180:  # L2 leads L1: the sequence L1-L3-L2
+                bits.add(SEQUENCE_BIT)
+        return bits
+
+    def _diagnose(self, state: SourceState, t: float) -> None:
+        now = self._conditions(state)
+        self._since = {b: self._since.get(b, t) for b in now}
+
+    def status(self) -> int:
+        """The diagnostic status word now: the conditions that have held ``diagnosis_delay_s``."""
+        t = self.meter._clock.now
+        return sum(1 << b for b, since in self._since.items() if t - since >= self.config.diagnosis_delay_s)
 
     def _close_dip(self, t: float) -> None:
         assert self._dip is not None
@@ -128,4 +166,5 @@ class PowerQuality:
     def truth(self) -> dict[str, Any]:
         return {"counts": {KIND_NAMES[k]: v for k, v in self.counts.items()},
                 "events": [e.describe() for e in list(self.events)[-20:]],
-                "thd_pct": [self.thd_pct(k) for k in range(len(self.meter.elements))]}
+                "thd_pct": [self.thd_pct(k) for k in range(len(self.meter.elements))],
+                "diagnostic_status": self.status()}
