@@ -72,6 +72,17 @@ class HarmonicSource(Source, Protocol):
 
 
 @runtime_checkable
+class FlickerSource(Source, Protocol):
+    """A source that plays a rectangular voltage fluctuation (IEC 61000-4-15 Table 5 test signals)."""
+
+    def start_flicker(self, depth_pct: float, cpm: float, phases: Sequence[int] | None = None) -> None:
+        """ΔV/V ``depth_pct`` peak to peak at ``cpm`` changes per minute on ``phases`` (None: all), from now."""
+
+    def flicker_stop(self) -> None:
+        """Back to a steady voltage (harmless when no fluctuation runs)."""
+
+
+@runtime_checkable
 class DipSource(Source, Protocol):
     """A source that also generates voltage dips and short interruptions (OIML D 11; power cycling is
     ``output_off`` / ``output_on``). The current of a phantom source is not dipped."""

@@ -29,6 +29,9 @@ from instruments.roles import PhaseLoad
 DIP_MIN_S = 1e-3
 DIP_MAX_S = 60.0
 DIP_MAX_LEVEL_PCT = 200.0  # swells (ours, U: the manual's swell range was not available)
+#: the fluctuation the source plays (ours, U): ΔV/V up to 4 %, 0.1 … 4800 changes per minute
+FLICKER_MAX_DEPTH_PCT = 4.0
+FLICKER_CPM = (0.1, 4800.0)
 DIP_MAX_DELAY_S = 60.0
 DIP_MAX_COUNT = 1000  # ours: the manual gives no bound
 #: the output frequency range (``frequency`` below): a duration in cycles is checked so that it is valid at any
@@ -103,6 +106,24 @@ class Fluke6105A(ScpiDriver):
                 f"SOUR:PHAS{n}:VOLT {load.voltage_v!r};VOLT:PANG {load.voltage_angle_deg!r};"
                 f":SOUR:PHAS{n}:CURR {load.current_a!r};CURR:PANG {load.current_angle_deg!r}"
             )
+
+    # -- rectangular voltage fluctuation (flicker; our subsystem, docs/power-quality.md)
+    flicker_depth = Setting("SOUR:FLIC:DEPT", unit="%", within=(0.0, FLICKER_MAX_DEPTH_PCT))
+    flicker_rate = Setting("SOUR:FLIC:RATE", unit="cpm", within=FLICKER_CPM)
+    flicker_stop = Action("SOUR:FLIC:ABOR")
+    flicker_running = Reading("SOUR:FLIC:RUNN?", parse=parse_bool)
+
+    def start_flicker(self, depth_pct: float, cpm: float, phases: Sequence[int] | None = None) -> None:
+        """A rectangular fluctuation of ``depth_pct`` ΔV/V (peak to peak) at ``cpm`` changes per minute on
+        ``phases`` (None: all), started at once; checked before anything is sent."""
+        Fluke6105A.flicker_depth.check(self, depth_pct)
+        Fluke6105A.flicker_rate.check(self, cpm)
+        chosen = set(range(1, self.phases + 1)) if phases is None else set(phases)
+        if not chosen <= set(range(1, self.phases + 1)) or not chosen or depth_pct <= 0:
+            raise ValueError(f"a fluctuation needs a depth > 0 and phases of 1 … {self.phases}, got {sorted(chosen)}")
+        states = "".join(f";:SOUR:PHAS{n}:VOLT:FLIC {'ON' if n in chosen else 'OFF'}"
+                         for n in range(1, self.phases + 1))
+        self.write(f"SOUR:FLIC:DEPT {fmt_number(depth_pct)};RATE {fmt_number(cpm)}{states};:SOUR:FLIC:INIT")
 
     #: harmonic orders the 6100-series generates (its MHARmonics subsystem: orders 2 … 100)
     HARMONIC_ORDERS = range(2, 101)

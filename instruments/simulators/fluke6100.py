@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from instruments.scpi import Bool, Choice, Int, Num, ParamType, ScpiDevice, ScpiError, scpi
 from instruments.simulators.units import CONSTANT_UNITS
+from instruments.simulators.world.source import FLICKER_CPM, FLICKER_MAX_DEPTH_PCT
 
 if TYPE_CHECKING:
     from instruments.simulators.clock import VirtualClock
@@ -119,6 +120,9 @@ class Fluke6105A(ScpiDevice):
         self.dip_count = 1
         self.dip_delay_s = 0.0
         self.dip_phases = set(range(1, self.source.phases + 1))
+        self.flicker_depth_pct = 1.0
+        self.flicker_cpm = 110.0
+        self.flicker_phases = set(range(1, self.source.phases + 1))
 
     # -- engine hooks ---------------------------------------------------------------------------
     def attach_clock(self, clock: VirtualClock) -> Callable[[], None]:
@@ -393,6 +397,56 @@ class Fluke6105A(ScpiDevice):
     def dip_events_q(self) -> int:
         """Dips completed since power-on or *RST."""
         return self.source.dip_events_done()
+
+    # -- rectangular voltage fluctuation (flicker; our subsystem, after the 6100A's flicker option, U) --------
+    @scpi("[SOURce]:FLICker:DEPTh", Num("PCT", 0, FLICKER_MAX_DEPTH_PCT))
+    def flicker_depth(self, pct: float) -> None:
+        """ΔV/V peak to peak, % of the programmed voltage (IEC 61000-4-15 Table 5 convention)."""
+        self.flicker_depth_pct = pct
+
+    @scpi("[SOURce]:FLICker:DEPTh?")
+    def flicker_depth_q(self) -> float:
+        return self.flicker_depth_pct
+
+    @scpi("[SOURce]:FLICker:RATE", Num(None, FLICKER_CPM[0], FLICKER_CPM[1]))
+    def flicker_rate(self, cpm: float) -> None:
+        """Changes per minute (two per period of the rectangular modulation)."""
+        self.flicker_cpm = cpm
+
+    @scpi("[SOURce]:FLICker:RATE?")
+    def flicker_rate_q(self) -> float:
+        return self.flicker_cpm
+
+    @scpi(f"{_PHASE}:VOLTage:FLICker[:STATe]", Bool())
+    def flicker_phase_set(self, phase: int, on: bool) -> None:
+        self._phase(phase)
+        if on:
+            self.flicker_phases.add(phase)
+        else:
+            self.flicker_phases.discard(phase)
+
+    @scpi(f"{_PHASE}:VOLTage:FLICker[:STATe]?")
+    def flicker_phase_q(self, phase: int) -> bool:
+        return self._phase(phase) in self.flicker_phases
+
+    @scpi("[SOURce]:FLICker:INITiate")
+    def flicker_initiate(self) -> None:
+        """Start the fluctuation on the selected phases: -221 with none selected, a zero depth or a peak beyond
+        the voltage rating."""
+        if not self.flicker_phases or self.flicker_depth_pct <= 0:
+            raise ScpiError(-221, "Settings conflict;no phase selected or zero depth for the fluctuation")
+        try:
+            self.source.start_flicker(self.flicker_depth_pct, self.flicker_cpm, tuple(sorted(self.flicker_phases)))
+        except ValueError as exc:
+            raise ScpiError(-221, f"Settings conflict;{exc}") from None
+
+    @scpi("[SOURce]:FLICker:ABORt")
+    def flicker_abort(self) -> None:
+        self.source.stop_flicker()
+
+    @scpi("[SOURce]:FLICker:RUNNing?")
+    def flicker_running_q(self) -> bool:
+        return self.source.flicker is not None
 
     def _dip_seconds(self) -> float:
         unit, value = self.dip_duration

@@ -7,7 +7,9 @@ bench's endpoints (as on hardware); every value by hand:
 - events at Un 230 V: a dip to 40 % is 92 V, to 70 % 161 V, a swell to 120 % 276 V, an interruption 0 V; position
   5 logs each dip twice as long (0.2 s and 2 s);
 - diagnosis: bit 1 for the loss of L2, bit 3 for the sequence L1-L3-L2, bit 4 for L1's current reversed (the
-  simulated meters' status word); position 6 sets no bit for the reversed sequence.
+  simulated meters' status word); position 6 sets no bit for the reversed sequence;
+- flicker: IEC 61000-4-15 Table 5 (Ed. 2, 230 V lamp, 50 Hz): 0.894 % ΔV/V at 39 changes/min is Pst = 1, and Pst is
+  proportional to ΔV/V, so 1.444 % at 110 changes/min (0.722 % for Pst = 1) is Pst = 2; position 3 reads 0.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pd.DataFrame]:
 
 def test_good_meters_pass_and_each_fault_fails_its_test(run: pd.DataFrame) -> None:
     for _, r in run.iterrows():
-        bad = (r["position"] == 4 and r["point"] == "harmonics up to the 23rd") or (
-            r["position"] == 5 and r["test_id"] == "events") or (r["position"] == 6 and r["test_id"] == "diagnosis")
+        faulty = {(4, "harmonics"), (5, "events"), (6, "diagnosis"), (3, "flicker")}
+        bad = (r["position"], r["test_id"]) in faulty and (r["test_id"] != "harmonics" or r["point"].endswith("23rd"))
         assert r["verdict"] == ("fail" if bad else "pass"), (r["position"], r["point"], r["reason"])
 
 
@@ -107,3 +109,11 @@ def test_the_diagnosis_flags_each_fault_alone(run: pd.DataFrame) -> None:
         sequence = 0 if r["position"] == 6 else 1 << 3
         assert got == [("phase_loss", 1 << 1, 0), ("reversed_sequence", sequence, 0), ("reversed_current", 1 << 4, 0)]
     assert "reversed sequence" in run[(run["position"] == 6) & (run["test_id"] == "diagnosis")].iloc[0]["reason"]
+
+
+def test_flicker_against_table_5(run: pd.DataFrame) -> None:
+    for _, r in run[run["test_id"] == "flicker"].iterrows():
+        want = json.loads(r["pst_expected"])
+        assert want == pytest.approx([1.0, 2.0], rel=0.05)  # the flickermeter's ±5 % at Table 5 points
+        got = json.loads(r["pst_measured"])
+        assert got == ([[0.0] * 3] * 2 if r["position"] == 3 else [[1.0] * 3, [2.0] * 3])

@@ -120,3 +120,27 @@ def test_the_missing_sequence_alarm(worlds: Any) -> None:
     w.advance(2.0)
     pq = w.meters[1].pq
     assert pq is not None and pq.status() == 0
+
+
+
+def test_pst_of_the_last_whole_interval_by_table_5(worlds: Any) -> None:
+    # IEC 61000-4-15 Ed. 2 Table 5, 230 V lamp at 50 Hz: 0.894 % at 39 changes/min is Pst = 1; Pst ∝ ΔV/V
+    w = _world(worlds)  # the meter clock starts 08:00:01 (epoch 08:00 + 1 s): intervals end at whole 10 min
+    pq = w.meters[1].pq
+    assert pq is not None
+    w.advance(599.0)  # 08:10:00
+    w.source.start_flicker(0.894 * 1.5, 39.0, phases=(1, 2))
+    w.advance(600.0)  # 08:20:00: the interval 08:10-08:20 is complete
+    assert [pq.pst(k) for k in range(3)] == pytest.approx([1.5, 1.5, 0.0])
+    w.advance(300.0)
+    w.source.stop_flicker()  # half of 08:20-08:30 at Pst 1.5, half steady: the cube root of 1.5³ / 2
+    w.advance(300.0)
+    assert pq.pst(0) == pytest.approx(1.5 / 2 ** (1 / 3))
+
+
+def test_the_meter_that_does_not_compute_flicker(worlds: Any) -> None:
+    w = _world(worlds, faults={"flicker_not_computed": True})
+    w.source.start_flicker(1.0, 110.0)
+    w.advance(1300.0)
+    pq = w.meters[1].pq
+    assert pq is not None and pq.pst(0) == 0.0

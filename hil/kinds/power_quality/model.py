@@ -135,3 +135,25 @@ class PqDiagnosisTest(_Model):
     #: the meter's diagnostic status word and its bits (per phase for phase loss and reversed current)
     status_object: str = "0.0.96.5.4.255"
     bits: dict[str, list[Annotated[int, Field(ge=0, le=31)]]] = Field(default_factory=_default_bits)
+
+
+class FlickerSignal(_Model):
+    """A rectangular voltage fluctuation (IEC 61000-4-15 Table 5 signals): ΔV/V ``depth_pct`` peak to peak at ``cpm``
+    changes per minute, on every phase, for one whole 10-min interval."""
+
+    cpm: float = Field(ge=0.1, le=4800)
+    depth_pct: float = Field(gt=0, le=4)
+
+
+class PqFlickerTest(_Model):
+    """Flicker (IEC 61000-4-15, IEC 61000-4-30 5.3): each fluctuation played for one whole 10-min interval of the
+    bench clock (the meters' clocks set to it first); the meter's Pst of that interval on every element against
+    the Pst of the programmed signal by the IEC 61000-4-15 flickermeter (hil.pq), within ``tolerance_pct`` of it
+    (the flickermeter's ±5 % at the Table 5 points) or ``floor``."""
+
+    id: _ID
+    kind: Literal["pq_flicker"]
+    signals: list[FlickerSignal] = Field(min_length=1)
+    tolerance_pct: float = Field(5.0, gt=0)
+    floor: float = Field(0.02, gt=0)
+    pst_objects: list[str] = Field(default_factory=lambda: ["1.0.32.35.0.255", "1.0.52.35.0.255", "1.0.72.35.0.255"])

@@ -6,7 +6,7 @@ from typing import Any
 
 from hil.core import PlanContext, Step
 from hil.core.kinds import kind_class
-from hil.kinds.power_quality.model import PqDiagnosisTest, PqEventsTest, PqHarmonicsTest
+from hil.kinds.power_quality.model import PqDiagnosisTest, PqEventsTest, PqFlickerTest, PqHarmonicsTest
 
 
 def _events(test: Any, ctx: PlanContext) -> list[Step]:
@@ -37,3 +37,13 @@ def _diagnosis(test: Any, ctx: PlanContext) -> list[Step]:
 
 PqDiagnosis = kind_class(PqDiagnosisTest, "fault diagnosis: phase loss, reversed phase sequence and reversed current "
                          "played under load, each flagged alone in time and cleared when it goes", _diagnosis)
+
+
+def _flicker(test: Any, ctx: PlanContext) -> list[Step]:
+    from hil.kinds.power_quality.flicker import pq_flicker_tasks
+
+    return pq_flicker_tasks(test, ctx.rating, ctx.positions)
+
+
+PqFlicker = kind_class(PqFlickerTest, "flicker: rectangular fluctuations for whole 10-min intervals, the meter's Pst "
+                       "against the IEC 61000-4-15 flickermeter on the programmed signal", _flicker)

@@ -376,6 +376,8 @@ class PowerQualityFaults(_Strict):
     dip_duration_wrong: bool = False
     #: no alarm for a reversed phase sequence
     phase_sequence_alarm_missing: bool = False
+    #: the flickermeter is not computed: Pst reads 0
+    flicker_not_computed: bool = False
 
 
 class PowerQualityConfig(_Strict):

@@ -17,6 +17,11 @@ of Un), reversed phase sequence (three-phase meters with every voltage present: 
 element (its fundamental active power negative with current above the starting threshold); each flag is set once
 its condition has held ``diagnosis_delay_s`` and cleared as soon as it goes. Fault ``phase_sequence_alarm_missing``.
 
+Flicker (IEC 61000-4-15): Pst of the last complete 10-min interval of the meter's clock, per element, from the
+source's rectangular fluctuation by the standard's Table 5 (:mod:`.flicker_table`); an interval with a change of
+fluctuation inside is the cube root of the time-weighted mean of the parts' Pst³ (U, as Plt combines Pst). Fault
+``flicker_not_computed``: Pst reads 0.
+
 THD (IEC 61000-4-7 3.3.1): sqrt(Σ_{h=2..40} (U_h/U_1)²) from the harmonics the element's voltage carries (a pure
 harmonic is its own group). Faults: ``thd_ignores_above_13`` (orders above 13 left out), ``dip_duration_wrong``
 (a dip's duration recorded twice as long).
@@ -29,6 +34,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from instruments.simulators.world.flicker_table import pst_of
+
 if TYPE_CHECKING:
     from instruments.simulators.world.config import PowerQualityConfig
     from instruments.simulators.world.source import SourceState
@@ -37,6 +44,7 @@ if TYPE_CHECKING:
 DIP, SWELL, INTERRUPTION = 1, 2, 3
 KIND_NAMES = {DIP: "dip", SWELL: "swell", INTERRUPTION: "interruption"}
 THD_MAX_ORDER = 40
+PST_INTERVAL_S = 600.0
 #: diagnostic status bits: phase loss L1-L3, reversed sequence, reversed current L1-L3
 LOSS_BITS = (0, 1, 2)
 SEQUENCE_BIT = 3
@@ -83,6 +91,8 @@ class PowerQuality:
         self._seen: Any = None
         #: diagnostic condition → virtual time it began (held while it lasts)
         self._since: dict[int, float] = {}
+        #: (virtual time, the source's fluctuation from then on): the changes the flickermeter saw
+        self._flicker: list[tuple[float, Any]] = [(meter._clock.now, None)]
 
     # -- detection (called by the meter at each segment start) -------------------------------------
     def segment(self, state: SourceState, t: float) -> None:
@@ -90,6 +100,10 @@ class PowerQuality:
             return
         self._seen = state
         self._diagnose(state, t)
+        fl = self.meter._source.flicker
+        if fl is not self._flicker[-1][1]:
+            self._flicker.append((t, fl))
+            del self._flicker[:-50]
         c, un = self.config, self.declared_v
         volts = [state[ph - 1].voltage_rms for ph in self.meter.elements]
         low, high = min(volts), max(volts)
@@ -158,6 +172,23 @@ class PowerQuality:
         sp = self.meter._source.delivered(self.meter.elements[element])
         return next((h.percent for h in sp.voltage_harmonics if h.order == order), 0.0)
 
+    def pst(self, element: int) -> float:
+        """Pst of the element's voltage over the last complete 10-min interval of the meter's clock."""
+        if self.config.faults.flicker_not_computed:
+            return 0.0
+        m = self.meter
+        end_posix = math.floor(m.meter_posix() / PST_INTERVAL_S) * PST_INTERVAL_S
+        t1 = m._virtual_at(end_posix)
+        t0 = m._virtual_at(end_posix - PST_INTERVAL_S)
+        phase = m.elements[element]
+        cubes = 0.0
+        for (ta, fl), (tb, _) in zip(self._flicker, [*self._flicker[1:], (math.inf, None)], strict=True):
+            lo, hi = max(ta, t0), min(tb, t1)
+            if hi <= lo or fl is None or phase not in fl.phases:
+                continue
+            cubes += (hi - lo) / (t1 - t0) * pst_of(fl.depth_pct, fl.cpm, m._source.nominal_frequency) ** 3
+        return float(cubes ** (1 / 3))
+
     def thd_pct(self, element: int) -> float:
         sp = self.meter._source.delivered(self.meter.elements[element])
         top = 13 if self.config.faults.thd_ignores_above_13 else THD_MAX_ORDER
@@ -167,4 +198,5 @@ class PowerQuality:
         return {"counts": {KIND_NAMES[k]: v for k, v in self.counts.items()},
                 "events": [e.describe() for e in list(self.events)[-20:]],
                 "thd_pct": [self.thd_pct(k) for k in range(len(self.meter.elements))],
-                "diagnostic_status": self.status()}
+                "diagnostic_status": self.status(),
+                "pst": [self.pst(k) for k in range(len(self.meter.elements))]}

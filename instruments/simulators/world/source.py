@@ -23,6 +23,24 @@ SourceState = tuple[PhaseSetpoint, ...]
 
 
 @dataclass(frozen=True)
+class FlickerProgram:
+    """Rectangular voltage fluctuation (IEC 61000-4-15 Table 5 test signals): the voltage of ``phases`` steps between
+    (1 + d/2) and (1 − d/2) × the programmed value, ``depth_pct`` = d = ΔV/V peak to peak in %, ``cpm`` changes per
+    minute (two per period), from ``start`` (virtual seconds). The RMS over whole periods is √(1 + d²/4) × U — a
+    ≤ 0.5 ‰ rise at the 4 % the source allows, which the physics leaves out (energy is integrated on U)."""
+
+    depth_pct: float
+    cpm: float
+    phases: frozenset[int]
+    start: float
+
+
+#: the fluctuation the source plays: at most 4 % ΔV/V, 0.1 … 4800 changes per minute (ours, U)
+FLICKER_MAX_DEPTH_PCT = 4.0
+FLICKER_CPM = (0.1, 4800.0)
+
+
+@dataclass(frozen=True)
 class DipProgram:
     """``count`` voltage dips of the ``phases`` to ``level`` × the programmed voltage, each ``duration_s`` long,
     ``delay_s`` from the end of one to the start of the next, the first at ``start`` (virtual seconds). The
@@ -132,6 +150,7 @@ class Source:
         self._state_cache: SourceState | None = None
         self._dip_cache: SourceState | None = None
         self.dips: DipProgram | None = None
+        self.flicker: FlickerProgram | None = None
         #: dips completed since power-on (programs that ran to their end or were aborted, counted at the time)
         self.dip_events = 0
         self.reset()
@@ -150,6 +169,7 @@ class Source:
         self.settle_until = self.clock.now
         self.dips = None
         self.dip_events = 0
+        self.flicker = None
         self._changed()
 
     def _phase(self, phase: int) -> _Programmed:
@@ -208,6 +228,28 @@ class Source:
         self.dips = DipProgram(level_pct / 100.0, duration_s, frozenset(chosen), count, delay_s, self.clock.now)
         self._changed()
         return self.dips
+
+    def start_flicker(self, depth_pct: float, cpm: float, phases: tuple[int, ...] | None = None) -> FlickerProgram:
+        """Start a rectangular fluctuation of ``depth_pct`` ΔV/V at ``cpm`` changes per minute now."""
+        depth_pct, cpm = _finite("flicker depth", depth_pct), _finite("flicker rate", cpm)
+        if not 0 < depth_pct <= FLICKER_MAX_DEPTH_PCT:
+            raise ValueError(f"flicker depth must be > 0 and ≤ {FLICKER_MAX_DEPTH_PCT:g} % ΔV/V, got {depth_pct:g}")
+        if not FLICKER_CPM[0] <= cpm <= FLICKER_CPM[1]:
+            raise ValueError(f"flicker rate must be {FLICKER_CPM[0]:g} … {FLICKER_CPM[1]:g} changes/min, got {cpm:g}")
+        chosen = tuple(range(1, self.phases + 1)) if phases is None else tuple(phases)
+        for ph in chosen:
+            if self._phase(ph).voltage * (1 + depth_pct / 200) > self.max_voltage * (1 + 1e-12):
+                raise ValueError(f"phase {ph}: the fluctuation's peak exceeds the rating {self.max_voltage:g} V")
+        if not chosen:
+            raise ValueError("a fluctuation needs at least one phase")
+        self.flicker = FlickerProgram(depth_pct, cpm, frozenset(chosen), self.clock.now)
+        self._changed()
+        return self.flicker
+
+    def stop_flicker(self) -> None:
+        if self.flicker is not None:
+            self.flicker = None
+            self._changed()
 
     def abort_dips(self) -> None:
         """Stop a running dip program (the voltage returns to the programmed value now)."""
@@ -356,6 +398,7 @@ class Source:
         else:
             self.settle_until = now
             self.abort_dips()
+            self.stop_flicker()
         self._changed()
 
     # -- what is at the terminals --------------------------------------------------------------

@@ -267,6 +267,9 @@ class World:
                 "settled": src.settled,
                 "settle_until": src.settle_until,
                 "phases": phases,
+                "flicker": None if src.flicker is None else {
+                    "depth_pct": src.flicker.depth_pct, "cpm": src.flicker.cpm,
+                    "phases": sorted(src.flicker.phases), "start": src.flicker.start},
                 "dips": {
                     "running": src.dips_running,
                     "events_done": src.dip_events_done(),
