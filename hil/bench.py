@@ -38,7 +38,7 @@ from instruments.drivers.registry import driver_entry
 from instruments.drivers.serial_transport import SerialTransport, is_serial_resource, serial_transport
 from instruments.drivers.transcript import Transcript
 from instruments.drivers.transport import VisaTransport
-from instruments.roles import DipSource
+from instruments.roles import DipSource, FlickerSource, HarmonicSource
 
 log = logging.getLogger(__name__)
 
@@ -375,8 +375,9 @@ class Bench:
 
 def source_off(src: Any) -> None:
     """Outputs off on a clean link: an interrupted exchange may have left half a reply behind. Outputs off comes
-    first; then a dip source's dip program is aborted (a refusal or a hung link there must not delay OUTP OFF, and
-    its failure is only logged), then the output state is checked."""
+    first; then a dip source's dip program is aborted, a fluctuation stopped and the harmonics cleared (a refusal
+    or a hung link there must not delay OUTP OFF, and its failure is only logged), then the output state is
+    checked."""
     transport = getattr(src, "transport", None)
     if transport is not None:
         transport.reconnect()
@@ -386,5 +387,14 @@ def source_off(src: Any) -> None:
             src.abort_dips()
         except Exception as exc:
             log.error("safe state: aborting the source's dips failed (the outputs are off): %s", exc)
+    # a fluctuation or harmonics left programmed would distort the next run's sine waves
+    stops = [("fluctuation", src.flicker_stop)] if isinstance(src, FlickerSource) else []
+    if isinstance(src, HarmonicSource):
+        stops.append(("harmonics", src.clear_harmonics))
+    for what, stop in stops:
+        try:
+            stop()
+        except Exception as exc:
+            log.error("safe state: stopping the source's %s failed (the outputs are off): %s", what, exc)
     if src.is_on():
         raise BenchFault(src.name, "output still on after OUTPut OFF")

@@ -71,6 +71,20 @@ class Vending:
         """The smallest TID issued on the present base date (None: none yet)."""
         return min((tid for base, tid, _, _ in self.issued if base == self.base_date and tid >= 0), default=None)
 
+    def seen(self, token: str) -> None:
+        """A token the meter took (its last one): later TIDs are issued past its TID, if it has one under the
+        present key."""
+        from instruments.sts import decode_token
+
+        if not token:
+            return
+        try:
+            t = decode_token(token, self.decoder_key)
+        except TokenError:
+            return  # another key's, or not a token: nothing to learn
+        if "tid" in t.fields:
+            self.last_tid = max(self.last_tid, t["tid"])
+
     # -- tokens ------------------------------------------------------------------------------------
     def credit(self, kwh: float | str, when: dt.datetime, random: int = 0, *, key: int | None = None,
                tid: int | None = None, expiry: int | None = None, subclass: int = 0) -> str:

@@ -70,6 +70,9 @@ class HarmonicSource(Source, Protocol):
         """Harmonic ``order`` of ``circuit`` ("U" or "I") on ``phase`` at ``percent`` of the fundamental (0: off),
         ``degrees`` from the fundamental. Refused before anything is sent when beyond the source's range."""
 
+    def clear_harmonics(self) -> None:
+        """Every harmonic of every phase off (part of the source's safe state)."""
+
 
 @runtime_checkable
 class FlickerSource(Source, Protocol):

@@ -138,7 +138,12 @@ class Fluke6105A(ScpiDriver):
                              " 0 … 100 % of the fundamental, −360 … 360°")
         self.phase(phase)  # a phase the source has
         what = "VOLT" if circuit == "U" else "CURR"
-        self.write(f"SOUR:PHAS{phase}:{what}:MHAR:HARM{order} {percent!r},{degrees!r}")
+        self.write(f"SOUR:PHAS{phase}:{what}:MHAR:HARM{order} {fmt_number(percent)},{fmt_number(degrees)}")
+
+    def clear_harmonics(self) -> None:
+        """Every harmonic of every phase off, voltage and current (``…:MHAR:CLE``)."""
+        self.write(";".join(f":SOUR:PHAS{n}:VOLT:MHAR:CLE;:SOUR:PHAS{n}:CURR:MHAR:CLE"
+                            for n in range(1, self.phases + 1))[1:])
 
     def output_on(self) -> None:
         self.output = True

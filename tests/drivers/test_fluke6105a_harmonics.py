@@ -14,9 +14,9 @@ source = fluke_replay
 
 def test_a_harmonic_is_one_command_per_phase_and_circuit() -> None:
     src, t = source([
-        (b"SOUR:PHAS2:CURR:MHAR:HARM5 40.0,0.0;" + ERR, OK),
-        (b"SOUR:PHAS2:VOLT:MHAR:HARM5 10.0,-30.0;" + ERR, OK),
-        (b"SOUR:PHAS2:VOLT:MHAR:HARM5 0.0,0.0;" + ERR, OK),
+        (b"SOUR:PHAS2:CURR:MHAR:HARM5 40,0;" + ERR, OK),
+        (b"SOUR:PHAS2:VOLT:MHAR:HARM5 10,-30;" + ERR, OK),
+        (b"SOUR:PHAS2:VOLT:MHAR:HARM5 0,0;" + ERR, OK),
     ])
     assert isinstance(src, HarmonicSource)
     src.set_harmonic(2, "I", 5, 40.0, 0.0)
@@ -56,4 +56,13 @@ def test_a_fluctuation_beyond_the_source_is_refused_before_sending(depth: float,
     src, t = source([])
     with pytest.raises(ValueError):
         src.start_flicker(depth, cpm, phases=phases)
+    t.assert_done()
+
+
+def test_every_harmonic_is_cleared_in_one_message() -> None:
+    src, t = source([
+        (b"SOUR:PHAS1:VOLT:MHAR:CLE;:SOUR:PHAS1:CURR:MHAR:CLE;:SOUR:PHAS2:VOLT:MHAR:CLE;:SOUR:PHAS2:CURR:MHAR:CLE;"
+         b":SOUR:PHAS3:VOLT:MHAR:CLE;:SOUR:PHAS3:CURR:MHAR:CLE;" + ERR, OK),
+    ])
+    src.clear_harmonics()
     t.assert_done()

@@ -86,6 +86,8 @@ def test_the_events_against_what_was_played(run: pd.DataFrame) -> None:
      "events[2]"),
     ("{kind: interruption, level_pct: 0, duration_s: 2.0}", "{kind: interruption, level_pct: 0, duration_s: 61}",
      "events[3].duration_s"),
+    ("{kind: interruption, level_pct: 0, duration_s: 2.0}",
+     "{kind: interruption, level_pct: 0, duration_s: 2.0, phases: [1]}", "events[3]"),
 ])
 def test_bad_signals_are_refused_at_plan_load_by_line_and_field(tmp_path: Path, old: str, new: str,
                                                                 field: str) -> None:

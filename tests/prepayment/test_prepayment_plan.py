@@ -14,6 +14,7 @@ subprocess (as on hardware); every verdict against the bench file's header, ever
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -39,12 +40,14 @@ FAILS = {1: set(), 2: set(), 3: {"token_acceptance"}, 4: {"deduction"}, 5: {"cre
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[pd.DataFrame, Path]]:
     tmp = tmp_path_factory.mktemp("prepayment_plan")
-    with simulated_bench(BENCH, write_to=tmp / "bench.yaml"):
+    with simulated_bench(BENCH, write_to=tmp / "bench.yaml") as (rb, _):
         cmd = [sys.executable, "-m", "pytest", str(PLAN), "--bench", str(tmp / "bench.yaml"),
                "--run-dir", str(tmp / "run"), "--alluredir", str(tmp / "run" / "allure-results"),
                "-p", "no:cacheprovider", "-q"]
         p = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, timeout=600)
         assert p.returncode == 1, p.stdout + p.stderr  # the faulty meters fail
+        truth = rb.call(lambda: rb.bench.world.truth())
+    (tmp / "truth.json").write_text(json.dumps(truth, default=str), encoding="utf-8")
     yield read_results(tmp / "run"), tmp
 
 
@@ -181,3 +184,15 @@ def test_a_plan_with_a_case_no_kind_knows_is_refused_by_field(tmp_path: Path) ->
         load_plan(bad)
     text = str(exc.value)
     assert f"plan.yaml:{line}: tests[1].cases[1]" in text and "'old_tid'" in text
+
+
+def test_the_plan_leaves_the_good_meters_supplied_with_credit_and_their_clocks_back(
+        run: tuple[pd.DataFrame, Path]) -> None:
+    _, tmp = run
+    truth = json.loads((tmp / "truth.json").read_text(encoding="utf-8"))
+    bench_time = dt.datetime.fromisoformat(truth["datetime"])
+    for pos in ("1", "2"):
+        m = truth["meters"][pos]
+        assert m["relay_closed"] is True
+        assert m["prepayment"]["available_kwh"] > 0 and not m["prepayment"]["credit_disconnect"]
+        assert abs((dt.datetime.fromisoformat(m["clock"]) - bench_time).total_seconds()) < 5.0

@@ -82,13 +82,16 @@ def _run(session: RunContext, task: Step, test: PqEventsTest, rating: MeterRatin
     start = clock.utc()
     played = []
     clock.sleep(test.gap_s)
-    for e in test.events:
-        src.program_dip(e.level_pct, duration_s=e.duration_s, phases=e.phases)
-        at = clock.utc()
-        src.trigger_dip()
-        played.append({"kind": e.kind, "start": at.isoformat(), "duration_s": e.duration_s,
-                       "voltage_v": rating.un_v * e.level_pct / 100.0})
-        clock.sleep(e.duration_s + test.gap_s)
+    try:
+        for e in test.events:
+            src.program_dip(e.level_pct, duration_s=e.duration_s, phases=e.phases)
+            at = clock.utc()
+            src.trigger_dip()
+            played.append({"kind": e.kind, "start": at.isoformat(), "duration_s": e.duration_s,
+                           "voltage_v": rating.un_v * e.level_pct / 100.0})
+            clock.sleep(e.duration_s + test.gap_s)
+    finally:
+        src.abort_dips()
     end = clock.utc()
     out = []
     for p in task.positions:

@@ -28,12 +28,17 @@ class PlayedEvent(_Model):
 
     @model_validator(mode="after")
     def _level_of_kind(self) -> PlayedEvent:
-        """IEC 61000-4-30 5.4 thresholds (defaults): dip below 90 %, swell above 110 %, interruption below 5 %."""
-        ok = {"dip": 5 < self.level_pct < 90, "swell": 110 < self.level_pct <= 200,
-              "interruption": self.level_pct < 5}[self.kind]
+        """IEC 61000-4-30 5.4 / 5.5 thresholds (defaults): dip below 90 %, swell above 110 %, interruption below
+        5 % on every phase (5.5.2: a polyphase interruption needs all channels; below 5 % on some is a dip)."""
+        every = self.phases is None or set(self.phases) == {1, 2, 3}
+        if self.kind == "interruption" and not every:
+            raise ValueError("phases: an interruption is played on every phase (on some it is a dip, IEC 61000-4-30 "
+                             "5.5.2)")
+        ok = {"dip": (5 if every else 0) <= self.level_pct < 90 and not (every and self.level_pct < 5),
+              "swell": 110 < self.level_pct <= 200, "interruption": self.level_pct < 5}[self.kind]
         if not ok:
-            want = {"dip": "between 5 and 90 %", "swell": "above 110 % (at most 200 %)",
-                    "interruption": "below 5 %"}[self.kind]
+            want = {"dip": "between 5 and 90 %" + ("" if every else " (0 … 90 % on some phases)"),
+                    "swell": "above 110 % (at most 200 %)", "interruption": "below 5 %"}[self.kind]
             raise ValueError(f"level_pct: a {self.kind} needs a level {want} of Un, got {self.level_pct:g} %")
         return self
 

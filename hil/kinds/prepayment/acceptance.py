@@ -63,8 +63,8 @@ def _tokens(v: Vending, test: TokenAcceptanceTest, now: Any) -> dict[str, str | 
     valid = v.credit(amount, now, random=1)
     out["valid"] = valid
     out["replayed"] = valid
-    first = v.first_tid()
-    out["old_tid"] = v.credit(amount, now, random=2, tid=max((first or 1) - 1, 0))
+    # TID 0, the base date's first minute: older than anything the meter remembers once the valid token is in
+    out["old_tid"] = v.credit(amount, now, random=2, tid=0)
     out["wrong_meter"] = v.credit(amount, now, random=3, key=other_meter_key(keys, v.krn, v.base_date,
                                                                              pan=_other_pan(keys.pan)))
     out["wrong_supply_group"] = v.credit(amount, now, random=4, key=other_meter_key(
@@ -86,7 +86,7 @@ def _run(session: RunContext, task: Step, test: TokenAcceptanceTest) -> list[Pos
         serial = bench.meter(p).spec.serial
         try:
             account = Account(bench, p)
-            tokens = _tokens(vending_of(bench, p), test, clock.utc())
+            tokens = _tokens(vending_of(bench, p, account), test, clock.utc())
             cases: dict[str, dict[str, Any]] = {}
             for case, token in tokens.items():
                 if token is None:

@@ -43,11 +43,47 @@ def said(good: str, bad: str) -> Callable[[bool], str]:
     return lambda ok: good if ok else bad
 
 
-def vending_of(bench: Any, position: int) -> Vending:
+def vending_of(bench: Any, position: int, account: Account | None = None) -> Vending:
+    """The position's vending; with ``account``, its TIDs moved past the last token the meter took (a meter
+    remembers the TIDs of earlier runs, which this run's vending did not issue)."""
     v: Vending | None = bench.meter(position).vending
     if v is None:
         raise BenchFault("sts", f"position {position}: the bench file gives no STS key data (positions[].sts)")
+    if account is not None:
+        v.seen(account.last_token())
     return v
+
+
+def leave_in_credit(account: Account, vending: Vending, when: dt.datetime, kwh: float = 10.0) -> str:
+    """Clear credit, then ``kwh``: the meter ends a test with credit and its debt cleared; '' or why not."""
+    for token in (vending.clear_credit(when), vending.credit(kwh, when, random=15)):
+        r = account.enter(token)
+        if not r.accepted:
+            return f"the meter could not be left with credit: a valid token was refused ({r.text()})"
+    return ""
+
+
+@dataclass
+class Restore:
+    """What a kind changed on each meter, to put back whatever happens: the clock, the control mode."""
+
+    clocks: set[int]
+    modes: dict[int, int]
+
+    @classmethod
+    def new(cls) -> Restore:
+        return cls(set(), {})
+
+    def back(self, bench: Any, broken: dict[int, str]) -> None:
+        """Clocks on the bench's reference time, control modes as they were; a failure makes the position
+        broken (it is left in a state the next test cannot trust)."""
+        for p, why in clocks_back(bench, sorted(self.clocks)).items():
+            broken.setdefault(p, why)
+        for p, mode in self.modes.items():
+            try:
+                Account(bench, p).set_control_mode(mode)
+            except BenchFault as exc:
+                broken.setdefault(p, f"control mode not put back to {mode}: {exc}")
 
 
 @dataclass(frozen=True)
@@ -142,6 +178,23 @@ class Account:
         i_time = next((i for i, c in enumerate(rows.columns) if c[0] == 8), 0)
         i_code = next((i for i, c in enumerate(rows.columns) if c[0] != 8), 1)
         return [(r[i_time] if isinstance(r[i_time], dt.datetime) else None, int(r[i_code])) for r in rows.rows]
+
+    def control_mode(self) -> int:
+        return int(self.port.get(70, DISCONNECT_CONTROL, 4).value)
+
+    def price(self, tariff: int) -> float:
+        """The price query's price of ``tariff`` (a meter that shows none for it cannot be judged)."""
+        prices = self.prices()
+        if tariff not in prices:
+            raise BenchFault("charge", f"the price query shows no price for tariff {tariff} (indexes "
+                                       f"{sorted(prices)})")
+        return prices[tariff]
+
+    def last_token(self) -> str:
+        """The digits of the last token the gateway accepted ('' before any, or when the last was refused)."""
+        if int(self.port.get(115, TOKEN_GATEWAY, 6).value[0].value) != ACCEPTED:
+            return ""
+        return bytes(self.port.get(115, TOKEN_GATEWAY, 2).value).decode("ascii", "replace")
 
     def set_control_mode(self, mode: int) -> None:
         from instruments.dlms.axdr import Data

@@ -15,16 +15,16 @@ the power P; the meter's price query the price; so the credit must reach each th
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
 from hil.core import Measurement, PositionOutcome, RunContext, Step
 from hil.kinds.prepayment.common import (
     Account,
+    Restore,
     at_local,
-    clocks_back,
     idle_spec,
+    leave_in_credit,
     load_spec,
     outcome,
     reference_share,
@@ -69,13 +69,16 @@ class _Bench:
 
 
 def _prepare(b: _Bench, accounts: dict[int, Account], test: CreditLimitsTest, broken: dict[int, str],
-             refused: dict[int, str]) -> None:
+             refused: dict[int, str], restore: Restore) -> None:
     """Control mode, the meter clock, and the start credit: clear credit, then a credit token."""
     local = at_local(b.clock.utc(), test.clock, test.weekday)
     for p in list(accounts):
-        a, v = accounts[p], vending_of(b.bench, p)
+        a = accounts[p]
         try:
+            v = vending_of(b.bench, p, a)
+            restore.modes[p] = a.control_mode()
             a.set_control_mode(test.control_mode)
+            restore.clocks.add(p)
             a.set_clock_local(local)
             for token in (v.clear_credit(b.clock.utc()), v.credit(test.start_credit_kwh, b.clock.utc(), random=11)):
                 r = a.enter(token)
@@ -102,20 +105,23 @@ def _run(session: RunContext, task: Step, test: CreditLimitsTest, rating: MeterR
             broken[p] = str(exc)
     x: dict[int, dict[str, Any]] = {p: {} for p in task.positions}
     refused: dict[int, str] = {}
+    restore = Restore.new()
     try:
-        _prepare(b, accounts, test, broken, refused)
+        _prepare(b, accounts, test, broken, refused, restore)
         live = list(accounts)
         b.runner.energise(task.spec)
         t0 = clock.now()
         power_w = float(bench.reference.read([("P", "SIGMA")])[0]) * reference_share(bench, rating)
         for p in live:
             a = accounts[p]
-            price = a.prices().get(1, 1.0)
+            price = a.price(test.tariff)
             credit = a.available_kwh()
             rate = power_w / 3.6e6 * price  # credit per second
+            # (index in the plan's list, threshold, instant): the code of a threshold is by its index
             x[p].update(start_kwh=credit, price=price, power_w=power_w, meter_t0=a.port.clock(),
                         zero_s=credit / rate if rate > 0 else float("inf"),
-                        thresholds={thr: (credit - thr) / rate for thr in test.thresholds_kwh if thr < credit})
+                        thresholds=[(k, thr, (credit - thr) / rate) for k, thr in enumerate(test.thresholds_kwh)
+                                    if thr < credit])
         zero_s = max((x[p]["zero_s"] for p in live), default=0.0)
         slack = test.tolerance_s + class_pct / 100.0 * zero_s
         clock.sleep(max(t0 + zero_s + slack + test.max_open_s - clock.now(), 0.0))
@@ -126,7 +132,7 @@ def _run(session: RunContext, task: Step, test: CreditLimitsTest, rating: MeterR
             a = accounts[p]
             t_meter = x[p]["meter_t0"]
             x[p]["events"] = [(None if w is None else (w - t_meter).total_seconds(), code)
-                              for w, code in a.events(t_meter - dt.timedelta(minutes=1), a.port.clock())]
+                              for w, code in a.events(t_meter, a.port.clock())]  # not the start credit's own
         # top-up: reconnects by itself in control modes 5 and 6
         for p in live:
             r = accounts[p].enter(vending_of(bench, p).credit(test.topup_kwh, clock.utc(), random=12))
@@ -143,11 +149,18 @@ def _run(session: RunContext, task: Step, test: CreditLimitsTest, rating: MeterR
             broken.setdefault(p, f"credit limits: {exc}")
     finally:
         b.runner.energise(b.idle)
-        clocks = clocks_back(bench, accounts)
+        for p in restore.modes:  # credit to go on with, whatever the emergency credit left
+            try:
+                why = leave_in_credit(Account(bench, p), vending_of(bench, p), clock.utc())
+            except (BenchFault, TokenError) as exc:
+                why = f"the meter could not be left with credit: {exc}"
+            if why and p not in refused:  # a meter that refuses valid tokens has failed already
+                broken.setdefault(p, why)
+        restore.back(bench, broken)
     return [outcome(bench, p, broken, {
-        **x[p], "refused": refused.get(p), "clock_problem": clocks.get(p, ""), "meter_t0": str(x[p].get("meter_t0")),
-        "thresholds": json.dumps(sorted(x[p].get("thresholds", {}).items(), reverse=True)),
-        "events": json.dumps(x[p].get("events", []))}) for p in task.positions]
+        **x[p], "refused": refused.get(p), "meter_t0": str(x[p].get("meter_t0")),
+        "thresholds": json.dumps(x[p].get("thresholds", [])), "events": json.dumps(x[p].get("events", []))})
+        for p in task.positions]
 
 
 def _emergency(b: _Bench, accounts: dict[int, Account], live: list[int], test: CreditLimitsTest,
@@ -198,7 +211,7 @@ def _measurements(o: PositionOutcome, test: CreditLimitsTest) -> list[Measuremen
     w = f"{test.window_s:g} s"
     codes = test.codes
     events = [(t, int(c)) for t, c in json.loads(x["events"])]
-    for k, (thr, at_s) in enumerate(json.loads(x["thresholds"])):
+    for k, thr, at_s in json.loads(x["thresholds"]):
         code = codes.low_credit[k] if k < len(codes.low_credit) else None
         out.append(_event(f"low credit {thr:g} kWh alarm", events, code, at_s, x["slack_s"],
                            f"low-credit alarm (code {code}) at {thr:g} kWh"))

@@ -22,8 +22,8 @@ from typing import Any
 from hil.core import Measurement, PointSpec, PositionOutcome, RunContext, Step
 from hil.kinds.prepayment.common import (
     Account,
+    Restore,
     at_local,
-    clocks_back,
     idle_spec,
     load_spec,
     outcome,
@@ -53,7 +53,9 @@ def deduction_tasks(test: DeductionTest, rating: MeterRating, positions: list[in
 
 
 def _posix(port: Any) -> float:
-    return float(port.clock().timestamp())
+    """The meter's local clock as seconds (its collections fall on whole periods of its own day, U)."""
+    local = port.clock()
+    return float(local.replace(tzinfo=dt.UTC).timestamp())
 
 
 def _window(bench: Any, clock: Any, runner: Any, accounts: dict[int, Account], spec: PointSpec | None,
@@ -97,17 +99,23 @@ def _run(session: RunContext, task: Step, test: DeductionTest, rating: MeterRati
     for p in task.positions:
         try:
             a = Account(bench, p)
-            result = a.enter(vending_of(bench, p).credit(test.credit_kwh, clock.utc(), random=9))
+            result = a.enter(vending_of(bench, p, a).credit(test.credit_kwh, clock.utc(), random=9))
             if not result.accepted:
                 refused[p] = f"a valid credit token for the test was refused: {result.text()}"
                 continue
             period, per = a.standing()
-            config[p] = {"prices": a.prices(), "period_s": period, "per_collection": per}
+            config[p] = {"prices": a.prices(), "period_s": period, "per_collection": per,
+                         "configured": {"period_s": period, "per_collection": per}}
+            if test.standing_charge_per_day is not None:  # the charge the meter should have, not its word
+                period = float(test.collection_period_s or period)
+                config[p].update(period_s=period, per_collection=test.standing_charge_per_day * period / 86400)
             accounts[p] = a
         except (BenchFault, TokenError) as exc:
             broken[p] = f"account not ready: {exc}"
     runs: list[tuple[int | None, dict[int, dict[str, float]]]] = []
     share = reference_share(bench, rating)
+    restore = Restore.new()
+    restore.clocks.update(accounts)
     try:
         for w in test.windows:
             local = at_local(clock.utc(), w.clock, w.weekday)
@@ -115,7 +123,7 @@ def _run(session: RunContext, task: Step, test: DeductionTest, rating: MeterRati
         if test.standing_s > 0:
             runs.append((None, _window(bench, clock, runner, accounts, None, test.standing_s, None, share)))
     finally:
-        failed = clocks_back(bench, accounts)
+        restore.back(bench, broken)
     out = []
     for p in task.positions:
         if p in broken or p in refused:
@@ -127,12 +135,13 @@ def _run(session: RunContext, task: Step, test: DeductionTest, rating: MeterRati
             m = r[p]
             n = _collections(m["clock0"], m["clock1"], c["period_s"]) if c["period_s"] > 0 else 0
             standing = n * c["per_collection"]
-            price = c["prices"].get(tariff, c["prices"].get(1, 0.0)) if tariff is not None else 0.0
+            price = c["prices"].get(tariff, math.nan) if tariff is not None else 0.0  # NaN: the meter shows none
             rows.append({"tariff": tariff, "price": price, "reference_kwh": m["reference_kwh"],
                          "collections": n, "standing_kwh": standing, "drop_kwh": m["drop_kwh"],
                          "expected_kwh": m["reference_kwh"] * price + standing})
         out.append(outcome(bench, p, broken, {"windows": json.dumps(rows), "prices": json.dumps(c["prices"]),
-                                              "clock_problem": failed.get(p, ""), "limit_pct": task.limit_pct}))
+                                              "configured": json.dumps(c["configured"]),
+                                              "limit_pct": task.limit_pct}))
     return out
 
 
@@ -145,9 +154,21 @@ def _measurements(o: PositionOutcome, test: DeductionTest) -> list[Measurement]:
     out = []
     for tariff, want in sorted((test.prices or {}).items()):
         got = prices.get(tariff)
+        if got is None:
+            out.append(Measurement(f"price tariff {tariff}", False,
+                                   text=f"price query: no price for tariff {tariff}, the tariff is {want:g}"))
+            continue
         out.append(Measurement(f"price tariff {tariff}", got, "kWh/kWh", want - 5e-4, want + 5e-4, text=said(
-            f"price query: tariff {tariff} at {got:g} per kWh" if got is not None else "",
-            f"price query: tariff {tariff} at {got} per kWh, the tariff is {want:g}")))
+            f"price query: tariff {tariff} at {got:g} per kWh",
+            f"price query: tariff {tariff} at {got:g} per kWh, the tariff is {want:g}")))
+    if test.standing_charge_per_day is not None:
+        cfg = json.loads(x["configured"])
+        period = float(test.collection_period_s or cfg["period_s"])
+        want = test.standing_charge_per_day * period / 86400
+        ok = cfg["period_s"] == period and abs(cfg["per_collection"] - want) <= 1e-6 + 1e-3 * want
+        out.append(Measurement("standing charge configured", ok, text=(
+            f"the meter's time-based charge: {cfg['per_collection'] * 1000:g} Wh every {cfg['period_s']:g} s (plan: "
+            f"{want * 1000:g} Wh every {period:g} s)")))
     for w in json.loads(x["windows"]):
         if w["tariff"] is None:
             err = w["drop_kwh"] - w["expected_kwh"]
@@ -158,6 +179,10 @@ def _measurements(o: PositionOutcome, test: DeductionTest) -> list[Measurement]:
                                              f"no load: credit fell {w['drop_kwh'] * 1000:.0f} Wh, the "
                                              f"{w['collections']} standing charges due make "
                                              f"{w['expected_kwh'] * 1000:.0f} Wh")))
+            continue
+        if math.isnan(w["price"]):
+            out.append(Measurement(f"deduction tariff {w['tariff']}", False,
+                                   text=f"the price query shows no price for tariff {w['tariff']}"))
             continue
         charge = w["reference_kwh"] * w["price"]
         if charge <= 0:

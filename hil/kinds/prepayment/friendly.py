@@ -15,9 +15,10 @@ from typing import Any
 from hil.core import Measurement, PositionOutcome, RunContext, Step
 from hil.kinds.prepayment.common import (
     Account,
+    Restore,
     at_local,
-    clocks_back,
     idle_spec,
+    leave_in_credit,
     load_spec,
     outcome,
     reference_share,
@@ -61,12 +62,16 @@ def _run(session: RunContext, task: Step, test: FriendlyTest, rating: MeterRatin
     x: dict[int, dict[str, Any]] = {p: {} for p in task.positions}
     window_start = at_local(clock.utc(), test.start, test.weekday)
     power_nominal = task.spec.active_power_w(rating.elements)
+    restore = Restore.new()
     for p in task.positions:
         try:
-            a, v = Account(bench, p), vending_of(bench, p)
+            a = Account(bench, p)
+            v = vending_of(bench, p, a)
+            restore.modes[p] = a.control_mode()
             a.set_control_mode(6)
+            restore.clocks.add(p)
             a.set_clock_local(window_start - dt.timedelta(seconds=BEFORE_S))
-            price = a.prices().get(1, 1.0)
+            price = a.price(1)  # the window and the minutes before it are in tariff 1 (06:00-22:00)
             kwh = power_nominal * price * (BEFORE_S + test.lead_s) / 3.6e6
             for token in (v.clear_credit(clock.utc()), v.credit(f"{kwh:.1f}", clock.utc(), random=14)):
                 r = a.enter(token)
@@ -102,16 +107,20 @@ def _run(session: RunContext, task: Step, test: FriendlyTest, rating: MeterRatin
         counts = {o.position: o.mut_pulses for o in runner.count(task.spec, live, test.window_s)}
         for p in live:
             x[p]["pulses_after_window"] = counts[p]
-        runner.energise(idle)
-        for p in live:  # leave the meters with credit
-            accounts[p].enter(vending_of(bench, p).credit("10", clock.utc(), random=15))
     except (BenchFault, TokenError) as exc:
         for p in live:
             broken.setdefault(p, f"friendly hours: {exc}")
     finally:
         runner.energise(idle)
-        clocks = clocks_back(bench, accounts)
-    return [outcome(bench, p, broken, {**x[p], "clock_problem": clocks.get(p, "")}) for p in task.positions]
+        for p in restore.modes:  # the debt of the friendly hours cleared, credit to go on with
+            try:
+                why = leave_in_credit(Account(bench, p), vending_of(bench, p), clock.utc())
+            except (BenchFault, TokenError) as exc:
+                why = f"the meter could not be left with credit: {exc}"
+            if why and "refused" not in x[p]:  # a meter that refuses valid tokens has failed already
+                broken.setdefault(p, why)
+        restore.back(bench, broken)
+    return [outcome(bench, p, broken, x[p]) for p in task.positions]
 
 
 def _measurements(o: PositionOutcome, test: FriendlyTest) -> list[Measurement]:
@@ -124,7 +133,11 @@ def _measurements(o: PositionOutcome, test: FriendlyTest) -> list[Measurement]:
         return [Measurement("zero credit in the friendly window", False, text=(
             f"the credit ran out {x['zero_s']:.0f} s after the start, outside the window "
             f"[{x['start_s']:.0f} s, {x['end_s']:.0f} s): the test cannot judge the friendly hours"))]
-    if "pulses_in_window" in x:
+    if "pulses_in_window" not in x:
+        out.append(Measurement("pulses in friendly hours", False, text=(
+            f"no room to count in the friendly hours after zero credit (window_s {test.window_s:g} s, lead_s "
+            f"{test.lead_s:g} s): the supply in them cannot be judged")))
+    else:
         out.append(Measurement("pulses in friendly hours", x["pulses_in_window"], "", lower=1, text=said(
             f"supply kept on at zero credit in the friendly hours: {x['pulses_in_window']} pulses in {w}",
             f"the supply was cut in the friendly hours {test.start}-{test.end}: 0 pulses in {w} after zero credit")))

@@ -63,7 +63,8 @@ def _run(session: RunContext, task: Step, test: KeyChangeTest) -> list[PositionO
         serial = bench.meter(p).spec.serial
         steps: dict[str, dict[str, Any]] = {}
         try:
-            account, v = Account(bench, p), vending_of(bench, p)
+            account = Account(bench, p)
+            v = vending_of(bench, p, account)
             roll = v.base_date == 1993 if test.rollover is None else test.rollover
             edge = rollover(v.base_date)  # the first minute the present base date cannot give
             issued_before = edge - dt.timedelta(minutes=15) if roll else clock.utc()
@@ -78,9 +79,15 @@ def _run(session: RunContext, task: Step, test: KeyChangeTest) -> list[PositionO
             # as a vending system that missed the change would make it: the old key, the next TID of the old base
             stale = Token.of(0, 0, random=2, tid=min(before_tid + 1, TID_MAX), amount=tenths(str(test.amount_kwh)))
             steps["old_key"] = _one(account, encode_token(stale, old_key))
-            if roll:
-                steps["at_rollover"] = _one(account, v.credit(test.amount_kwh, edge, random=3))
-            steps["now"] = _one(account, v.credit(test.amount_kwh, clock.utc().replace(tzinfo=None), random=4))
+            later = ["at_rollover", "now"] if roll else ["now"]
+            if not took:  # the meter kept its old key: no token of the new one can be judged
+                for step in later:
+                    steps[step] = {"token": "", "status": None, "result": "not entered: the key change was refused",
+                                   "credited_wh": 0.0}
+            else:
+                if roll:
+                    steps["at_rollover"] = _one(account, v.credit(test.amount_kwh, edge, random=3))
+                steps["now"] = _one(account, v.credit(test.amount_kwh, clock.utc().replace(tzinfo=None), random=4))
         except (BenchFault, TokenError) as exc:
             out.append(PositionOutcome(p, serial, 0, 0, None, 0.0, "broken", f"key change: {exc}"))
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _ID = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
 _HHMM = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
@@ -88,6 +88,10 @@ class DeductionTest(_Model):
     windows: list[TariffWindow] = Field(default_factory=lambda: [TariffWindow(tariff=1, clock="10:00"),
                                                                  TariffWindow(tariff=2, clock="23:00")])
     prices: dict[int, float] | None = None
+    #: the standing charge the meter must have (credit per day, collected every ``collection_period_s``); none:
+    #: what the meter's time-based Charge says is what it must take
+    standing_charge_per_day: float | None = Field(None, ge=0)
+    collection_period_s: int | None = Field(None, ge=60, le=86400)
     standing_s: float = Field(21600.0, ge=0, le=7 * 86400)
     credit_resolution_wh: float = Field(1.0, gt=0)
     #: credit the meters are given before the windows (kWh), so none runs out on the way
@@ -118,6 +122,8 @@ class CreditLimitsTest(_Model):
     codes: EventCodes = Field(default_factory=EventCodes)
     clock: _HHMM = "10:00"
     weekday: _WEEKDAY | None = 3
+    #: the tariff the meter is in at ``clock`` (its price is the price query's)
+    tariff: int = Field(1, ge=1, le=8)
     control_mode: int = Field(6, ge=5, le=6)
     max_open_s: float = Field(5.0, ge=0)
     #: event instants: within this of the expected instant, plus the meter's class share of the time elapsed
@@ -128,10 +134,16 @@ class CreditLimitsTest(_Model):
     emergency_kwh: float = Field(2.0, ge=0)
     credit_resolution_wh: float = Field(1.0, gt=0)
 
-    @field_validator("thresholds_kwh")
-    @classmethod
-    def _below_start(cls, v: list[float]) -> list[float]:
-        return sorted(v, reverse=True)
+    @model_validator(mode="after")
+    def _below_start(self) -> CreditLimitsTest:
+        """The thresholds highest first (the order of the meter's codes), each below the start credit."""
+        if self.thresholds_kwh != sorted(self.thresholds_kwh, reverse=True):
+            raise ValueError("thresholds_kwh: highest first, as the meter numbers its low-credit alarms")
+        above = [t for t in self.thresholds_kwh if t >= self.start_credit_kwh]
+        if above:
+            raise ValueError(f"thresholds_kwh: {above} kWh not below start_credit_kwh {self.start_credit_kwh:g}: "
+                             "the alarm cannot be timed")
+        return self
 
 
 class FriendlyTest(_Model):
