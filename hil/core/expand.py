@@ -99,8 +99,9 @@ def check_ratings(steps: list[Step], bench: BenchFile) -> None:
             if spec.current_a > imax * (1 + 1e-9):
                 raise RatingError(t.test_id, f"{what}: {spec.current_a:g} A is beyond the bench's or the meters'"
                                              f" rating ({imax:g} A)")
-            if spec.voltage_v > umax * (1 + 1e-9):
-                raise RatingError(t.test_id, f"{what}: {spec.voltage_v:g} V is beyond the bench's or the meters'"
+            if spec.voltage_rms_v > umax * (1 + 1e-9):
+                rms = f" ({spec.voltage_rms_v:.5g} V RMS with its harmonics)" if spec.harmonics else ""
+                raise RatingError(t.test_id, f"{what}: {spec.voltage_v:g} V{rms} is beyond the bench's or the meters'"
                                              f" rating ({umax:g} V)")
 
 

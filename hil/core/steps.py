@@ -47,6 +47,12 @@ class PointSpec:
     harmonics: tuple[tuple[str, int, float, float], ...] = ()
 
     @property
+    def voltage_rms_v(self) -> float:
+        """The voltage's RMS with its harmonics: U · √(1 + Σ (U_h / U_1)²)."""
+        extra = sum((pct / 100) ** 2 for circuit, _, pct, _ in self.harmonics if circuit == "U")
+        return self.voltage_v * math.sqrt(1 + extra)
+
+    @property
     def cos_phi(self) -> float:
         return math.cos(math.radians(self.phase_deg))
 

@@ -4,7 +4,7 @@ bench's endpoints (as on hardware); every value by hand:
 - THD (IEC 61000-4-7 3.3: √(Σ U_h²) over orders 2 … 40 in % of U_1): √(5² + 6² + 5² + 3.5²) = √98.25 = 9.912 %
   and √(4² + 2² + 1.5²) = √22.25 = 4.717 %; position 4 leaves out the orders above 13: √16 = 4.000 % for the
   second signal, 0.717 points off (tolerance 0.3);
-- events at Un 230 V: a dip to 40 % is 92 V, to 70 % 161 V, a swell to 120 % 276 V, an interruption 0 V; position
+- events at Un 230 V: a dip to 40 % is 92 V, to 70 % 161 V, a swell to 114 % 262.2 V, an interruption 0 V; position
   5 logs each dip twice as long (0.2 s and 2 s);
 - diagnosis: bit 1 for the loss of L2, bit 3 for the sequence L1-L3-L2, bit 4 for L1's current reversed (the
   simulated meters' status word); position 6 sets no bit for the reversed sequence;
@@ -67,7 +67,7 @@ def test_the_thd_and_harmonics_against_the_hand_values(run: pd.DataFrame) -> Non
 
 
 def test_the_events_against_what_was_played(run: pd.DataFrame) -> None:
-    played = [("dip", 92.0, 0.1), ("dip", 161.0, 1.0), ("swell", 276.0, 0.5), ("interruption", 0.0, 2.0)]
+    played = [("dip", 92.0, 0.1), ("dip", 161.0, 1.0), ("swell", 262.2, 0.5), ("interruption", 0.0, 2.0)]
     codes = {1: "dip", 2: "swell", 3: "interruption"}
     for _, r in run[run["test_id"] == "events"].iterrows():
         logged = json.loads(r["logged"])
@@ -82,7 +82,7 @@ def test_the_events_against_what_was_played(run: pd.DataFrame) -> None:
 
 @pytest.mark.parametrize(("old", "new", "field"), [
     ("{order: 23, percent: 1.5}", "{order: 51, percent: 1.5}", "harmonics[2].order"),
-    ("{kind: swell, level_pct: 120, duration_s: 0.5}", "{kind: swell, level_pct: 105, duration_s: 0.5}",
+    ("{kind: swell, level_pct: 114, duration_s: 0.5}", "{kind: swell, level_pct: 105, duration_s: 0.5}",
      "events[2]"),
     ("{kind: interruption, level_pct: 0, duration_s: 2.0}", "{kind: interruption, level_pct: 0, duration_s: 61}",
      "events[3].duration_s"),
@@ -119,3 +119,21 @@ def test_flicker_against_table_5(run: pd.DataFrame) -> None:
         assert want == pytest.approx([1.0, 2.0], rel=0.05)  # the flickermeter's ±5 % at Table 5 points
         got = json.loads(r["pst_measured"])
         assert got == ([[0.0] * 3] * 2 if r["position"] == 3 else [[1.0] * 3, [2.0] * 3])
+
+
+@pytest.mark.parametrize(("old", "new", "volts"), [
+    ("{kind: swell, level_pct: 114, duration_s: 0.5}", "{kind: swell, level_pct: 120, duration_s: 0.5}", "276 V"),
+    ("{order: 3, percent: 5}, {order: 5, percent: 6}", "{order: 3, percent: 60}, {order: 5, percent: 6}", "V RMS"),
+])
+def test_a_signal_beyond_the_ratings_is_refused_before_anything_is_energised(tmp_path: Path, old: str, new: str,
+                                                                           volts: str) -> None:
+    # the meters' 1.15 Un = 264.5 V: a swell to 120 % (276 V), or 60 % of 3rd harmonic (230 · √(1 + 0.6² + …) = 269 V)
+    text = PLAN.read_text(encoding="utf-8")
+    assert old in text
+    bad = tmp_path / "plan.yaml"
+    bad.write_text(text.replace(old, new), encoding="utf-8")
+    p = subprocess.run([sys.executable, "-m", "hil.cli", "run", "--sim-bench", str(BENCH), str(bad), "--out",
+                        str(tmp_path / "run")], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "plan.yaml" in p.stderr and volts in p.stderr and "264.5 V" in p.stderr, p.stderr
+    assert not (tmp_path / "run" / "results.csv").exists()

@@ -31,8 +31,11 @@ def pq_events_tasks(test: PqEventsTest, rating: MeterRating, positions: list[int
     def run(session: RunContext, task: Step) -> list[PositionOutcome]:
         return _run(session, task, test, rating)
 
+    # a swell's voltage within the bench's and the meters' ratings: checked at plan load, before anything is played
+    swells = tuple(PointSpec(KIND, f"swell to {e.level_pct:g} %", rating.un_v * e.level_pct / 100, 0.0, 0.0, "1",
+                             frequency_hz=rating.frequency_hz) for e in test.events if e.kind == "swell")
     return [Step(test.id, KIND, spec.point, spec, positions, run, lambda o: _measurements(o, test),
-                 duration_s=played_s + test.gap_s, params={"port_only": False})]
+                 duration_s=played_s + test.gap_s, params={"port_only": False}, setpoints=swells)]
 
 
 def _counters(port: Any, test: PqEventsTest) -> dict[str, int]:
