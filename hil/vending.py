@@ -9,7 +9,7 @@ the run — as a vending system records the meter's new key revision.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hil.benchfile import StsKeys
 from instruments.sts import (
@@ -36,8 +36,6 @@ class Vending:
     ken: int
     #: the TID of the last token issued (−1: none yet)
     last_tid: int = -1
-    #: the tokens issued, in order: (base date, TID or −1, digits, what)
-    issued: list[tuple[int, int, str, str]] = field(default_factory=list)
 
     @classmethod
     def of(cls, keys: StsKeys) -> Vending:
@@ -57,19 +55,14 @@ class Vending:
             raise TokenError("issued", f"no TID left on base date {self.base_date}")
         return tid
 
-    def _issue(self, token: Token, what: str, key: int | None = None, expiry: int | None = None,
+    def _issue(self, token: Token, key: int | None = None, expiry: int | None = None,
                track: bool = True) -> str:
         """``track``: the TID counts as issued (False for a test token with a TID chosen by hand)."""
         text = encode_token(token, self.decoder_key if key is None else key,
                             key_expiry=self.ken if expiry is None else expiry)
         if "tid" in token.fields and track:
             self.last_tid = max(self.last_tid, token["tid"])
-        self.issued.append((self.base_date, token.fields.get("tid", -1), text, what))
         return text
-
-    def first_tid(self) -> int | None:
-        """The smallest TID issued on the present base date (None: none yet)."""
-        return min((tid for base, tid, _, _ in self.issued if base == self.base_date and tid >= 0), default=None)
 
     def seen(self, token: str) -> None:
         """A token the meter took (its last one): later TIDs are issued past its TID, if it has one under the
@@ -91,10 +84,10 @@ class Vending:
         """A TransferCredit token of ``kwh`` (tenths of a kWh, rounded up as the codec does)."""
         amount = tenths(str(kwh))
         token = Token.of(0, subclass, random=random, tid=self.tid(when) if tid is None else tid, amount=amount)
-        return self._issue(token, f"credit {kwh} kWh", key, expiry, track=tid is None)
+        return self._issue(token, key, expiry, track=tid is None)
 
     def clear_credit(self, when: dt.datetime, random: int = 0) -> str:
-        return self._issue(Token.of(2, 1, random=random, tid=self.tid(when), register=0xFFFF), "clear credit")
+        return self._issue(Token.of(2, 1, random=random, tid=self.tid(when), register=0xFFFF))
 
     def key_change_tokens(self, krn: int, roll: bool, ken: int | None = None) -> tuple[str, str, int, int]:
         """The two key change tokens to key revision ``krn`` (on the next base date when ``roll``), encrypted with
@@ -108,7 +101,7 @@ class Vending:
         new_key = _decoder_key(self.keys, krn, base)
         first, second = key_change(new_key, krn=krn, key_type=self.keys.key_type, tariff_index=self.keys.ti,
                                    ken=self.ken if ken is None else ken, rollover=roll)
-        return self._issue(first, "key change 1st"), self._issue(second, "key change 2nd"), new_key, base
+        return self._issue(first), self._issue(second), new_key, base
 
     def key_changed(self, new_key: int, krn: int, base_date: int, ken: int | None = None) -> None:
         """The meter took the key change: from now on tokens are made with the new key and base date."""

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from hil.core import PlanError
+from hil.core import PlanError, PointSpec, PositionOutcome
 from hil.standards import MeterRating, PowerFactor, StandardsLibrary
 from hil.standards.points import LimitRow, limit_for
 from instruments.drivers.errors import BenchFault
@@ -52,3 +52,22 @@ def set_clocks_back(bench: Any, positions: Iterable[int], set_one: Any) -> dict[
         except BenchFault as exc:
             failed[p] = f"clock not set back to the reference time: {exc}"
     return failed
+
+
+def idle_spec(kind: str, point: str, rating: MeterRating, **extra: Any) -> PointSpec:
+    """Voltage on, no current: the meters powered, their ports answer, nothing registers (``extra``: e.g. the
+    harmonics the voltage carries)."""
+    return PointSpec(kind, point, rating.un_v, 0.0, 0.0, "1", frequency_hz=rating.frequency_hz,
+                     limit_table="plan", limit_status="lab", **extra)
+
+
+def outcome(bench: Any, position: int, broken: dict[int, str], extra: dict[str, Any] | None = None,
+            duration_s: float = 0.0) -> PositionOutcome:
+    """A position's outcome of a step judged by its measurements: broken with its reason, or measured with the
+    kind's extras."""
+    serial = bench.meter(position).spec.serial
+    if position in broken:
+        return PositionOutcome(position, serial, 0, 0, None, 0.0, "broken", broken[position])
+    o = PositionOutcome(position, serial, 0, 0, None, duration_s, None)
+    o.extra.update(extra or {})
+    return o

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import sys
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -309,7 +310,18 @@ def error_of(exc: BaseException) -> dict[str, Any]:
     return out
 
 
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
 def body(config: dict[str, Any], doc: dict[str, Any]) -> bool:
+    return run_session(config, doc, lambda session, op: getattr(session, "op_" + str(op.get("op")), None))
+
+
+def run_session(config: dict[str, Any], doc: dict[str, Any],
+                handler_of: Callable[[GuruxSession, dict[str, Any]], Handler | None],
+                ops: list[dict[str, Any]] | None = None) -> bool:
+    """Associate, run each op through its handler (None: unknown op), release: the one session loop of the Gurux
+    checkers (a broken link ends it, any other error is the op's result)."""
     session = GuruxSession(config)
     try:
         try:
@@ -318,8 +330,8 @@ def body(config: dict[str, Any], doc: dict[str, Any]) -> bool:
             doc.update(error_of(exc))
             return False
         doc["associated"] = True
-        for op in config["ops"]:
-            handler = getattr(session, "op_" + str(op.get("op")), None)
+        for op in config["ops"] or ops or []:
+            handler = handler_of(session, op)
             result: dict[str, Any] = {"op": op.get("op")}
             if handler is None:
                 result["error"] = f"unknown op {op.get('op')!r}"

@@ -24,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import run_main
-from gurux_client import GuruxSession, error_of, to_json
+from gurux_client import GuruxSession, run_session, to_json
 
 ACCOUNT, CHARGE, TOKEN_GATEWAY = "0.0.19.0.0.255", "0.0.19.20.0.255", "0.0.19.40.0.255"
 #: the reads made when the config lists no ops
@@ -88,35 +88,15 @@ def op_get(session: GuruxSession, op: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _handler(session: GuruxSession, op: dict[str, Any]) -> Any:
+    """A get through Gurux's own class (this checker only reads)."""
+    if op.get("op") != "get":
+        return None
+    return lambda o: {"ic": o.get("ic"), "obis": o.get("obis"), "attr": o.get("attr"), **op_get(session, o)}
+
+
 def body(config: dict[str, Any], doc: dict[str, Any]) -> bool:
-    session = GuruxSession(config)
-    try:
-        try:
-            doc["association"] = session.associate()
-        except Exception as exc:
-            doc.update(error_of(exc))
-            return False
-        doc["associated"] = True
-        for op in config["ops"] or DEFAULT_OPS:
-            result: dict[str, Any] = {"op": op.get("op"), "ic": op.get("ic"), "obis": op.get("obis"),
-                                      "attr": op.get("attr")}
-            if op.get("op") != "get":
-                result["error"] = f"unknown op {op.get('op')!r} (this checker only reads)"
-            else:
-                try:
-                    result.update(op_get(session, op))
-                except (ConnectionError, TimeoutError) as exc:
-                    result.update(error_of(exc))
-                    doc["results"].append(result)
-                    break
-                except Exception as exc:
-                    result.update(error_of(exc))
-            doc["results"].append(result)
-        if config["release"]:
-            session.release()
-        return True
-    finally:
-        session.link.close()
+    return run_session(config, doc, _handler, DEFAULT_OPS)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import Any
 from hil.core import Measurement, PointSpec, PositionOutcome, RunContext, Step
 from hil.kinds.power_quality.model import DiagnosedFault, PqDiagnosisTest
 from hil.measure.accuracy import runner_of
-from hil.measure.meter_ports import dlms_port, resolve_load
+from hil.measure.meter_ports import dlms_port, outcome, resolve_load
 from hil.standards import MeterRating, StandardsLibrary
 from instruments.drivers.errors import BenchFault
 from instruments.roles import PhaseLoad
@@ -90,16 +90,8 @@ def _run(session: RunContext, task: Step, test: PqDiagnosisTest) -> list[Positio
     finally:
         src.apply(normal)
         runner.invalidate()
-    out = []
-    for p in task.positions:
-        serial = bench.meter(p).spec.serial
-        if p in broken:
-            out.append(PositionOutcome(p, serial, 0, 0, None, 0.0, "broken", broken[p]))
-            continue
-        o = PositionOutcome(p, serial, 0, 0, None, 0.0, None)
-        o.extra.update(status_before=seen[p]["before"], diagnosed=json.dumps(seen[p]["faults"]))
-        out.append(o)
-    return out
+    return [outcome(bench, p, broken, {"status_before": seen[p]["before"], "diagnosed": json.dumps(seen[p]["faults"])})
+            for p in task.positions]
 
 
 def _bit(test: PqDiagnosisTest, fault: str, phase: int) -> int:

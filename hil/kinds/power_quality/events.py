@@ -16,7 +16,7 @@ from typing import Any
 from hil.core import Measurement, PointSpec, PositionOutcome, RunContext, Step
 from hil.kinds.power_quality.model import PqEventsTest
 from hil.measure.accuracy import runner_of
-from hil.measure.meter_ports import dlms_port
+from hil.measure.meter_ports import dlms_port, idle_spec, outcome
 from hil.standards import MeterRating
 from instruments.drivers.errors import BenchFault
 
@@ -24,8 +24,7 @@ KIND = "pq_events"
 
 
 def pq_events_tasks(test: PqEventsTest, rating: MeterRating, positions: list[int]) -> list[Step]:
-    spec = PointSpec(KIND, f"{len(test.events)} dips, swells and interruptions", rating.un_v, 0.0, 0.0, "1",
-                     frequency_hz=rating.frequency_hz, limit_table="plan", limit_status="lab")
+    spec = idle_spec(KIND, f"{len(test.events)} dips, swells and interruptions", rating)
     played_s = sum(e.duration_s + test.gap_s for e in test.events)
 
     def run(session: RunContext, task: Step) -> list[PositionOutcome]:
@@ -96,24 +95,19 @@ def _run(session: RunContext, task: Step, test: PqEventsTest, rating: MeterRatin
     finally:
         src.abort_dips()
     end = clock.utc()
-    out = []
+    read: dict[int, dict[str, Any]] = {}
     for p in task.positions:
-        serial = bench.meter(p).spec.serial
         if p in broken:
-            out.append(PositionOutcome(p, serial, 0, 0, None, 0.0, "broken", broken[p]))
             continue
         try:
             port = dlms_port(bench, p)
             after = _counters(port, test)
             logged = _log(port, test, start - dt.timedelta(seconds=1), end)
+            read[p] = {"played": json.dumps(played), "logged": json.dumps(logged), "un_v": rating.un_v,
+                       "counted": json.dumps({k: after[k] - before[p][k] for k in after})}
         except BenchFault as exc:
-            out.append(PositionOutcome(p, serial, 0, 0, None, 0.0, "broken", f"PQ objects not readable: {exc}"))
-            continue
-        o = PositionOutcome(p, serial, 0, 0, None, (end - start).total_seconds(), None)
-        o.extra.update(played=json.dumps(played), logged=json.dumps(logged),
-                       counted=json.dumps({k: after[k] - before[p][k] for k in after}), un_v=rating.un_v)
-        out.append(o)
-    return out
+            broken[p] = f"PQ objects not readable: {exc}"
+    return [outcome(bench, p, broken, read.get(p), (end - start).total_seconds()) for p in task.positions]
 
 
 def _measurements(o: PositionOutcome, test: PqEventsTest) -> list[Measurement]:

@@ -9,10 +9,10 @@ import math
 
 import numpy as np
 
-from hil.core import Measurement, PointSpec, PositionOutcome, RunContext, Step
+from hil.core import Measurement, PositionOutcome, RunContext, Step
 from hil.kinds.power_quality.model import FlickerSignal, PqFlickerTest
 from hil.measure.accuracy import runner_of
-from hil.measure.meter_ports import dlms_port
+from hil.measure.meter_ports import dlms_port, idle_spec, outcome
 from hil.pq import pst
 from hil.standards import MeterRating
 from instruments.drivers.errors import BenchFault
@@ -33,8 +33,7 @@ def expected_pst(signal: FlickerSignal, un_v: float, f_nominal: float) -> float:
 
 
 def pq_flicker_tasks(test: PqFlickerTest, rating: MeterRating, positions: list[int]) -> list[Step]:
-    spec = PointSpec(KIND, f"flicker, {len(test.signals)} fluctuations", rating.un_v, 0.0, 0.0, "1",
-                     frequency_hz=rating.frequency_hz, limit_table="plan", limit_status="lab")
+    spec = idle_spec(KIND, f"flicker, {len(test.signals)} fluctuations", rating)
 
     def run(session: RunContext, task: Step) -> list[PositionOutcome]:
         return _run(session, task, test, rating)
@@ -77,16 +76,8 @@ def _run(session: RunContext, task: Step, test: PqFlickerTest, rating: MeterRati
             want.append(expected_pst(sig, rating.un_v, rating.frequency_hz))
     finally:
         src.flicker_stop()
-    out = []
-    for p in task.positions:
-        serial = bench.meter(p).spec.serial
-        if p in broken:
-            out.append(PositionOutcome(p, serial, 0, 0, None, 0.0, "broken", broken[p]))
-            continue
-        o = PositionOutcome(p, serial, 0, 0, None, len(test.signals) * INTERVAL_S, None)
-        o.extra.update(pst_measured=json.dumps(got[p]), pst_expected=json.dumps(want))
-        out.append(o)
-    return out
+    return [outcome(bench, p, broken, {"pst_measured": json.dumps(got[p]), "pst_expected": json.dumps(want)},
+                    len(test.signals) * INTERVAL_S) for p in task.positions]
 
 
 def _measurements(o: PositionOutcome, test: PqFlickerTest) -> list[Measurement]:

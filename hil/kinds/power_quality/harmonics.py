@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from hil.core import Measurement, PointSpec, PositionOutcome, RunContext, Step
+from hil.core import Measurement, PositionOutcome, RunContext, Step
 from hil.kinds.power_quality.model import HarmonicSignal, PqHarmonicsTest
 from hil.measure.accuracy import runner_of
-from hil.measure.meter_ports import dlms_port
+from hil.measure.meter_ports import dlms_port, idle_spec, outcome
 from hil.pq import harmonic_groups, thd
 from hil.standards import MeterRating
 from instruments.drivers.errors import BenchFault
@@ -48,8 +48,7 @@ def pq_harmonics_tasks(test: PqHarmonicsTest, rating: MeterRating, positions: li
     steps = []
     for sig in test.signals:
         harm = tuple(("U", h.order, h.percent, h.degrees) for h in sig.harmonics)
-        spec = PointSpec(KIND, f"harmonics {sig.name}", rating.un_v, 0.0, 0.0, "1", frequency_hz=rating.frequency_hz,
-                         limit_table="plan", limit_status="lab", harmonics=harm)
+        spec = idle_spec(KIND, f"harmonics {sig.name}", rating, harmonics=harm)
         want = expected(sig, rating.un_v, rating.frequency_hz)
 
         def run(session: RunContext, task: Step, want: tuple[float, dict[int, float]] = want,
@@ -69,24 +68,20 @@ def _run(session: RunContext, task: Step, test: PqHarmonicsTest, rating: MeterRa
     runner_of(session).energise(task.spec)
     clock.sleep(test.settle_s)
     orders = test.orders or [h.order for h in sig.harmonics]
-    out = []
+    broken: dict[int, str] = {}
+    read: dict[int, dict[str, Any]] = {}
     for p in task.positions:
-        serial = bench.meter(p).spec.serial
         try:
             port = dlms_port(bench, p)
-            got: list[dict[str, Any]] = []
-            for k in range(rating.elements):
-                c = _VOLTAGE_C[k]
-                got.append({"thd": port.register(Obis(1, 0, c, 7, 124, 255)).value,
-                            "harmonics": {str(n): port.register(Obis(1, 0, c, 7, n, 255)).value for n in orders}})
+            got = [{"thd": port.register(Obis(1, 0, c, 7, 124, 255)).value,
+                    "harmonics": {str(n): port.register(Obis(1, 0, c, 7, n, 255)).value for n in orders}}
+                   for c in _VOLTAGE_C[:rating.elements]]
         except BenchFault as exc:
-            out.append(PositionOutcome(p, serial, 0, 0, None, 0.0, "broken", f"PQ registers not readable: {exc}"))
+            broken[p] = f"PQ registers not readable: {exc}"
             continue
-        o = PositionOutcome(p, serial, 0, 0, None, test.settle_s, None)
-        o.extra.update(signal=sig.name, measured=json.dumps(got), expected_thd_pct=want[0],
-                       expected_harmonics=json.dumps({str(n): want[1][n] for n in orders}))
-        out.append(o)
-    return out
+        read[p] = {"signal": sig.name, "measured": json.dumps(got), "expected_thd_pct": want[0],
+                   "expected_harmonics": json.dumps({str(n): want[1][n] for n in orders})}
+    return [outcome(bench, p, broken, read.get(p), test.settle_s) for p in task.positions]
 
 
 def _measurements(o: PositionOutcome, test: PqHarmonicsTest) -> list[Measurement]:

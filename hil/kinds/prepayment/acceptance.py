@@ -13,9 +13,10 @@ import json
 from typing import Any
 
 from hil.core import Measurement, PositionOutcome, RunContext, Step
-from hil.kinds.prepayment.common import Account, TokenResult, idle_spec, said, vending_of
+from hil.kinds.prepayment.common import Account, said, vending_of
 from hil.kinds.prepayment.model import CASES, TokenAcceptanceTest
 from hil.measure.accuracy import runner_of
+from hil.measure.meter_ports import idle_spec, outcome
 from hil.standards import MeterRating
 from hil.vending import Vending, other_meter_key
 from instruments.drivers.errors import BenchFault
@@ -81,30 +82,20 @@ def _tokens(v: Vending, test: TokenAcceptanceTest, now: Any) -> dict[str, str | 
 def _run(session: RunContext, task: Step, test: TokenAcceptanceTest) -> list[PositionOutcome]:
     bench, clock = session.bench, session.bench.clock
     runner_of(session).energise(task.spec)
-    out = []
+    broken: dict[int, str] = {}
+    found: dict[int, dict[str, Any]] = {}
     for p in task.positions:
-        serial = bench.meter(p).spec.serial
         try:
             account = Account(bench, p)
             tokens = _tokens(vending_of(bench, p, account), test, clock.utc())
-            cases: dict[str, dict[str, Any]] = {}
-            for case, token in tokens.items():
-                if token is None:
-                    cases[case] = {"applicable": False}
-                    continue
-                before, charged0 = account.available_kwh(), sum(account.charged_kwh())
-                result: TokenResult = account.enter(token)
-                after, charged1 = account.available_kwh(), sum(account.charged_kwh())
-                cases[case] = {"applicable": True, "token": token, "status": result.status,
-                               "result": result.text(), "data_value": result.data_value,
-                               "credited_wh": round((after - before + charged1 - charged0) * 1000.0, 3)}
+            cases = {case: {"applicable": False} if token is None else {"applicable": True,
+                                                                         **account.enter_counted(token)}
+                     for case, token in tokens.items()}
         except (BenchFault, TokenError) as exc:
-            out.append(PositionOutcome(p, serial, 0, 0, None, 0.0, "broken", f"token acceptance: {exc}"))
+            broken[p] = f"token acceptance: {exc}"
             continue
-        o = PositionOutcome(p, serial, 0, 0, None, 0.0, None)
-        o.extra["cases"] = json.dumps(cases)  # one results column, whatever the cases hold
-        out.append(o)
-    return out
+        found[p] = {"cases": json.dumps(cases)}  # one results column, whatever the cases hold
+    return [outcome(bench, p, broken, found.get(p)) for p in task.positions]
 
 
 def _measurements(o: PositionOutcome, test: TokenAcceptanceTest) -> list[Measurement]:

@@ -10,15 +10,16 @@ and the commodity register's scaler (docs/prepayment.md).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from hil.core import PointSpec, PositionOutcome
+from hil.core import PointSpec
 from hil.measure.meter_ports import dlms_port, resolve_load, set_clocks_back
 from hil.standards import MeterRating, StandardsLibrary
 from hil.vending import Vending
 from instruments.drivers.errors import BenchFault
+from instruments.sts import TokenError
 
 ACCOUNT = "0.0.19.0.0.255"
 EMERGENCY_CREDIT = "0.0.19.10.1.255"
@@ -74,9 +75,21 @@ class Restore:
     def new(cls) -> Restore:
         return cls(set(), {})
 
-    def back(self, bench: Any, broken: dict[int, str]) -> None:
-        """Clocks on the bench's reference time, control modes as they were; a failure makes the position
-        broken (it is left in a state the next test cannot trust)."""
+    def back(self, bench: Any, broken: dict[int, str], *, with_credit: bool = False,
+             failed: Container[int] = ()) -> None:
+        """Clocks on the bench's reference time, control modes as they were, and ``with_credit`` every meter
+        touched left with credit and no debt (clear credit, then a token); a failure makes the position broken
+        (it is left in a state the next test cannot trust) — except a ``failed`` one, whose refusal of valid tokens
+        is its failure already."""
+        if with_credit:
+            when = bench.clock.utc()
+            for p in self.modes:
+                try:
+                    why = leave_in_credit(Account(bench, p), vending_of(bench, p), when)
+                except (BenchFault, TokenError) as exc:
+                    why = f"the meter could not be left with credit: {exc}"
+                if why and p not in failed:
+                    broken.setdefault(p, why)
         for p, why in clocks_back(bench, sorted(self.clocks)).items():
             broken.setdefault(p, why)
         for p, mode in self.modes.items():
@@ -138,6 +151,15 @@ class Account:
         words = list(dict.fromkeys(bytes(d.value).decode("utf-8", "replace") for d in desc))
         flags = "".join("1" if bits.bit(i) else "0" for i in range(bits.bits))
         return TokenResult(code, flags, "; ".join(words))
+
+    def enter_counted(self, token: str) -> dict[str, Any]:
+        """Enter ``token``; its status and the credit it gave: Δavailable + Δ(charges collected), so a charge
+        falling due between the readings is not taken for the token's effect (Wh of credit)."""
+        before, charged0 = self.available_kwh(), sum(self.charged_kwh())
+        result = self.enter(token)
+        after, charged1 = self.available_kwh(), sum(self.charged_kwh())
+        return {"token": token, "status": result.status, "result": result.text(), "data_value": result.data_value,
+                "credited_wh": round((after - before + charged1 - charged0) * 1000.0, 3)}
 
     def prices(self) -> dict[int, float]:
         """The price query: the consumption charge's active unit charge as credit per kWh, by tariff (index)."""
@@ -250,23 +272,8 @@ def load_spec(kind: str, what: str, test_id: str, rating: MeterRating, library: 
     return spec, load.row.limit_pct if load.row is not None else 0.0
 
 
-def outcome(bench: Any, position: int, broken: dict[int, str], extra: dict[str, Any] | None = None
-            ) -> PositionOutcome:
-    """A position's outcome: broken with its reason, or measured with the kind's extras."""
-    serial = bench.meter(position).spec.serial
-    if position in broken:
-        return PositionOutcome(position, serial, 0, 0, None, 0.0, "broken", broken[position])
-    o = PositionOutcome(position, serial, 0, 0, None, 0.0, None)
-    o.extra.update(extra or {})
-    return o
-
-
 def clocks_back(bench: Any, positions: Iterable[int]) -> dict[int, str]:
     """The meters' clocks back on the bench's reference time (why one could not be)."""
     return set_clocks_back(bench, positions, lambda port, utc: port.set_clock(utc))
 
 
-def idle_spec(kind: str, point: str, rating: MeterRating) -> PointSpec:
-    """Voltage on, no current: the meters powered, their ports answer, nothing registers."""
-    return PointSpec(kind, point, rating.un_v, 0.0, 0.0, "1", frequency_hz=rating.frequency_hz,
-                     limit_table="plan", limit_status="lab")

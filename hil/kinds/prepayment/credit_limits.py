@@ -23,16 +23,14 @@ from hil.kinds.prepayment.common import (
     Account,
     Restore,
     at_local,
-    idle_spec,
-    leave_in_credit,
     load_spec,
-    outcome,
     reference_share,
     said,
     vending_of,
 )
 from hil.kinds.prepayment.model import CreditLimitsTest
 from hil.measure.accuracy import runner_of
+from hil.measure.meter_ports import idle_spec, outcome
 from hil.standards import MeterRating, StandardsLibrary
 from instruments.drivers.errors import BenchFault
 from instruments.sts import TokenError
@@ -149,14 +147,7 @@ def _run(session: RunContext, task: Step, test: CreditLimitsTest, rating: MeterR
             broken.setdefault(p, f"credit limits: {exc}")
     finally:
         b.runner.energise(b.idle)
-        for p in restore.modes:  # credit to go on with, whatever the emergency credit left
-            try:
-                why = leave_in_credit(Account(bench, p), vending_of(bench, p), clock.utc())
-            except (BenchFault, TokenError) as exc:
-                why = f"the meter could not be left with credit: {exc}"
-            if why and p not in refused:  # a meter that refuses valid tokens has failed already
-                broken.setdefault(p, why)
-        restore.back(bench, broken)
+        restore.back(bench, broken, with_credit=True, failed=refused)  # whatever the emergency credit left
     return [outcome(bench, p, broken, {
         **x[p], "refused": refused.get(p), "meter_t0": str(x[p].get("meter_t0")),
         "thresholds": json.dumps(x[p].get("thresholds", [])), "events": json.dumps(x[p].get("events", []))})

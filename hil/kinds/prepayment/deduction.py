@@ -24,15 +24,14 @@ from hil.kinds.prepayment.common import (
     Account,
     Restore,
     at_local,
-    idle_spec,
     load_spec,
-    outcome,
     reference_share,
     said,
     vending_of,
 )
 from hil.kinds.prepayment.model import DeductionTest
 from hil.measure.accuracy import runner_of
+from hil.measure.meter_ports import idle_spec, outcome
 from hil.standards import MeterRating, StandardsLibrary
 from instruments.drivers.errors import BenchFault
 from instruments.sts import TokenError

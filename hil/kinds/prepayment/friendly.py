@@ -17,16 +17,14 @@ from hil.kinds.prepayment.common import (
     Account,
     Restore,
     at_local,
-    idle_spec,
-    leave_in_credit,
     load_spec,
-    outcome,
     reference_share,
     said,
     vending_of,
 )
 from hil.kinds.prepayment.model import FriendlyTest
 from hil.measure.accuracy import runner_of
+from hil.measure.meter_ports import idle_spec, outcome
 from hil.standards import MeterRating, StandardsLibrary
 from instruments.drivers.errors import BenchFault
 from instruments.sts import TokenError
@@ -112,14 +110,8 @@ def _run(session: RunContext, task: Step, test: FriendlyTest, rating: MeterRatin
             broken.setdefault(p, f"friendly hours: {exc}")
     finally:
         runner.energise(idle)
-        for p in restore.modes:  # the debt of the friendly hours cleared, credit to go on with
-            try:
-                why = leave_in_credit(Account(bench, p), vending_of(bench, p), clock.utc())
-            except (BenchFault, TokenError) as exc:
-                why = f"the meter could not be left with credit: {exc}"
-            if why and "refused" not in x[p]:  # a meter that refuses valid tokens has failed already
-                broken.setdefault(p, why)
-        restore.back(bench, broken)
+        # the debt of the friendly hours cleared, credit to go on with
+        restore.back(bench, broken, with_credit=True, failed={p for p in x if "refused" in x[p]})
     return [outcome(bench, p, broken, x[p]) for p in task.positions]
 
 

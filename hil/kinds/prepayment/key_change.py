@@ -17,9 +17,10 @@ import json
 from typing import Any
 
 from hil.core import Measurement, PositionOutcome, RunContext, Step
-from hil.kinds.prepayment.common import ACCEPTED, Account, idle_spec, said, vending_of
+from hil.kinds.prepayment.common import ACCEPTED, Account, said, vending_of
 from hil.kinds.prepayment.model import KeyChangeTest
 from hil.measure.accuracy import runner_of
+from hil.measure.meter_ports import idle_spec, outcome
 from hil.standards import MeterRating
 from instruments.drivers.errors import BenchFault
 from instruments.sts import TID_MAX, Token, TokenError, encode_token, rollover
@@ -47,20 +48,12 @@ def key_change_tasks(test: KeyChangeTest, rating: MeterRating, positions: list[i
                  duration_s=10.0, params={"port_only": False})]
 
 
-def _one(account: Account, token: str) -> dict[str, Any]:
-    before, charged0 = account.available_kwh(), sum(account.charged_kwh())
-    result = account.enter(token)
-    after, charged1 = account.available_kwh(), sum(account.charged_kwh())
-    return {"token": token, "status": result.status, "result": result.text(),
-            "credited_wh": round((after - before + charged1 - charged0) * 1000.0, 3)}
-
-
 def _run(session: RunContext, task: Step, test: KeyChangeTest) -> list[PositionOutcome]:
     bench, clock = session.bench, session.bench.clock
     runner_of(session).energise(task.spec)
-    out = []
+    broken: dict[int, str] = {}
+    found: dict[int, dict[str, Any]] = {}
     for p in task.positions:
-        serial = bench.meter(p).spec.serial
         steps: dict[str, dict[str, Any]] = {}
         try:
             account = Account(bench, p)
@@ -68,17 +61,17 @@ def _run(session: RunContext, task: Step, test: KeyChangeTest) -> list[PositionO
             roll = v.base_date == 1993 if test.rollover is None else test.rollover
             edge = rollover(v.base_date)  # the first minute the present base date cannot give
             issued_before = edge - dt.timedelta(minutes=15) if roll else clock.utc()
-            steps["before"] = _one(account, v.credit(test.amount_kwh, issued_before, random=1))
+            steps["before"] = account.enter_counted(v.credit(test.amount_kwh, issued_before, random=1))
             old_key, before_tid = v.decoder_key, v.last_tid
             krn = test.new_krn or v.krn % 9 + 1
             first, second, new_key, new_base = v.key_change_tokens(krn, roll, test.ken)
-            steps["key_1"], steps["key_2"] = _one(account, first), _one(account, second)
+            steps["key_1"], steps["key_2"] = account.enter_counted(first), account.enter_counted(second)
             took = steps["key_1"]["status"] == ACCEPTED and steps["key_2"]["status"] == ACCEPTED
             if took:
                 v.key_changed(new_key, krn, new_base, test.ken)
             # as a vending system that missed the change would make it: the old key, the next TID of the old base
             stale = Token.of(0, 0, random=2, tid=min(before_tid + 1, TID_MAX), amount=tenths(str(test.amount_kwh)))
-            steps["old_key"] = _one(account, encode_token(stale, old_key))
+            steps["old_key"] = account.enter_counted(encode_token(stale, old_key))
             later = ["at_rollover", "now"] if roll else ["now"]
             if not took:  # the meter kept its old key: no token of the new one can be judged
                 for step in later:
@@ -86,15 +79,14 @@ def _run(session: RunContext, task: Step, test: KeyChangeTest) -> list[PositionO
                                    "credited_wh": 0.0}
             else:
                 if roll:
-                    steps["at_rollover"] = _one(account, v.credit(test.amount_kwh, edge, random=3))
-                steps["now"] = _one(account, v.credit(test.amount_kwh, clock.utc().replace(tzinfo=None), random=4))
+                    steps["at_rollover"] = account.enter_counted(v.credit(test.amount_kwh, edge, random=3))
+                now = clock.utc().replace(tzinfo=None)
+                steps["now"] = account.enter_counted(v.credit(test.amount_kwh, now, random=4))
         except (BenchFault, TokenError) as exc:
-            out.append(PositionOutcome(p, serial, 0, 0, None, 0.0, "broken", f"key change: {exc}"))
+            broken[p] = f"key change: {exc}"
             continue
-        o = PositionOutcome(p, serial, 0, 0, None, 0.0, None)
-        o.extra.update(steps=json.dumps(steps), krn=krn, rollover=roll, base_date=new_base, took=took)
-        out.append(o)
-    return out
+        found[p] = {"steps": json.dumps(steps), "krn": krn, "rollover": roll, "base_date": new_base, "took": took}
+    return [outcome(bench, p, broken, found.get(p)) for p in task.positions]
 
 
 def _measurements(o: PositionOutcome, test: KeyChangeTest) -> list[Measurement]:

@@ -273,7 +273,8 @@ def special_days(tou: TimeOfUse) -> CosemObject:
 
 def objects(cosem: MeterCosem) -> list[CosemObject]:
     """The time-of-use objects of ``cosem``'s meter and its tariff registers 3 and 4."""
-    from instruments.simulators.dlms.meter import _data, _register, register_wh
+    from instruments.simulators.dlms.meter import _data, register_wh
+    from instruments.simulators.dlms.objects import register
 
     meter = cosem.meter
     tou = meter.tou
@@ -284,5 +285,5 @@ def objects(cosem: MeterCosem) -> list[CosemObject]:
 
     out = [activity_calendar(tou), script_table(tou), special_days(tou),
            _data(ACTIVE_TARIFF, lambda: Data.uint8(int(tou.meter.tariff)))]
-    out += [_register(Obis(1, 0, 1, 8, n), energy(n), wh) for n in range(3, MAX_TARIFF + 1)]
+    out += [register(Obis(1, 0, 1, 8, n), energy(n), wh) for n in range(3, MAX_TARIFF + 1)]
     return out

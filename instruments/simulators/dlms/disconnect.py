@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING
 from instruments.dlms.apdu import DataAccessResult, Selection
 from instruments.dlms.axdr import Data, Tag
 from instruments.dlms.cosem import NOT_SPECIFIED, CosemDateTime, Obis
-from instruments.simulators.dlms.objects import AccessError, Attribute, Caller, CosemObject, Method
+from instruments.simulators.dlms.objects import (
+    INTEGER_TAGS,
+    AccessError,
+    Attribute,
+    Caller,
+    CosemObject,
+    Method,
+    no_data,
+)
 from instruments.simulators.world.relay import CONTROL_MODES, NO_THRESHOLD, Limiter, SupplySwitch
 
 if TYPE_CHECKING:
@@ -34,8 +42,6 @@ MONITORABLE: dict[tuple[int, Obis, int], tuple[str, float]] = {
     (3, Obis(1, 0, 1, 7, 0), 2): ("import", 0.1),
     (3, Obis(1, 0, 2, 7, 0), 2): ("export", 0.1),
 }
-_INTEGER_TAGS = (Tag.INTEGER, Tag.LONG, Tag.DOUBLE_LONG, Tag.LONG64, Tag.UNSIGNED, Tag.LONG_UNSIGNED,
-                 Tag.DOUBLE_LONG_UNSIGNED, Tag.LONG64_UNSIGNED)
 
 
 def objects(cosem: MeterCosem) -> list[CosemObject]:
@@ -47,7 +53,7 @@ def objects(cosem: MeterCosem) -> list[CosemObject]:
 
 
 def _integer(v: Data | None, what: str, high: int = NO_THRESHOLD) -> int:
-    if v is None or v.tag not in _INTEGER_TAGS:
+    if v is None or v.tag not in INTEGER_TAGS:
         got = "nothing" if v is None else v.tag.name.lower()
         raise AccessError(DataAccessResult.TYPE_UNMATCHED, f"{what} is an unsigned integer, got {got}")
     if not 0 <= int(v.value) <= high:
@@ -67,12 +73,6 @@ def _obis(v: Data, what: str) -> Obis:
     return Obis.from_bytes(bytes(v.value))
 
 
-def _no_data(v: Data | None, method: str) -> None:
-    """The methods' data ::= integer (0) (also taken: any integer type, or no data)."""
-    if v is not None and (v.tag not in _INTEGER_TAGS or v.value != 0):
-        raise AccessError(DataAccessResult.TYPE_UNMATCHED, f"{method} takes integer (0)")
-
-
 def disconnect_control(relay: SupplySwitch) -> CosemObject:
     """Disconnect control IC 70 version 0: output_state, control_state, control_mode; remote_disconnect (1) and
     remote_reconnect (2)."""
@@ -85,7 +85,7 @@ def disconnect_control(relay: SupplySwitch) -> CosemObject:
 
     def trigger(name: str, call: Callable[[], bool]) -> Callable[[Caller, Data | None], Data | None]:
         def method(_c: Caller, v: Data | None) -> None:
-            _no_data(v, name)
+            no_data(v, name)
             if not call():
                 raise AccessError(DataAccessResult.TEMPORARY_FAILURE, f"{name} is not a transition of control_mode"
                                   f" {relay.control_mode} from {relay.control_state.name.lower()}")

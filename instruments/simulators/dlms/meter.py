@@ -29,7 +29,15 @@ from instruments.simulators.dlms import (
     power_quality,
     profile_generic,
 )
-from instruments.simulators.dlms.objects import AccessError, Attribute, Caller, CosemObject, Method, ObjectDirectory
+from instruments.simulators.dlms.objects import (
+    AccessError,
+    Attribute,
+    Caller,
+    CosemObject,
+    Method,
+    ObjectDirectory,
+    register,
+)
 from instruments.simulators.world.profile import ProfileEntry
 
 if TYPE_CHECKING:
@@ -82,12 +90,6 @@ def register_wh(kwh: float) -> int:
     rounding to 1 µWh), rolled over like a 32-bit counter."""
     return math.floor(round(kwh * 1000.0, 6)) % 2**32
 
-
-
-def _register(ln: Obis, read: Callable[[], Data], su: ScalerUnit) -> CosemObject:
-    """Register IC 3 version 0 (Blue Book 4.3.2): value, scaler_unit."""
-    return CosemObject(3, 0, ln, {2: Attribute(get=lambda _c, _s: read()),
-                                  3: Attribute(get=lambda _c, _s: su.to_data())})
 
 
 def _data(ln: Obis, read: Callable[[], Data], write: Callable[[Data], None] | None = None) -> CosemObject:
@@ -155,20 +157,20 @@ class MeterCosem:
         d.add(clock_object.clock(self))
         wh = ScalerUnit(0, Unit.WATT_HOUR)
         for ln, reg in ENERGY.items():
-            d.add(_register(ln, self._energy(reg), wh))
+            d.add(register(ln, self._energy(reg), wh))
         values_volt = ScalerUnit(-1, Unit.VOLT)
         values_amp = ScalerUnit(-3, Unit.AMPERE)
         for element in range(len(m.instantaneous()[0])):
             c_u, c_i = _PHASE_C[element]
-            d.add(_register(Obis(1, 0, c_u, 7, 0), self._phase(element, 0, values_volt, 0xFFFF), values_volt))
-            d.add(_register(Obis(1, 0, c_i, 7, 0), self._phase(element, 1, values_amp, 0xFFFFFFFF), values_amp))
+            d.add(register(Obis(1, 0, c_u, 7, 0), self._phase(element, 0, values_volt, 0xFFFF), values_volt))
+            d.add(register(Obis(1, 0, c_i, 7, 0), self._phase(element, 1, values_amp, 0xFFFFFFFF), values_amp))
         watt = ScalerUnit(-1, Unit.WATT)
-        d.add(_register(Obis(1, 0, 1, 7, 0), lambda: _scaled(max(m.power_now(), 0.0), -1, Data.uint32, 2**32 - 1),
+        d.add(register(Obis(1, 0, 1, 7, 0), lambda: _scaled(max(m.power_now(), 0.0), -1, Data.uint32, 2**32 - 1),
                         watt))
-        d.add(_register(Obis(1, 0, 2, 7, 0), lambda: _scaled(max(-m.power_now(), 0.0), -1, Data.uint32, 2**32 - 1),
+        d.add(register(Obis(1, 0, 2, 7, 0), lambda: _scaled(max(-m.power_now(), 0.0), -1, Data.uint32, 2**32 - 1),
                         watt))
         hz = ScalerUnit(-2, Unit.HERTZ)
-        d.add(_register(Obis(1, 0, 14, 7, 0), lambda: _scaled(m.instantaneous()[1], -2, Data.uint16, 0xFFFF), hz))
+        d.add(register(Obis(1, 0, 14, 7, 0), lambda: _scaled(m.instantaneous()[1], -2, Data.uint16, 0xFFFF), hz))
         d.add(_data(Obis(0, 0, 96, 7, 0), lambda: Data.uint16(min(m.power_failures, 0xFFFF))))
         d.add(_data(PROFILE_STATUS, lambda: Data.uint8(self._status_now())))
         d.add(_data(INVOCATION_COUNTER, lambda: Data.uint32(self._counter())))

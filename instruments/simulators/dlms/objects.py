@@ -13,8 +13,8 @@ from enum import IntEnum
 from typing import Protocol
 
 from instruments.dlms.apdu import DataAccessResult, Selection
-from instruments.dlms.axdr import Data
-from instruments.dlms.cosem import Obis
+from instruments.dlms.axdr import Data, Tag
+from instruments.dlms.cosem import Obis, ScalerUnit
 
 
 class AttributeAccess(IntEnum):
@@ -143,3 +143,20 @@ class ObjectDirectory:
                             o.access_rights(caller)])
             for o in self._order
         )
+
+
+#: the integer types a method's or setter's integer argument may come as (clients differ in which they send)
+INTEGER_TAGS = (Tag.INTEGER, Tag.LONG, Tag.DOUBLE_LONG, Tag.LONG64, Tag.UNSIGNED, Tag.LONG_UNSIGNED,
+                Tag.DOUBLE_LONG_UNSIGNED, Tag.LONG64_UNSIGNED)
+
+
+def no_data(v: Data | None, method: str) -> None:
+    """A method whose data ::= integer (0) (Blue Book; also taken: any integer type 0, or no data)."""
+    if v is not None and (v.tag not in INTEGER_TAGS or v.value != 0):
+        raise AccessError(DataAccessResult.TYPE_UNMATCHED, f"{method} takes integer (0)")
+
+
+def register(ln: Obis, read: Callable[[], Data], su: ScalerUnit) -> CosemObject:
+    """Register IC 3 version 0 (Blue Book 4.3.2): value read when asked, scaler_unit."""
+    return CosemObject(3, 0, ln, {2: Attribute(get=lambda _c, _s: read()),
+                                  3: Attribute(get=lambda _c, _s: su.to_data())})

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from instruments.dlms.axdr import Data
 from instruments.dlms.cosem import CosemDateTime, Obis, ScalerUnit, Unit
-from instruments.simulators.dlms.objects import Attribute, CosemObject
+from instruments.simulators.dlms.objects import Attribute, CosemObject, register
 from instruments.simulators.dlms.profile_generic import CLOCK, Column, profile_generic
 from instruments.simulators.world.power_quality import DIP, INTERRUPTION, SWELL, THD_MAX_ORDER, PowerQuality, PqEvent
 
@@ -40,11 +40,6 @@ _VOLTAGE_C = (32, 52, 72)
 _PCT = ScalerUnit(-2, Unit.PERCENT)
 _MS = ScalerUnit(-3, Unit.SECOND)
 _DV = ScalerUnit(-1, Unit.VOLT)
-
-
-def _register(ln: Obis, read: Callable[[], Data], su: ScalerUnit) -> CosemObject:
-    return CosemObject(3, 0, ln, {2: Attribute(get=lambda _c, _s: read()),
-                                  3: Attribute(get=lambda _c, _s: su.to_data())})
 
 
 def _percent(value: float) -> Data:
@@ -72,9 +67,9 @@ def objects(cosem: MeterCosem) -> list[CosemObject]:
 
     for k in range(len(pq.meter.elements)):
         c = _VOLTAGE_C[k]
-        out.append(_register(Obis(1, 0, c, 7, 124, 255), thd(k), _PCT))
-        out.append(_register(Obis(1, 0, c, 35, 0, 255), pst(k), ScalerUnit(-3, Unit.COUNT)))
-        out += [_register(Obis(1, 0, c, 7, h, 255), harmonic(k, h), _PCT) for h in range(2, THD_MAX_ORDER + 1)]
+        out.append(register(Obis(1, 0, c, 7, 124, 255), thd(k), _PCT))
+        out.append(register(Obis(1, 0, c, 35, 0, 255), pst(k), ScalerUnit(-3, Unit.COUNT)))
+        out += [register(Obis(1, 0, c, 7, h, 255), harmonic(k, h), _PCT) for h in range(2, THD_MAX_ORDER + 1)]
     out += [CosemObject(1, 0, ln, {2: count(code)}) for code, ln in COUNTERS.items()]
     out.append(CosemObject(1, 0, DIAGNOSTIC_STATUS, {2: Attribute(get=lambda _c, _s: Data.uint16(pq.status()))}))
 
@@ -89,8 +84,8 @@ def objects(cosem: MeterCosem) -> list[CosemObject]:
 
     out += [
         CosemObject(1, 0, PQ_EVENT_CODE, {2: Attribute(get=lambda _c, _s: Data.uint8(e.code if (e := last()) else 0))}),
-        _register(PQ_DURATION, lambda: ms(e) if (e := last()) else Data.uint32(0), _MS),
-        _register(PQ_EXTREME, lambda: dv(e) if (e := last()) else Data.uint16(0), _DV),
+        register(PQ_DURATION, lambda: ms(e) if (e := last()) else Data.uint32(0), _MS),
+        register(PQ_EXTREME, lambda: dv(e) if (e := last()) else Data.uint16(0), _DV),
     ]
 
     def row(e: PqEvent) -> Data:

@@ -21,7 +21,6 @@ old key fail authentication from then on.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
@@ -31,7 +30,6 @@ from instruments.sts import (
     BASE_DATES,
     Token,
     TokenError,
-    datetime_from_tid,
     decode_token,
     derive_decoder_key,
     make_pan,
@@ -232,10 +230,6 @@ class Decoder:
         self._key = new_key
         self.key_changes += 1
         return Reason.ACCEPTED
-
-    def issued(self, token: Token) -> dt.datetime | None:
-        """The issue minute of a TID-bearing token on the decoder's present base date."""
-        return datetime_from_tid(token["tid"], self.keys.base_date) if "tid" in token.fields else None
 
     def truth(self) -> dict[str, Any]:
         k = self.keys
