@@ -51,6 +51,9 @@ class BenchLimits(_Model):
     phases: Literal[1, 3] = 3
     max_voltage_v: float = Field(gt=0)
     max_current_a: float = Field(gt=0)
+    #: the source's frequency range (none: not checked)
+    min_frequency_hz: float | None = Field(default=None, gt=0)
+    max_frequency_hz: float | None = Field(default=None, gt=0)
 
 
 class MeterSpec(_Model):
@@ -67,6 +70,8 @@ class MeterSpec(_Model):
     connection: Literal["1P2W", "3P4W"]
     current_input: Literal["direct", "ct"] = "direct"
     un_v: float = Field(gt=0)
+    #: nominal frequency fn (IEC 62052-11: 50 or 60 Hz); every point of a plan runs at it unless it varies it
+    fn_hz: float = Field(default=50.0, gt=0)
     umax_v: float | None = Field(default=None, gt=0)  # highest voltage the meter may see; default 1.15 Un
     ist_a: float | None = Field(default=None, gt=0)
     imin_a: float | None = Field(default=None, gt=0)

@@ -18,17 +18,36 @@ from hil.benchfile import (
     StsKeys,
     dump_bench_file,
 )
+from instruments.drivers.registry import driver_entry
 from instruments.simulators.bench import RunningBench, SimulatedBench
 from instruments.simulators.control import set_sim_file
 from instruments.simulators.world.sts_decoder import pan_of
 
-#: driver names the bench file binds each simulated endpoint to, and the *IDN? pattern to expect
-_ROLE_DRIVERS: dict[str, tuple[str, str | None]] = {
-    "source": ("fluke6105a", "FLUKE,6105A,*"),
-    "reference": ("yokogawa-wt", "YOKOGAWA,WT5000,*"),
-    "error_calculator": ("meterhil-ecal", "MeterHIL,ErrorCalculator,*"),
-    "simulation": ("meterhil-simctl", "MeterHIL,SimControl,*"),
+#: driver names the bench file binds each simulated endpoint to
+_ROLE_DRIVERS: dict[str, str] = {
+    "source": "fluke6105a",
+    "reference": "yokogawa-wt",
+    "error_calculator": "meterhil-ecal",
+    "simulation": "meterhil-simctl",
 }
+
+
+def _model(sim: SimulatedBench, role: str) -> str:
+    """The model the simulated instrument identifies as (the simulated-bench file's, where it has one)."""
+    if role == "source":
+        return sim.config.source.model
+    if role == "reference":
+        return sim.config.reference.model
+    return {"error_calculator": "ErrorCalculator", "simulation": "SimControl"}[role]
+
+
+def _idn(sim: SimulatedBench, role: str) -> str:
+    """The ``*IDN?`` pattern from the driver's model table, never a fixed string: a model the driver does not
+    speak to is refused here, naming the simulated-bench file's field."""
+    try:
+        return driver_entry(_ROLE_DRIVERS[role]).idn_pattern(_model(sim, role))
+    except KeyError as exc:
+        raise ValueError(f"{sim.config.name}: {role}.model: {exc.args[0]}") from None
 _CHAMBER_DRIVERS = {"simserv": "simserv", "espec": "espec"}
 
 
@@ -99,7 +118,7 @@ def bench_file_for(sim: SimulatedBench) -> BenchFile:
     for ep in sim.endpoints:
         rec = ep.describe()
         if ep.role in _ROLE_DRIVERS:
-            driver, idn = _ROLE_DRIVERS[ep.role]
+            driver, idn = _ROLE_DRIVERS[ep.role], _idn(sim, ep.role)
             cal = sim_cal
             if ep.role == "reference":  # its class accuracy stands for the certificate's uncertainty
                 cal = sim_cal.model_copy(update={"accuracy_pct": sim.config.reference.accuracy_class_pct})
@@ -124,6 +143,7 @@ def bench_file_for(sim: SimulatedBench) -> BenchFile:
                     "connection": meter.connection,
                     "current_input": "ct" if ct else "direct",
                     "un_v": meter.un,
+                    "fn_hz": meter.fn,
                     "ist_a": getattr(meter, "ist", None),
                     "imin_a": meter.imin,
                     "itr_a": meter.itr,
@@ -137,7 +157,8 @@ def bench_file_for(sim: SimulatedBench) -> BenchFile:
     positions = [p.model_copy(update={"dlms": dlms_ports.get(p.position), "sts": _sts_keys(sim, p.position)})
                  for p in positions]
     src = sim.world.source
-    limits = BenchLimits(phases=src.phases, max_voltage_v=src.max_voltage, max_current_a=src.max_current)
+    limits = BenchLimits(phases=src.phases, max_voltage_v=src.max_voltage, max_current_a=src.max_current,
+                         min_frequency_hz=src.min_frequency, max_frequency_hz=src.max_frequency)
     return BenchFile.model_validate(
         {"name": sim.config.name, "limits": limits, "roles": roles, "positions": positions}
     )

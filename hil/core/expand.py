@@ -47,7 +47,8 @@ def meter_rating(meter: MeterSpec, standard: str, edition: str, meter_class: str
                 "standard": standard, "edition": edition,
                 "class_index": meter_class or meter.meter_class, "connection": meter.current_input,
                 "elements": 3 if meter.connection == "3P4W" else 1, "un_v": meter.un_v,
-                "constant_imp_per_kwh": meter.constant_imp_per_kwh, "ist_a": meter.ist_a, "imin_a": meter.imin_a,
+                "frequency_hz": meter.fn_hz, "constant_imp_per_kwh": meter.constant_imp_per_kwh,
+                "ist_a": meter.ist_a, "imin_a": meter.imin_a,
                 "itr_a": meter.itr_a, "iref_a": meter.iref_a, "ib_a": meter.ib_a, "in_a": meter.in_a,
                 "ta_a": meter.ta_a, "imax_a": meter.imax_a,
             },
@@ -74,7 +75,7 @@ def _check_same_type(bench: BenchFile, plan: Plan, library: StandardsLibrary) ->
         other = rating_of(pos.meter, plan, library)
         if (other.currents(library).amps() != rating.currents(library).amps() or other.un_v != rating.un_v
                 or other.class_index != rating.class_index or other.elements != rating.elements
-                or other.connection != rating.connection):
+                or other.connection != rating.connection or other.frequency_hz != rating.frequency_hz):
             raise PlanError(
                 f"positions {first.position} ({first.meter.serial}) and {pos.position} ({pos.meter.serial}) have "
                 "different ratings: the positions of one run share one load, so a plan runs one meter type at a time"
@@ -103,6 +104,11 @@ def check_ratings(steps: list[Step], bench: BenchFile) -> None:
                 rms = f" ({spec.voltage_rms_v:.5g} V RMS with its harmonics)" if spec.harmonics else ""
                 raise RatingError(t.test_id, f"{what}: {spec.voltage_v:g} V{rms} is beyond the bench's or the meters'"
                                              f" rating ({umax:g} V)")
+            lo, hi = bench.limits.min_frequency_hz, bench.limits.max_frequency_hz
+            if spec.voltage_v > 0 and ((lo is not None and spec.frequency_hz < lo * (1 - 1e-9))
+                                          or (hi is not None and spec.frequency_hz > hi * (1 + 1e-9))):
+                raise RatingError(t.test_id, f"{what}: {spec.frequency_hz:g} Hz is outside the source's range "
+                                             f"({lo or 0:g} … {hi or float('inf'):g} Hz)")
 
 
 class RatingError(PlanError):

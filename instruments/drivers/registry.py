@@ -17,6 +17,16 @@ class DriverEntry:
     read_termination: str | None = "\n"
     write_termination: str = "\n"
     description: str = ""
+    #: the models this driver speaks to (their command sets agree), model → ``*IDN?`` pattern (fnmatch)
+    models: tuple[tuple[str, str], ...] = ()
+
+    def idn_pattern(self, model: str) -> str:
+        """The ``*IDN?`` pattern of ``model``; a model the driver does not know is refused, naming the known ones."""
+        for name, pattern in self.models:
+            if name == model:
+                return pattern
+        known = ", ".join(name for name, _ in self.models) or "none"
+        raise KeyError(f"driver for {self.description} does not know model {model!r} (known: {known})")
 
     def load(self) -> type[Any]:
         module, _, cls = self.target.partition(":")
@@ -28,14 +38,21 @@ DRIVERS: dict[str, DriverEntry] = {
     "fluke6105a": DriverEntry(
         "instruments.drivers.fluke6105a:Fluke6105A", ("source",),
         description="Fluke 6100B/6105A electrical power standard",
+        # *IDN? → FLUKE,<model>,<serial>,<firmware> (Fluke 6100B/6105A user's manual, remote commands)
+        models=(("6100B", "FLUKE,6100B,*"), ("6105A", "FLUKE,6105A,*")),
     ),
     "yokogawa-wt": DriverEntry(
         "instruments.drivers.yokogawa_wt:YokogawaWT", ("reference",),
         description="Yokogawa WT1800/WT5000 power analyser as reference standard",
+        # *IDN? → YOKOGAWA,<model>,<serial>,<firmware>; the WT1800E family (1 to 6 elements) and the WT5000 share
+        # the NUMeric, INTEGrate and HEADer groups this driver uses (IM WT5000-17EN, IM WT1801E-17EN)
+        models=(("WT5000", "YOKOGAWA,WT5000,*"),
+                *((f"WT180{n}E", f"YOKOGAWA,WT180{n}E,*") for n in range(1, 7))),
     ),
     "meterhil-ecal": DriverEntry(
         "instruments.drivers.meterhil_ecal:MeterHilErrorCalculator", ("error_calculator",),
         description="MeterHIL multi-channel error calculator (docs/error-calculator-scpi.md)",
+        models=(("ErrorCalculator", "MeterHIL,ErrorCalculator,*"),),
     ),
     "simserv": DriverEntry(
         "instruments.drivers.simserv:SimServChamber", ("chamber",), read_termination="\n", write_termination="\r",
@@ -57,6 +74,7 @@ DRIVERS: dict[str, DriverEntry] = {
     "meterhil-simctl": DriverEntry(
         "instruments.drivers.clock:SimulationClock", ("simulation",),
         description="virtual clock of a MeterHIL simulated bench",
+        models=(("SimControl", "MeterHIL,SimControl,*"),),
     ),
 }
 

@@ -94,13 +94,12 @@ def _rated(attr: str) -> Callable[[Any], float]:
 
 
 class Fluke6105A(ScpiDevice):
-    """``*IDN?`` → ``FLUKE,6105A,SIM0001,MeterHIL-sim 0.1``."""
-
-    idn = ("FLUKE", "6105A", "SIM0001", "MeterHIL-sim 0.1")
+    """``*IDN?`` → ``FLUKE,6105A,SIM0001,MeterHIL-sim 0.1`` (model and serial from the simulated-bench file)."""
 
     def __init__(self, source: Source) -> None:
         super().__init__()
         self.source = source
+        self.idn = ("FLUKE", source.config.model, source.config.serial, "MeterHIL-sim 0.1")
         self._unsubscribe: Callable[[], None] | None = None
         self._defaults()
 

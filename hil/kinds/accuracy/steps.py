@@ -69,6 +69,9 @@ def accuracy_steps(test: AccuracyTest, ctx: PlanContext) -> list[Step]:
     _check_requested_currents(test, ctx)
     plan, rating, library = ctx.plan, ctx.rating, ctx.library
     balanced = test.load == "balanced"
+    if not balanced and rating.elements == 1:  # IEC 62053-21 single-element loads: polyphase meters only
+        raise PlanError(f"test {test.id!r}: load: single_element needs polyphase meters; the bench's meters have "
+                        "one element (1P2W): use load: balanced (the single-phase rows)")
     matrix = generate_load_points(
         rating, balanced=balanced, single_element=not balanced,
         currents=test.currents if balanced else None, pfs=test.power_factors if balanced else None,

@@ -40,6 +40,20 @@ def _idn_field(value: str) -> str:
 #: bench name, instrument model and serial: fields of identification replies
 IdnText = Annotated[str, AfterValidator(_idn_field)]
 
+#: the models the simulated instruments imitate (their command sets are the same subset; docs/drivers.md), and
+#: for a power analyser the number of its input elements
+SOURCE_MODELS = ("6100B", "6105A")
+REFERENCE_ELEMENTS = {"WT5000": 7, **{f"WT180{n}E": n for n in range(1, 7)}}
+
+
+def _one_of(models: tuple[str, ...] | dict[str, int]) -> AfterValidator:
+    def check(value: str) -> str:
+        if value not in models:
+            raise ValueError(f"the simulator imitates the models {', '.join(models)}, got {value!r}")
+        return value
+
+    return AfterValidator(check)
+
 #: accuracy class indices the meter model knows (IEC 62053-21/-22, EN 50470-3 A/B/C, ANSI C12.20)
 CLASS_INDICES = ("0.1", "0.2", "0.2S", "0.5", "0.5S", "1", "2", "3", "A", "B", "C")
 
@@ -59,6 +73,9 @@ class NetworkConfig(_Strict):
 class SourceConfig(_Strict):
     """Meter-test source (phantom power: independent voltage and current per phase)."""
 
+    #: the identity it answers (``*IDN?`` → FLUKE,<model>,<serial>,…)
+    model: Annotated[IdnText, _one_of(SOURCE_MODELS)] = "6105A"
+    serial: IdnText = "SIM0001"
     phases: Literal[1, 3] = 3
     nominal_voltage_v: PosFloat = 230.0
     nominal_frequency_hz: PosFloat = 50.0
@@ -86,7 +103,7 @@ class SourceConfig(_Strict):
 class ReferenceConfig(_Strict):
     """Reference standard (power analyser with a high-frequency energy pulse output)."""
 
-    model: IdnText = "WT5000"
+    model: Annotated[IdnText, _one_of(REFERENCE_ELEMENTS)] = "WT5000"
     serial: IdnText = "SIM000001"
     #: accuracy class of active power/energy in %; the unit's systematic error is drawn within it
     accuracy_class_pct: PosFloat = 0.02
@@ -407,6 +424,8 @@ class MeterTypeConfig(_Strict):
     #: feeds the secondary current straight into the meter, as on a real CT-meter bench
     current_input: Literal["direct", "ct"] = "direct"
     un_v: PosFloat
+    #: nominal frequency (the nameplate's fn); none: the source's nominal frequency
+    fn_hz: PosFloat | None = None
     ist_a: PosFloat
     imin_a: PosFloat
     itr_a: PosFloat
@@ -561,6 +580,16 @@ class SimBenchConfig(_Strict):
     meter_types: dict[str, MeterTypeConfig]
     positions: Annotated[list[PositionConfig], Field(min_length=1)]
 
+    @field_validator("reference")
+    @classmethod
+    def _elements(cls, reference: ReferenceConfig, info: ValidationInfo) -> ReferenceConfig:
+        source: SourceConfig | None = info.data.get("source")
+        elements = REFERENCE_ELEMENTS[reference.model]
+        if source is not None and elements < source.phases:
+            raise ValueError(f"model: a {reference.model} has {elements} input element(s), the source "
+                             f"{source.phases} phases")
+        return reference
+
     @field_validator("epoch")
     @classmethod
     def _utc(cls, v: datetime) -> datetime:
@@ -597,6 +626,10 @@ class SimBenchConfig(_Strict):
                 raise ValueError(f"{where}: phase {p.phase} does not exist on a {source.phases}-phase source")
             if meter.un_v > source.max_voltage_v:
                 raise ValueError(f"{where}: Un {meter.un_v} V exceeds the source rating {source.max_voltage_v} V")
+            fn = meter.fn_hz or source.nominal_frequency_hz
+            if not source.min_frequency_hz <= fn <= source.max_frequency_hz:
+                raise ValueError(f"{where}: fn {fn:g} Hz is outside the source's {source.min_frequency_hz:g} … "
+                                 f"{source.max_frequency_hz:g} Hz")
         return positions
 
     def meter(self, position: int) -> MeterTypeConfig:

@@ -143,7 +143,8 @@ class Meter:
         self.clock_drift_ppm = drift
         #: tariff 1 from … to … (seconds of the meter's own day), else tariff 2
         self._t1_start_s, self._t1_end_s = (h * 3600.0 for h in b.tariff1_hours)
-        self._fn = source.nominal_frequency
+        #: nominal frequency fn (the nameplate's; the frequency influence is counted from it)
+        self.fn = config.fn_hz or source.nominal_frequency
 
         # state
         self.registers: dict[str, float] = {"1.8.0": 0.0, "1.8.1": 0.0, "1.8.2": 0.0, "2.8.0": 0.0, "C.7.0": 0.0}
@@ -292,7 +293,7 @@ class Meter:
             fund = sp.voltage * sp.current * math.cos(math.radians(sp.phi + delta))
             p = fund + sp.harmonic_power * (1.0 + self._harm / 100.0)
             u_dev = (sp.voltage_rms / self.un - 1.0) * 100.0 if sp.voltage_rms > 0 else 0.0
-            f_dev = (sp.frequency / self._fn - 1.0) * 100.0
+            f_dev = (sp.frequency / self.fn - 1.0) * 100.0
             base += p * (1.0 + (amp + self._cv * u_dev + self._cf * f_dev) / 100.0)
             per_pct += p / 100.0
         d = _Derived(powered, registering, base, per_pct, true)
