@@ -9,7 +9,10 @@ bench's endpoints (as on hardware); every value by hand:
 - diagnosis: bit 1 for the loss of L2, bit 3 for the sequence L1-L3-L2, bit 4 for L1's current reversed (the
   simulated meters' status word); position 6 sets no bit for the reversed sequence;
 - flicker: IEC 61000-4-15 Table 5 (Ed. 2, 230 V lamp, 50 Hz): 0.894 % ΔV/V at 39 changes/min is Pst = 1, and Pst is
-  proportional to ΔV/V, so 1.444 % at 110 changes/min (0.722 % for Pst = 1) is Pst = 2; position 3 reads 0.
+  proportional to ΔV/V, so 1.444 % at 110 changes/min (0.722 % for Pst = 1) is Pst = 2; position 3 reads 0;
+- unbalance (IEC 61000-4-30 5.7.1, u2 = |U2|/|U1|): L1 at 0.9 Un is (0.9 − 1)/(0.9 + 2) = 0.1/2.9 = 3.448 %; L2
+  turned by δ = 10° at equal magnitudes is 2 sin(δ/2)/√(5 + 4 cos δ) = 5.830 %; position 7 (magnitudes alone) reads
+  3.448 % and 0.
 """
 
 from __future__ import annotations
@@ -45,8 +48,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pd.DataFrame]:
 
 def test_good_meters_pass_and_each_fault_fails_its_test(run: pd.DataFrame) -> None:
     for _, r in run.iterrows():
-        faulty = {(4, "harmonics"), (5, "events"), (6, "diagnosis"), (3, "flicker")}
-        bad = (r["position"], r["test_id"]) in faulty and (r["test_id"] != "harmonics" or r["point"].endswith("23rd"))
+        faulty = {(4, "harmonics"), (5, "events"), (6, "diagnosis"), (3, "flicker"), (7, "unbalance")}
+        bad = (r["position"], r["test_id"]) in faulty and (r["test_id"] != "harmonics" or r["point"].endswith("23rd")) \
+            and (r["test_id"] != "unbalance" or r["point"].endswith("10°"))
         assert r["verdict"] == ("fail" if bad else "pass"), (r["position"], r["point"], r["reason"])
 
 
@@ -119,6 +123,19 @@ def test_flicker_against_table_5(run: pd.DataFrame) -> None:
         assert want == pytest.approx([1.0, 2.0], rel=0.05)  # the flickermeter's ±5 % at Table 5 points
         got = json.loads(r["pst_measured"])
         assert got == ([[0.0] * 3] * 2 if r["position"] == 3 else [[1.0] * 3, [2.0] * 3])
+
+
+def test_unbalance_against_the_hand_values(run: pd.DataFrame) -> None:
+    d = math.radians(10.0)
+    want = {"L1 at 90 %": 100 * 0.1 / 2.9,
+            "L2 turned by 10°": 100 * 2 * math.sin(d / 2) / math.sqrt(5 + 4 * math.cos(d))}
+    rows = run[run["test_id"] == "unbalance"]
+    assert len(rows) == 2 * 7
+    for _, r in rows.iterrows():
+        name = r["point"].removeprefix("unbalance ")
+        assert r["u2_expected"] == pytest.approx(want[name], abs=1e-6)
+        wrong = r["position"] == 7 and name.endswith("10°")
+        assert r["u2_measured"] == pytest.approx(0.0 if wrong else want[name], abs=0.01)  # the register's 0.01 %
 
 
 @pytest.mark.parametrize(("old", "new", "volts"), [

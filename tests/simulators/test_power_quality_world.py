@@ -144,3 +144,75 @@ def test_the_meter_that_does_not_compute_flicker(worlds: Any) -> None:
     w.advance(1300.0)
     pq = w.meters[1].pq
     assert pq is not None and pq.pst(0) == 0.0
+
+
+def test_plt_of_the_last_whole_two_hours(worlds: Any) -> None:
+    # Plt = ∛(Σ Pst³ / 12) over 12 Pst of 2 h aligned to the meter clock's whole 2 h (IEC 61000-4-15):
+    # 6 intervals at Pst 1.5 and 6 at 0 → 1.5 · ∛(6/12) = 1.1906
+    w = _world(worlds)  # meter clock 08:00:01
+    pq = w.meters[1].pq
+    assert pq is not None
+    w.advance(599.0)  # 08:10:00
+    w.source.start_flicker(0.894 * 1.5, 39.0)
+    w.advance(3600.0)  # 09:10:00
+    w.source.stop_flicker()
+    w.advance(2999.0)  # 09:59:59: the last whole 2 h is 06:00-08:00, steady
+    assert pq.plt(0) == 0.0
+    w.advance(2.0)  # 10:00:01
+    assert [pq.plt(k) for k in range(3)] == pytest.approx([1.5 * 0.5 ** (1 / 3)] * 3)
+    assert w.truth()["meters"]["1"]["power_quality"]["plt"] == pytest.approx([1.1906] * 3, abs=1e-4)
+
+
+def test_plt_reads_0_when_flicker_is_not_computed(worlds: Any) -> None:
+    w = _world(worlds, faults={"flicker_not_computed": True})
+    w.source.start_flicker(1.0, 110.0)
+    w.advance(7300.0)
+    pq = w.meters[1].pq
+    assert pq is not None and pq.plt(0) == 0.0
+
+
+def test_unbalance_of_one_phase_at_0_9_un(worlds: Any) -> None:
+    # Ua = 207 V, Ub = Uc = 230 V on 0°, −120°, +120°: U1 = (207 + 230 + 230)/3, U2 = (207 − 230)/3
+    # → u2 = 23 / 667 = 3.448 %
+    w = _world(worlds)
+    w.source.set_voltage(1, 207.0)
+    w.advance(5.0)
+    pq = w.meters[1].pq
+    assert pq is not None
+    assert pq.unbalance_pct() == pytest.approx(100 * 23 / 667, abs=1e-3)
+
+
+def test_unbalance_of_an_angle_alone_and_the_meter_that_ignores_angles(worlds: Any) -> None:
+    # equal magnitudes, Ub turned by δ = 10°: U1 = U(2 + e^{jδ})/3, U2 = U·a(e^{jδ} − 1)/3
+    # → u2 = 2 sin(δ/2) / √(5 + 4 cos δ) = 5.830 %; from magnitudes alone it is 0
+    d = math.radians(10.0)
+    want = 100 * 2 * math.sin(d / 2) / math.sqrt(5 + 4 * math.cos(d))
+    for faults, expect in (({}, want), ({"unbalance_wrong": True}, 0.0)):
+        w = _world(worlds, faults=faults)
+        w.source.set_voltage_angle(2, w.source.delivered(2).voltage_angle + 10.0)
+        w.advance(5.0)
+        pq = w.meters[1].pq
+        assert pq is not None
+        assert pq.unbalance_pct() == pytest.approx(expect, abs=1e-6)
+        assert w.truth()["meters"]["1"]["power_quality"]["unbalance_pct"] == pytest.approx(expect, abs=1e-6)
+
+
+def test_the_new_registers_over_the_simulated_cosem(worlds: Any) -> None:
+    from types import SimpleNamespace
+
+    from instruments.dlms.cosem import Obis
+    from instruments.simulators.dlms.power_quality import objects
+
+    w = _world(worlds)
+    w.source.set_voltage(1, 207.0)
+    w.advance(599.0)
+    w.source.start_flicker(0.894, 39.0)
+    w.advance(7200.0)  # 10:10:00: 08:00-10:00 has 11 intervals at Pst 1 and 08:00-08:10 steady
+    by_ln = {o.logical_name: o for o in objects(SimpleNamespace(meter=w.meters[1]))}  # type: ignore[arg-type]
+
+    def read(ln: Obis) -> Any:
+        return by_ln[ln].attributes[2].get(None, None).value  # type: ignore[misc, arg-type]
+
+    assert read(Obis(1, 0, 32, 36, 0, 255)) == round(1000 * (11 / 12) ** (1 / 3))  # Plt, scaler −3
+    assert read(Obis(1, 0, 72, 36, 0, 255)) == round(1000 * (11 / 12) ** (1 / 3))
+    assert read(Obis(1, 0, 12, 7, 125, 255)) == round(100 * 100 * 23 / 667)  # u2 %, scaler −2

@@ -162,3 +162,31 @@ class PqFlickerTest(_Model):
     tolerance_pct: float = Field(5.0, gt=0)
     floor: float = Field(0.02, gt=0)
     pst_objects: list[str] = Field(default_factory=lambda: ["1.0.32.35.0.255", "1.0.52.35.0.255", "1.0.72.35.0.255"])
+
+
+class PhaseVoltage(_Model):
+    """One phase's fundamental voltage: ``pct`` of Un at ``degrees`` (absolute, L1 of a balanced supply at 0°)."""
+
+    pct: float = Field(gt=0, le=115)
+    degrees: float = Field(ge=-360, le=360)
+
+
+class UnbalanceSignal(_Model):
+    """Three phase voltages, L1, L2, L3 (a balanced supply: 100 % at 0°, −120°, +120°)."""
+
+    name: str = Field(min_length=1)
+    phases: list[PhaseVoltage] = Field(min_length=3, max_length=3)
+
+
+class PqUnbalanceTest(_Model):
+    """Voltage unbalance (IEC 61000-4-30 5.7.1): for each set of phase voltages the source plays, the three-phase
+    meter's u2 = |U2| / |U1| · 100 % against the value of the programmed phasors by symmetrical components
+    (hil.pq.unbalance), within ``tolerance_pct`` (points of %)."""
+
+    id: _ID
+    kind: Literal["pq_unbalance"]
+    signals: list[UnbalanceSignal] = Field(min_length=1)
+    #: class S: ±0.3 points of % for u2 (U: the lab's value, unconfirmed against IEC 61000-4-30 class S)
+    tolerance_pct: float = Field(0.3, gt=0)
+    settle_s: float = Field(5.0, ge=0)
+    unbalance_object: str = "1.0.12.7.125.255"

@@ -6,7 +6,13 @@ from typing import Any
 
 from hil.core import PlanContext, Step
 from hil.core.kinds import kind_class
-from hil.kinds.power_quality.model import PqDiagnosisTest, PqEventsTest, PqFlickerTest, PqHarmonicsTest
+from hil.kinds.power_quality.model import (
+    PqDiagnosisTest,
+    PqEventsTest,
+    PqFlickerTest,
+    PqHarmonicsTest,
+    PqUnbalanceTest,
+)
 
 
 def _events(test: Any, ctx: PlanContext) -> list[Step]:
@@ -47,3 +53,13 @@ def _flicker(test: Any, ctx: PlanContext) -> list[Step]:
 
 PqFlicker = kind_class(PqFlickerTest, "flicker: rectangular fluctuations for whole 10-min intervals, the meter's Pst "
                        "against the IEC 61000-4-15 flickermeter on the programmed signal", _flicker)
+
+
+def _unbalance(test: Any, ctx: PlanContext) -> list[Step]:
+    from hil.kinds.power_quality.unbalance import pq_unbalance_tasks
+
+    return pq_unbalance_tasks(test, ctx.rating, ctx.positions)
+
+
+PqUnbalance = kind_class(PqUnbalanceTest, "voltage unbalance: per-phase magnitudes and angles played, the meter's u2 "
+                         "against the symmetrical components of the programmed phasors", _unbalance)

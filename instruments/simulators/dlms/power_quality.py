@@ -5,7 +5,11 @@ table itself):
 - per element (C = 32, 52, 72 for the voltage of L1, L2, L3): THD 1.0.C.7.124.255 (Register, %, scaler −2) and the
   harmonic voltages 1.0.C.7.h.255 for h = 2 … 40 (Register, % of the fundamental, scaler −2);
 - counters: dips 1.0.12.32.0.255, swells 1.0.12.36.0.255, interruptions 0.0.96.7.21.255 (Data, double-long-unsigned);
-- per element Pst of the last complete 10-min interval 1.0.C.35.0.255 (Register, no unit, scaler −3; ours);
+- per element Pst of the last complete 10-min interval 1.0.C.35.0.255 (Register, no unit, scaler −3; ours) and
+  Plt of the last complete 2-h interval 1.0.C.36.0.255 next to it (the same pattern; ours, U: not confirmed against
+  the OBIS table);
+- three-phase meters: the voltage unbalance u2 (IEC 61000-4-30 5.7.1) 1.0.12.7.125.255 (Register, %, scaler −2;
+  ours, U: not confirmed against the OBIS table);
 - the diagnostic status 0.0.96.5.4.255 (Data, long-unsigned; bits 0-2 phase loss L1-L3, 3 reversed phase sequence,
   4-6 reversed current L1-L3; ours);
 - the power-quality event log 0.0.99.98.4.255 (Profile Generic, asynchronous): {clock of the start, event code
@@ -34,6 +38,7 @@ DIAGNOSTIC_STATUS = Obis(0, 0, 96, 5, 4, 255)
 PQ_EVENT_CODE = Obis(0, 0, 96, 11, 4, 255)
 PQ_DURATION = Obis(1, 0, 12, 33, 0, 255)
 PQ_EXTREME = Obis(1, 0, 12, 34, 0, 255)
+UNBALANCE = Obis(1, 0, 12, 7, 125, 255)
 COUNTERS = {DIP: Obis(1, 0, 12, 32, 0, 255), SWELL: Obis(1, 0, 12, 36, 0, 255),
             INTERRUPTION: Obis(0, 0, 96, 7, 21, 255)}
 _VOLTAGE_C = (32, 52, 72)
@@ -62,6 +67,9 @@ def objects(cosem: MeterCosem) -> list[CosemObject]:
     def pst(k: int) -> Callable[[], Data]:
         return lambda: Data.uint16(min(math.floor(pq.pst(k) * 1000 + 0.5), 0xFFFF))
 
+    def plt(k: int) -> Callable[[], Data]:
+        return lambda: Data.uint16(min(math.floor(pq.plt(k) * 1000 + 0.5), 0xFFFF))
+
     def count(code: int) -> Attribute:
         return Attribute(get=lambda _c, _s: Data.uint32(pq.counts[code]))
 
@@ -69,7 +77,10 @@ def objects(cosem: MeterCosem) -> list[CosemObject]:
         c = _VOLTAGE_C[k]
         out.append(register(Obis(1, 0, c, 7, 124, 255), thd(k), _PCT))
         out.append(register(Obis(1, 0, c, 35, 0, 255), pst(k), ScalerUnit(-3, Unit.COUNT)))
+        out.append(register(Obis(1, 0, c, 36, 0, 255), plt(k), ScalerUnit(-3, Unit.COUNT)))
         out += [register(Obis(1, 0, c, 7, h, 255), harmonic(k, h), _PCT) for h in range(2, THD_MAX_ORDER + 1)]
+    if len(pq.meter.elements) == 3:
+        out.append(register(UNBALANCE, lambda: _percent(pq.unbalance_pct() or 0.0), _PCT))
     out += [CosemObject(1, 0, ln, {2: count(code)}) for code, ln in COUNTERS.items()]
     out.append(CosemObject(1, 0, DIAGNOSTIC_STATUS, {2: Attribute(get=lambda _c, _s: Data.uint16(pq.status()))}))
 

@@ -393,8 +393,10 @@ class PowerQualityFaults(_Strict):
     dip_duration_wrong: bool = False
     #: no alarm for a reversed phase sequence
     phase_sequence_alarm_missing: bool = False
-    #: the flickermeter is not computed: Pst reads 0
+    #: the flickermeter is not computed: Pst and Plt read 0
     flicker_not_computed: bool = False
+    #: the voltage unbalance from the magnitudes alone (the angles taken as 0°, −120°, +120°)
+    unbalance_wrong: bool = False
 
 
 class PowerQualityConfig(_Strict):

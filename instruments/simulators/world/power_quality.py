@@ -20,7 +20,13 @@ its condition has held ``diagnosis_delay_s`` and cleared as soon as it goes. Fau
 Flicker (IEC 61000-4-15): Pst of the last complete 10-min interval of the meter's clock, per element, from the
 source's rectangular fluctuation by the standard's Table 5 (:mod:`.flicker_table`); an interval with a change of
 fluctuation inside is the cube root of the time-weighted mean of the parts' Pst³ (U, as Plt combines Pst). Fault
-``flicker_not_computed``: Pst reads 0.
+``flicker_not_computed``: Pst and Plt read 0. Plt (IEC 61000-4-15, IEC 61000-4-30 5.3): the cube root of the mean
+of the 12 Pst³ of the last complete 2-h interval of the meter's clock (aligned to its whole 2 h), per element.
+
+Voltage unbalance (IEC 61000-4-30 5.7.1, three-phase meters): u2 = |U2| / |U1| · 100 % of the symmetrical
+components of the three fundamental voltage phasors (magnitude and angle as delivered). Fault ``unbalance_wrong``:
+the phasors taken at their magnitudes on ideal 0°, −120°, +120° angles (the angles ignored), so an unbalance of the
+angles alone reads 0.
 
 THD (IEC 61000-4-7 3.3.1): sqrt(Σ_{h=2..40} (U_h/U_1)²) from the harmonics the element's voltage carries (a pure
 harmonic is its own group). Faults: ``thd_ignores_above_13`` (orders above 13 left out), ``dip_duration_wrong``
@@ -29,6 +35,7 @@ harmonic is its own group). Faults: ``thd_ignores_above_13`` (orders above 13 le
 
 from __future__ import annotations
 
+import cmath
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -45,6 +52,10 @@ DIP, SWELL, INTERRUPTION = 1, 2, 3
 KIND_NAMES = {DIP: "dip", SWELL: "swell", INTERRUPTION: "interruption"}
 THD_MAX_ORDER = 40
 PST_INTERVAL_S = 600.0
+#: Plt: 12 Pst intervals, 2 h (IEC 61000-4-15 / IEC 61000-4-30 5.3)
+PLT_COUNT = 12
+PLT_INTERVAL_S = PLT_COUNT * PST_INTERVAL_S
+_A = cmath.exp(2j * math.pi / 3)
 #: diagnostic status bits: phase loss L1-L3, reversed sequence, reversed current L1-L3
 LOSS_BITS = (0, 1, 2)
 SEQUENCE_BIT = 3
@@ -176,8 +187,20 @@ class PowerQuality:
         """Pst of the element's voltage over the last complete 10-min interval of the meter's clock."""
         if self.config.faults.flicker_not_computed:
             return 0.0
+        return self._pst_until(element, math.floor(self.meter.meter_posix() / PST_INTERVAL_S) * PST_INTERVAL_S)
+
+    def plt(self, element: int) -> float:
+        """Plt of the element's voltage over the last complete 2-h interval of the meter's clock: the cube root of
+        the mean of its 12 Pst³ (IEC 61000-4-15 / IEC 61000-4-30 5.3)."""
+        if self.config.faults.flicker_not_computed:
+            return 0.0
+        end = math.floor(self.meter.meter_posix() / PLT_INTERVAL_S) * PLT_INTERVAL_S
+        cubes = [self._pst_until(element, end - k * PST_INTERVAL_S) ** 3 for k in range(PLT_COUNT)]
+        return float((sum(cubes) / PLT_COUNT) ** (1 / 3))
+
+    def _pst_until(self, element: int, end_posix: float) -> float:
+        """Pst of the 10-min interval of the meter's clock ending at ``end_posix``."""
         m = self.meter
-        end_posix = math.floor(m.meter_posix() / PST_INTERVAL_S) * PST_INTERVAL_S
         t1 = m._virtual_at(end_posix)
         t0 = m._virtual_at(end_posix - PST_INTERVAL_S)
         phase = m.elements[element]
@@ -189,6 +212,22 @@ class PowerQuality:
             cubes += (hi - lo) / (t1 - t0) * pst_of(fl.depth_pct, fl.cpm, m._source.nominal_frequency) ** 3
         return float(cubes ** (1 / 3))
 
+    # -- unbalance -------------------------------------------------------------------------------------
+    def unbalance_pct(self) -> float | None:
+        """u2 = |U2| / |U1| · 100 % of the fundamental voltage phasors (IEC 61000-4-30 5.7.1); None for a meter
+        that is not three-phase, 0 without a positive sequence (no voltage)."""
+        m = self.meter
+        if len(m.elements) != 3:
+            return None
+        sps = [m._source.delivered(ph) for ph in m.elements]
+        if self.config.faults.unbalance_wrong:  # the angles ignored: ideal 0°, −120°, +120°
+            u = [sp.voltage * cmath.exp(-2j * math.pi / 3 * k) for k, sp in enumerate(sps)]
+        else:
+            u = [cmath.rect(sp.voltage, math.radians(sp.voltage_angle)) for sp in sps]
+        pos = (u[0] + _A * u[1] + _A * _A * u[2]) / 3
+        neg = (u[0] + _A * _A * u[1] + _A * u[2]) / 3
+        return 0.0 if abs(pos) < 1e-9 else 100.0 * abs(neg) / abs(pos)
+
     def thd_pct(self, element: int) -> float:
         sp = self.meter._source.delivered(self.meter.elements[element])
         top = 13 if self.config.faults.thd_ignores_above_13 else THD_MAX_ORDER
@@ -199,4 +238,6 @@ class PowerQuality:
                 "events": [e.describe() for e in list(self.events)[-20:]],
                 "thd_pct": [self.thd_pct(k) for k in range(len(self.meter.elements))],
                 "diagnostic_status": self.status(),
-                "pst": [self.pst(k) for k in range(len(self.meter.elements))]}
+                "pst": [self.pst(k) for k in range(len(self.meter.elements))],
+                "plt": [self.plt(k) for k in range(len(self.meter.elements))],
+                "unbalance_pct": self.unbalance_pct()}
