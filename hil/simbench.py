@@ -38,7 +38,7 @@ def _model(sim: SimulatedBench, role: str) -> str:
         return sim.config.source.model
     if role == "reference":
         return sim.config.reference.model
-    return {"error_calculator": "ErrorCalculator", "simulation": "SimControl"}[role]
+    return driver_entry(_ROLE_DRIVERS[role]).models[0][0]  # MeterHIL's own instruments: one model each
 
 
 def _idn(sim: SimulatedBench, role: str) -> str:

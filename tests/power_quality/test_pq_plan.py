@@ -154,3 +154,24 @@ def test_a_signal_beyond_the_ratings_is_refused_before_anything_is_energised(tmp
     assert p.returncode == 2, p.stdout + p.stderr
     assert "plan.yaml" in p.stderr and volts in p.stderr and "264.5 V" in p.stderr, p.stderr
     assert not (tmp_path / "run" / "results.csv").exists()
+
+
+def test_an_unbalance_above_the_meters_umax_is_refused_at_expansion(tmp_path: Path) -> None:
+    from hil.core.expand import expand_plan
+    from hil.core.plan import load_plan
+    from hil.core.steps import PlanError
+    from hil.simbench import bench_file_for
+    from hil.standards import default_library
+    from instruments.simulators.bench import SimulatedBench
+    from instruments.simulators.world.config import load_sim_bench
+
+    bench = bench_file_for(SimulatedBench(load_sim_bench(BENCH), seed=1))
+    # meters that may see at most 263 V (the plan's swell to 114 % is 262.2 V): L1 at 115 % of 230 V is 264.5 V,
+    # which the plan model allows (≤ 115 %) but the meters' rating does not
+    bench = bench.model_copy(update={"positions": [
+        p.model_copy(update={"meter": p.meter.model_copy(update={"umax_v": 263.0})}) for p in bench.positions]})
+    bad = tmp_path / "plan.yaml"
+    bad.write_text(PLAN.read_text(encoding="utf-8").replace("{pct: 90, degrees: 0}", "{pct: 115, degrees: 0}"),
+                   encoding="utf-8")
+    with pytest.raises(PlanError, match=r"115 % Un: 264\.5 V is beyond the bench's or the meters' rating \(263 V\)"):
+        expand_plan(load_plan(bad), bench, default_library(), bad)

@@ -9,6 +9,7 @@ The per-phase angles are settings the plan's load points cannot express, so the 
 from __future__ import annotations
 
 import cmath
+import dataclasses
 import json
 import math
 
@@ -48,8 +49,12 @@ def pq_unbalance_tasks(test: PqUnbalanceTest, rating: MeterRating, positions: li
                 want: float = want) -> list[PositionOutcome]:
             return _run(session, task, test, rating, sig, want)
 
+        # the highest phase voltage as a setpoint: the core checks it against the bench's and the meters' rating
+        top = max(ph.pct for ph in sig.phases)
+        peak = idle_spec(KIND, f"unbalance {sig.name}: {top:g} % Un", rating)
+        peak = dataclasses.replace(peak, voltage_v=rating.un_v * top / 100)
         steps.append(Step(test.id, KIND, spec.point, spec, positions, run, lambda o: _measurements(o, test),
-                          duration_s=test.settle_s, params={"port_only": False}))
+                          duration_s=test.settle_s, params={"port_only": False}, setpoints=(peak,)))
     return steps
 
 
