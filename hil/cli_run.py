@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -21,13 +22,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hil.core.kinds import KindError
     from hil.core.steps import PlanError
     from hil.runner import BenchRefused, run_plan
+    from hil.sim_drills import SimDrill, parse_fault
     from hil.standards import StandardsError
 
+    try:
+        if not (math.isfinite(args.sim_speed) and args.sim_speed >= 0):
+            return _err(f"--sim-speed must be a finite number ≥ 0, got {args.sim_speed}")
+        drill = SimDrill(args.sim_speed, [parse_fault(f) for f in args.sim_fault])
+    except ValueError as exc:
+        return _err(str(exc))
     try:
         return run_plan(
             args.plan, args.bench, args.resume or args.out, seed=args.seed, sim_bench=args.sim_bench,
             allow_expired_calibration=args.allow_expired_calibration, pytest_args=shlex.split(args.pytest_args),
-            progress=not args.no_progress, resume=args.resume is not None,
+            progress=not args.no_progress, resume=args.resume is not None, drill=drill,
         )
     except BenchRefused as exc:
         _err(str(exc))
@@ -117,7 +125,8 @@ def add_run_commands(sub: Any) -> None:
                          formatter_class=argparse.RawDescriptionHelpFormatter,
                          epilog=EXIT_CODES_HELP + "\n\nexamples:\n  hil run                                    "
                          "the demo plan on the simulated bench\n  hil run testplans/burn_in_168h_70c.yaml "
-                         "--bench benches/lab2.yaml\n  hil run --resume reports/20261207T101500Z-burn_in_168h_70c")
+                         "--bench benches/lab2.yaml\n  hil run --resume reports/20261207T101500Z-burn_in_168h_70c\n"
+                         "  hil run --sim-fault reference:HANG@point=3   a drill: the reference hangs in point 3")
     run.add_argument("plan", nargs="?", type=Path, help="plan YAML (default: the IEC 62053-21 class 1 accuracy plan)")
     run.add_argument("--bench", type=Path, help="bench file (default: the simulated bench, served by this process)")
     run.add_argument("--out", type=Path, help="run directory (default: reports/<run-id>)")
@@ -129,6 +138,13 @@ def add_run_commands(sub: Any) -> None:
     run.add_argument("--resume", type=Path, metavar="RUN_DIR",
                      help="continue an interrupted run in RUN_DIR (plan and seed from its run.json)")
     run.add_argument("--pytest-args", default="", help="extra pytest arguments, as one quoted string")
+    run.add_argument("--sim-speed", type=float, default=0.0, metavar="X",
+                     help="simulated bench only: let virtual time run at X × wall time, to watch a run (not "
+                          "deterministic; default 0: time moves only as the plan needs it)")
+    run.add_argument("--sim-fault", action="append", default=[], metavar="SPEC",
+                     help="simulated bench only, repeatable: a drill fault ENDPOINT:KIND[:ARG]@point=N (inside the "
+                          "N-th measured point) or ENDPOINT:KIND[:ARG]@t=SECONDS (virtual time), e.g. "
+                          "reference:HANG@point=3 (kinds: docs/simulation-control.md)")
     run.set_defaults(func=cmd_run)
 
     plan = sub.add_parser("plan", help="inspect plans")

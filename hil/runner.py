@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hil.benchfile import BenchFile, load_bench_file
 from hil.core.plan import load_plan
@@ -30,6 +30,9 @@ from hil.core.store import new_run_id
 from hil.results import repair_results
 from hil.safety import GUARDIAN_ENV
 from instruments.drivers.errors import BenchFault
+
+if TYPE_CHECKING:
+    from hil.sim_drills import SimDrill
 
 #: exit codes of ``hil run`` (its --help and the README say them)
 EXIT_PASS, EXIT_FAIL, EXIT_CONFIG, EXIT_BENCH_FAULT, EXIT_INTERNAL = 0, 1, 2, 3, 4
@@ -132,12 +135,17 @@ def guard_outputs_off(bench_file: BenchFile, source_file: str) -> str:
 
 @contextlib.contextmanager
 def _bench_for_run(bench: Path | None, run_dir: Path, sim_bench: Path | None, seed: int | None,
-                   expect_sha256: str | None = None) -> Iterator[tuple[Path, BenchFile]]:
-    """The bench file of the run; without ``bench``, the simulated bench served here (``expect_sha256``: the
-    configuration digest it must have, for a resumed run)."""
+                   expect_sha256: str | None = None, drill: SimDrill | None = None,
+                   ) -> Iterator[tuple[Path, BenchFile, Callable[[], list[str]]]]:
+    """The bench file of the run and what the simulation has to say at its end (the faults that fired); without
+    ``bench``, the simulated bench served here (``expect_sha256``: the configuration digest it must have, for a
+    resumed run; ``drill``: its speed and scheduled faults)."""
     if bench is not None:
-        yield bench, load_bench_file(bench)
+        if drill:
+            raise OSError("--sim-speed and --sim-fault drive the simulated bench: not with --bench")
+        yield bench, load_bench_file(bench), list
         return
+    from hil.sim_drills import describe_fired
     from hil.simbench import simulated_bench
     from instruments.simulators.control import config_sha256
 
@@ -147,7 +155,18 @@ def _bench_for_run(bench: Path | None, run_dir: Path, sim_bench: Path | None, se
             raise OSError(f"the simulated-bench file {sim_bench or 'default'} is not the one of the interrupted "
                           "run (its configuration's SHA-256 differs from run.json's sim_bench_sha256): cannot "
                           "resume on the same bench")
-        yield path, bench_file
+        for f in drill.faults if drill else []:
+            try:
+                rb.call(rb.bench.schedule_fault, f)
+            except (KeyError, ValueError) as exc:
+                raise OSError(f"--sim-fault {f.endpoint}:{f.kind}: {exc.args[0]}") from None
+        if drill and drill.speed > 0:
+            rb.call(rb.bench.set_speed, drill.speed)
+
+        def fired() -> list[str]:
+            return [describe_fired(f) for f in rb.call(lambda: list(rb.bench.faults.fired))]
+
+        yield path, bench_file, fired
 
 
 #: prctl(2) option: the signal the calling process gets when its parent dies
@@ -221,14 +240,16 @@ def resume_simulation(rec: ResumeRecord, run_dir: Path, seed: int | None, sim_be
 
 def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: int | None = None,
              sim_bench: Path | None = None, allow_expired_calibration: bool = False,
-             pytest_args: list[str] | None = None, progress: bool = True, resume: bool = False) -> int:
+             pytest_args: list[str] | None = None, progress: bool = True, resume: bool = False,
+             drill: SimDrill | None = None) -> int:
     """Run ``plan``; with ``resume``, continue the interrupted run in ``out`` (plan from its run.json unless given;
     without ``bench``, the simulated bench restarted with the seed and file run.json records): completed points are
     kept, a sequence continues from its checkpoint."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = Console(stderr=True)
+    # piped (CI, a log file): as wide as a line needs, paths and reasons not folded at 80 columns
+    console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=200)
     expect_sha256: str | None = None
     if resume:
         if out is None or not (out / "run.json").exists():
@@ -250,7 +271,7 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
     if resume:
         _repair(console, run_dir)  # a point the kill left out of the Parquet is not measured again
 
-    with _bench_for_run(bench, run_dir, sim_bench, seed, expect_sha256) as (bench_path, bench_file):
+    with _bench_for_run(bench, run_dir, sim_bench, seed, expect_sha256, drill) as (bench_path, bench_file, fired):
         from hil.core.expand import expand_plan
         from hil.standards import StandardsLibrary
 
@@ -321,6 +342,8 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
                 why = _child_reason(run_dir / "pytest.log")
                 if why:
                     console.print(why, style="red", markup=False)
+            for line in fired():
+                console.print(line, style="yellow", markup=False, highlight=False, soft_wrap=True)
     _print_summary(console, run_dir)
     console.print(f"results: {run_dir / 'results.parquet'}  log: {run_dir / 'pytest.log'}", soft_wrap=True)
     return exit_code(rc, run_dir, signalled)

@@ -93,7 +93,8 @@ def test_replay_detects_wrong_bytes() -> None:
 
 
 def test_clock_advances_by_control_command() -> None:
-    t = ReplayTransport([(b"CLOC:ADV 2.5;:SYST:ERR?\n", OK), (b"CLOC:TIME?\n", b"+2.50000000E+00\n")], name="clock")
+    t = ReplayTransport([(b"CLOC:SPE?\n", b"+0.00000000E+00\n"), (b"CLOC:ADV 2.5;:SYST:ERR?\n", OK),
+                         (b"CLOC:TIME?\n", b"+2.50000000E+00\n")], name="clock")
     clk = SimulationClock(t)
     clk.sleep(2.5)
     assert clk.now() == 2.5

@@ -176,6 +176,22 @@ class AccuracyRunner:
                                            "no reference pulses in the gate: the error cannot be computed"))
                 continue
             out.append(PositionOutcome(p, serial, plan[p][1], r.ref_pulses, err, duration, None))
+        return self._unless_instruments_erred(out)
+
+    def _unless_instruments_erred(self, out: list[PositionOutcome]) -> list[PositionOutcome]:
+        """An error an instrument queued during the point (IEEE 488.2 §11.5, the queue is drained here) makes
+        the point's results broken with the instrument's message: nobody can say what it did to the reading."""
+        said = []
+        for role in ("source", "reference", "error_calculator"):
+            drv = getattr(self.bench, role)
+            errors = getattr(drv, "errors", None)
+            for code, message in errors() if errors is not None else []:
+                said.append(f"{role} reported {code},\"{message}\" during the point")
+        if said:
+            why = "; ".join(said)
+            for o in out:
+                if o.verdict is None:
+                    o.verdict, o.reason, o.error_pct = "broken", why, None
         return out
 
 
@@ -193,11 +209,11 @@ class AccuracyRunner:
         results = ecal.results()
         ecal.abort(list(positions))
         duration = clock.now() - t0
-        return [
+        return self._unless_instruments_erred([
             PositionOutcome(p, bench.meter(p).spec.serial, results[p].mut_pulses, results[p].ref_pulses, None,
                             duration, None)
             for p in positions
-        ]
+        ])
 
     def pulse_output_check(self, spec: PointSpec, positions: Sequence[int]) -> list[PositionOutcome]:
         """Count pulses at ``spec`` (a load, e.g. Iref PF 1) for ``no_pulse_periods`` pulse periods of the
@@ -250,7 +266,7 @@ class AccuracyRunner:
             o = PositionOutcome(p, serial, r.mut_pulses, r.ref_pulses, None, duration, None)
             o.extra["register_advance_kwh"] = round(after - b, 9)
             out.append(o)
-        return out
+        return self._unless_instruments_erred(out)
 
     def _read_register(self, position: int, register: str) -> float | str:
         """The register in kWh, or the reason it could not be read."""

@@ -80,10 +80,19 @@ class SimulationClock(ScpiDriver):
     MAX_ADVANCE_S = 1e7
 
     def sleep(self, seconds: float) -> None:
+        speed = self.speed
+        if speed > 0:  # free-running (an operator watching): time moves by itself, follow it in wall time
+            target = self.now() + seconds
+            while (left := target - self.now()) > 0:
+                time.sleep(min(left / speed, self.FOLLOW_POLL_S))
+            return
         while seconds > 0:
             step = min(seconds, self.MAX_ADVANCE_S)
             self.write(f"CLOC:ADV {step!r}")
             seconds -= step
+
+    #: longest wall-time wait between two looks at a free-running clock
+    FOLLOW_POLL_S = 0.25
 
     def wait_until(self, done: Callable[[], bool], timeout_s: float, poll_s: float) -> bool:
         waited = 0.0
@@ -98,7 +107,10 @@ class SimulationClock(ScpiDriver):
 
     def run_until_idle(self, max_s: float, poll_s: float, done: Callable[[], bool]) -> bool:
         """Jump straight to the instant the running error calculators finish, at most ``max_s``
-        (no polling overshoot: bench time is exactly what the physics needs)."""
+        (no polling overshoot: bench time is exactly what the physics needs). On a free-running clock, wait for
+        them as on a real bench."""
+        if self.speed > 0:
+            return self.wait_until(done, max_s, poll_s)
         self.query(f"CLOC:ADV:IDLE? {min(max_s, self.MAX_ADVANCE_S)!r}")
         return done()
 
@@ -108,3 +120,16 @@ class SimulationClock(ScpiDriver):
 
     def inject_fault(self, endpoint: str, kind: str, arg: float | None = None) -> None:
         self.write(f'FAUL:INJ "{endpoint}","{kind}"' + (f",{arg!r}" if arg is not None else ""))
+
+    def schedule_fault(self, endpoint: str, kind: str, *, at_s: float | None = None, point: int | None = None,
+                       arg: float | None = None) -> None:
+        """Fault at virtual time ``at_s`` or at the start of the ``point``-th measured point (one of them)."""
+        if (at_s is None) == (point is None):
+            raise ValueError("give exactly one of at_s and point")
+        head = f"FAUL:SCH:TIME \"{endpoint}\",\"{kind}\",{at_s!r}" if at_s is not None else \
+            f"FAUL:SCH:POIN \"{endpoint}\",\"{kind}\",{point}"
+        self.write(head + (f",{arg!r}" if arg is not None else ""))
+
+    def fault_schedule(self) -> str:
+        """Points started, pending and fired faults as JSON text (docs/simulation-control.md)."""
+        return self.query("FAUL:SCH?")

@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 
 from instruments.dlms.security import Keys
-from instruments.simulators.control import SimulationControl
+from instruments.simulators.control import FAULT_KINDS, SimulationControl
 from instruments.simulators.dlms.server import DlmsServer
 from instruments.simulators.error_calculator import ErrorCalculatorDevice
 from instruments.simulators.espec import EspecChamber
+from instruments.simulators.fault_schedule import FaultSchedule, ScheduledFault
 from instruments.simulators.fluke6100 import Fluke6105A
 from instruments.simulators.iec62056 import MeterPort
 from instruments.simulators.loop import BackgroundLoop
@@ -54,6 +55,7 @@ class SimulatedBench:
         self.speed = 0.0
         self._free_run: asyncio.Task[None] | None = None
         self.dlms_servers: dict[int, DlmsServer] = {}
+        self.faults = FaultSchedule()
         self.endpoints: list[Endpoint] = self._build_endpoints()
         self._by_name = {ep.name: ep for ep in self.endpoints}
 
@@ -75,7 +77,8 @@ class SimulatedBench:
         eps = [
             self._endpoint("source", "source", "scpi", source),
             self._endpoint("reference", "reference", "scpi", WT5000Reference(w.reference, w)),
-            self._endpoint("error_calculator", "error_calculator", "scpi", ErrorCalculatorDevice(w)),
+            self._endpoint("error_calculator", "error_calculator", "scpi",
+                           ErrorCalculatorDevice(w, on_point=self._point_started)),
         ]
         if w.chamber is not None:
             dialect = self.config.chamber.dialect if self.config.chamber is not None else "simserv"
@@ -117,10 +120,27 @@ class SimulatedBench:
 
     # -- time -----------------------------------------------------------------------------------
     def advance(self, seconds: float) -> None:
-        self.world.advance(seconds)
+        """Advance by ``seconds``, stopping at each scheduled fault's instant to inject it there."""
+        clock = self.world.clock
+        end = clock.now + seconds
+        while (t := self.faults.next_time()) <= end:
+            self.world.advance(max(0.0, t - clock.now))
+            self._fire(self.faults.due_at(max(clock.now, t)))
+        self.world.advance(max(0.0, end - clock.now))
 
     def advance_until_idle(self, max_seconds: float) -> float:
-        return self.world.advance_until_idle(max_seconds)
+        """Advance until the started error calculators finish (at most ``max_seconds``), injecting the scheduled
+        faults met on the way at their instants; returns the seconds advanced."""
+        clock = self.world.clock
+        start = clock.now
+        end = start + max_seconds
+        while (t := self.faults.next_time()) <= end:
+            self.world.advance_until_idle(max(0.0, t - clock.now))
+            if clock.now < t:  # idle before the fault's instant: it waits for a later advance
+                return clock.now - start
+            self._fire(self.faults.due_at(t))
+        self.world.advance_until_idle(max(0.0, end - clock.now))
+        return clock.now - start
 
     def set_speed(self, factor: float) -> None:
         """Free-running mode (``factor`` virtual s per wall s); 0 returns to advancing on request only."""
@@ -182,6 +202,29 @@ class SimulatedBench:
             chamber.raise_alarm(int(arg if arg is not None else 1))
         else:
             raise KeyError(f"unknown fault {kind!r}")
+
+    def schedule_fault(self, fault: ScheduledFault) -> None:
+        """Schedule ``fault`` (KeyError: no such endpoint or kind; ValueError: not ahead of the clock or the
+        points, or a connection fault aimed at the control endpoint)."""
+        ep = self.endpoint(fault.endpoint)
+        if fault.kind not in FAULT_KINDS:
+            raise KeyError(f"unknown fault {fault.kind!r}; have {', '.join(FAULT_KINDS)}")
+        if ep.role == "simulation" and fault.kind in CONTROL_REFUSED_FAULTS:
+            raise FaultRefused(f"{fault.kind} is refused on the control endpoint {fault.endpoint!r}: it would cut"
+                               " the tests off from the simulation")
+        self.faults.add(fault, self.world.clock.now)
+
+    def _point_started(self) -> None:
+        self._fire(self.faults.point_started())
+
+    def _fire(self, due: list[ScheduledFault]) -> None:
+        for f in due:
+            f.fired_at_s, f.fired_point = self.world.clock.now, self.faults.points
+            try:
+                self.inject_fault(f.endpoint, f.kind, f.arg)
+            except (KeyError, ValueError) as exc:  # e.g. ERROR on an endpoint without an error queue
+                f.error = str(exc.args[0])
+            self.faults.fired.append(f)
 
     def clear_faults(self, name: str) -> None:
         ep = self.endpoint(name)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from instruments.scpi import Num, ScpiDevice, ScpiError, Str, scpi
 from instruments.scpi.response import quote
+from instruments.simulators.fault_schedule import ScheduledFault
 from instruments.simulators.world.config import SimBenchConfig, load_sim_bench
 
 
@@ -168,6 +169,34 @@ class SimulationControl(ScpiDevice):
     def clear_all(self) -> None:
         for ep in self.bench.endpoints:
             self.bench.clear_faults(ep.name)
+
+    @scpi("FAULt:SCHedule:TIME", Str(), Str(), Num(unit="S", minimum=0), Num(optional=True))
+    def schedule_time(self, endpoint: str, kind: str, at_s: float, arg: float | None) -> None:
+        """Inject ``kind`` into ``endpoint`` when the virtual clock reaches ``at_s`` (CLOCk:TIME? scale)."""
+        self._schedule(ScheduledFault(endpoint, kind.upper(), arg, at_s=at_s))
+
+    @scpi("FAULt:SCHedule:POINt", Str(), Str(), Num(minimum=1), Num(optional=True))
+    def schedule_point(self, endpoint: str, kind: str, point: float, arg: float | None) -> None:
+        """Inject ``kind`` into ``endpoint`` when the error calculators start the ``point``-th measurement."""
+        if point != int(point):
+            raise ScpiError(-224, f"Illegal parameter value;point number must be an integer, got {point!r}")
+        self._schedule(ScheduledFault(endpoint, kind.upper(), arg, point=int(point)))
+
+    def _schedule(self, fault: ScheduledFault) -> None:
+        try:
+            self.bench.schedule_fault(fault)
+        except (KeyError, ValueError) as exc:
+            raise ScpiError(-224, f"Illegal parameter value;{exc.args[0]}") from exc
+
+    @scpi("FAULt:SCHedule?")
+    def schedule_q(self) -> str:
+        """Points started so far, pending and fired faults (with virtual time, point and any refusal) as JSON."""
+        return json.dumps(self.bench.faults.describe(), separators=(",", ":"), sort_keys=True)
+
+    @scpi("FAULt:SCHedule:CLEar")
+    def schedule_clear(self) -> None:
+        """Drop the pending scheduled faults (the fired ones stay in the log)."""
+        self.bench.faults.clear()
 
     @scpi("FAULt:CATalog?")
     def catalog_q(self) -> str:

@@ -9,6 +9,7 @@ position n. The full tree, with an example session, is in docs/error-calculator-
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -43,9 +44,11 @@ class _Defaults:
 class ErrorCalculatorDevice(ScpiDevice):
     """``*IDN?`` → ``MeterHIL,ErrorCalculator,SIMEC<channels>,1.0``."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, on_point: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.world = world
+        #: told when a measured point starts (the simulation's point-scheduled faults)
+        self.on_point = on_point
         self.calculators = world.calculators
         self.idn = ("MeterHIL", "ErrorCalculator", f"SIMEC{len(self.calculators):02d}", "1.0")
         # *RST returns to the bench file's settings, so keep them
@@ -65,6 +68,10 @@ class ErrorCalculatorDevice(ScpiDevice):
             calc.mut_constant, calc.mut_pulses, calc.ref_constant, calc.mode = (
                 d.mut_constant, d.mut_pulses, d.ref_constant, d.mode)  # fmt: skip
             self._mut_unit[n] = self._ref_unit[n] = DEFAULT_UNIT
+
+    def _point(self) -> None:
+        if self.on_point is not None:
+            self.on_point()
 
     # -- helpers --------------------------------------------------------------------------------
     def _channel(self, n: int) -> ErrorCalculator:
@@ -188,7 +195,10 @@ class ErrorCalculatorDevice(ScpiDevice):
         calc = self._channel(n)
         if calc.state in ("WAITING", "RUNNING"):
             raise ScpiError(-213, f"Init ignored;channel {n} is already measuring")
+        first = all(c.state not in ("WAITING", "RUNNING") for c in self.calculators.values())
         calc.start()
+        if first:
+            self._point()
 
     @scpi("CHANnel#:ABORt")
     def abort(self, n: int) -> None:
@@ -234,6 +244,8 @@ class ErrorCalculatorDevice(ScpiDevice):
                 busy.append(n)
             else:
                 calc.start()
+        if not busy and self.calculators:  # a new point, not a restart of the idle rest of one
+            self._point()
         if busy:
             raise ScpiError(-213, f"Init ignored;channels {','.join(map(str, busy))} were already measuring")
 
