@@ -149,33 +149,36 @@ class Bench:
         bench.connect()
         return bench
 
-    def _transport(self, name: str, resource: str, driver: str) -> VisaTransport:
+    def _transport(self, name: str, resource: str, driver: str, timeout_s: float | None = None) -> VisaTransport:
         entry = driver_entry(driver)
         t = VisaTransport(
-            name, resource, rm=self.rm, timeout_s=self.timeout_s, read_termination=entry.read_termination,
+            name, resource, rm=self.rm, timeout_s=timeout_s or self.timeout_s, read_termination=entry.read_termination,
             write_termination=entry.write_termination, transcript=self.transcript,
         )
         self._transports.append(t)
         return t
 
-    def _serial(self, name: str, resource: str, options: dict[str, Any]) -> SerialTransport:
+    def _serial(self, name: str, resource: str, options: dict[str, Any],
+                timeout_s: float | None = None) -> SerialTransport:
         """A serial line (docs/meter-ports.md), opened at once: a missing device, a port in use or a bad byte format
         stops the bench here, before anything is energised."""
         try:
-            t = serial_transport(name, resource, options, timeout_s=self.timeout_s, transcript=self.transcript)
+            t = serial_transport(name, resource, options, timeout_s=timeout_s or self.timeout_s,
+                                 transcript=self.transcript)
             t.open()
         except (ValueError, InstrumentConnectionError) as exc:
             raise BenchConfigurationError(f"{self.source_file}: {name} at {resource}: {exc}") from exc
         self._transports.append(t)
         return t
 
-    def _make_driver(self, name: str, driver: str, resource: str, options: dict[str, Any]) -> Any:
+    def _make_driver(self, name: str, driver: str, resource: str, options: dict[str, Any],
+                     timeout_s: float | None = None) -> Any:
         cls = driver_entry(driver).load()
         options = dict(options)
         serial_line = is_serial_resource(resource)  # the bench file chooses the transport, the driver is the same
         try:
-            transport = (self._serial(name, resource, options) if serial_line
-                         else self._transport(name, resource, driver))
+            transport = (self._serial(name, resource, options, timeout_s) if serial_line
+                         else self._transport(name, resource, driver, timeout_s))
             return cls(transport, **options)
         except TypeError as exc:
             raise BenchConfigurationError(
@@ -188,7 +191,7 @@ class Bench:
         options = dict(binding.options)
         if role == "source":
             options.setdefault("phases", self.config.limits.phases)
-        return self._make_driver(role, binding.driver, binding.resource, options)
+        return self._make_driver(role, binding.driver, binding.resource, options, binding.timeout_s)
 
     def connect(self) -> None:
         """Check calibration, connect every role, check identities, apply limits, arm the safe state."""

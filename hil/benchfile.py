@@ -43,6 +43,8 @@ class RoleBinding(_Model):
     idn: str | None = None  # fnmatch pattern the *IDN? reply must match
     calibration: Calibration | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    #: I/O timeout of this instrument in seconds (none: the bench's, 5 s): how long a silent instrument is waited for
+    timeout_s: float | None = Field(default=None, gt=0, le=600)
 
 
 class BenchLimits(_Model):

@@ -56,13 +56,25 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return collect_plan_file(file_path, parent)
 
 
+#: the session's safe state, for the one hook that is not given the config
+_session_safe: list[SafeState] = []
+
+
 def pytest_configure(config: pytest.Config) -> None:
     safe = SafeState()
     safe.install()
     config.stash[_SAFE_STATE] = safe
+    _session_safe[:] = [safe]
     guardian = os.environ.get(GUARDIAN_ENV)
     if guardian:  # run by `hil run`: stop (source off) when it dies, before anything is energised
         die_with(int(guardian))
+
+
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """Ctrl-C, SIGTERM or SIGHUP: outputs off now, before pytest finishes the session (its reports, Allure files
+    and plots take seconds); the session end runs the safe state again, which is harmless (every action is)."""
+    for safe in _session_safe:
+        safe.run(f"interrupted: {excinfo.value}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -70,6 +82,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if safe is not None:
         safe.run("pytest session end")
         safe.uninstall()
+    _session_safe.clear()
 
 
 @pytest.fixture(scope="session")

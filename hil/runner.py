@@ -111,6 +111,25 @@ def _points_done(run_dir: Path) -> int:
         return 0
 
 
+def simulated_faults(bench_file: BenchFile, source_file: str) -> list[str]:
+    """One line per fault the simulated bench injected from its schedule during the run, asked from the simulation
+    itself (whoever started it and scheduled them); nothing on a real bench."""
+    if "simulation" not in bench_file.roles:
+        return []
+    from hil.bench import Bench
+    from hil.sim_drills import describe_fired
+    from instruments.simulators.fault_schedule import ScheduledFault
+
+    bench = Bench(bench_file, source_file=source_file)
+    try:
+        log = json.loads(bench.driver_for("simulation").fault_schedule())
+        return [describe_fired(ScheduledFault(**f)) for f in log["fired"]]
+    except Exception as exc:  # the guardian reports; it must not crash
+        return [f"simulation: its fault log could not be read: {exc}"]
+    finally:
+        bench.close()
+
+
 def guard_outputs_off(bench_file: BenchFile, source_file: str) -> str:
     """Switch the source off using only the bench file (the guardian's last resort)."""
     from hil.bench import Bench, source_off
@@ -136,16 +155,14 @@ def guard_outputs_off(bench_file: BenchFile, source_file: str) -> str:
 @contextlib.contextmanager
 def _bench_for_run(bench: Path | None, run_dir: Path, sim_bench: Path | None, seed: int | None,
                    expect_sha256: str | None = None, drill: SimDrill | None = None,
-                   ) -> Iterator[tuple[Path, BenchFile, Callable[[], list[str]]]]:
-    """The bench file of the run and what the simulation has to say at its end (the faults that fired); without
-    ``bench``, the simulated bench served here (``expect_sha256``: the configuration digest it must have, for a
-    resumed run; ``drill``: its speed and scheduled faults)."""
+                   ) -> Iterator[tuple[Path, BenchFile]]:
+    """The bench file of the run; without ``bench``, the simulated bench served here (``expect_sha256``: the
+    configuration digest it must have, for a resumed run; ``drill``: its speed and scheduled faults)."""
     if bench is not None:
         if drill:
             raise OSError("--sim-speed and --sim-fault drive the simulated bench: not with --bench")
-        yield bench, load_bench_file(bench), list
+        yield bench, load_bench_file(bench)
         return
-    from hil.sim_drills import describe_fired
     from hil.simbench import simulated_bench
     from instruments.simulators.control import config_sha256
 
@@ -162,11 +179,7 @@ def _bench_for_run(bench: Path | None, run_dir: Path, sim_bench: Path | None, se
                 raise OSError(f"--sim-fault {f.endpoint}:{f.kind}: {exc.args[0]}") from None
         if drill and drill.speed > 0:
             rb.call(rb.bench.set_speed, drill.speed)
-
-        def fired() -> list[str]:
-            return [describe_fired(f) for f in rb.call(lambda: list(rb.bench.faults.fired))]
-
-        yield path, bench_file, fired
+        yield path, bench_file
 
 
 #: prctl(2) option: the signal the calling process gets when its parent dies
@@ -271,7 +284,7 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
     if resume:
         _repair(console, run_dir)  # a point the kill left out of the Parquet is not measured again
 
-    with _bench_for_run(bench, run_dir, sim_bench, seed, expect_sha256, drill) as (bench_path, bench_file, fired):
+    with _bench_for_run(bench, run_dir, sim_bench, seed, expect_sha256, drill) as (bench_path, bench_file):
         from hil.core.expand import expand_plan
         from hil.standards import StandardsLibrary
 
@@ -342,7 +355,7 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
                 why = _child_reason(run_dir / "pytest.log")
                 if why:
                     console.print(why, style="red", markup=False)
-            for line in fired():
+            for line in simulated_faults(bench_file, str(bench_path)):
                 console.print(line, style="yellow", markup=False, highlight=False, soft_wrap=True)
     _print_summary(console, run_dir)
     console.print(f"results: {run_dir / 'results.parquet'}  log: {run_dir / 'pytest.log'}", soft_wrap=True)

@@ -97,6 +97,20 @@ def test_a_point_fault_fires_when_the_nth_point_starts(visa: Opener) -> None:
     assert ref.query("SYST:ERR?").startswith("-310")
 
 
+def test_an_end_of_point_fault_fires_when_no_channel_measures_any_more(visa: Opener) -> None:
+    src, ecal, ctl = visa("source"), visa("error_calculator"), visa("control")
+    energise(src)
+    sync(ctl, 'FAUL:SCH:POIN:END "meter2","FAIL",1')
+    ecal.write("CONF:ALL ERR,2,1000")
+    sync(ecal, "INIT:ALL")
+    ctl.query("CLOC:ADV:IDLE? 300")  # every living meter finishes; the bench's dead one keeps its channel waiting
+    assert schedule(ctl)["fired"] == []
+    sync(ecal, "CHAN11:ABOR")
+    state = schedule(ctl)
+    assert state["ended"] == 1 and [f["endpoint"] for f in state["fired"]] == ["meter2"]
+    assert truth(ctl)["meters"]["2"]["alive"] is False
+
+
 @pytest.mark.parametrize(("command", "why"), [
     ('FAUL:SCH:TIME "control","HANG",1e6', "refused on the control endpoint"),
     ('FAUL:SCH:TIME "source","RESET",0', "not ahead of the clock"),
@@ -132,10 +146,11 @@ def test_the_clock_driver_schedules_and_reads_the_log(sim: RunningBench, rm: pyv
     ("reference:HANG@point=3", ("reference", "HANG", None, None, 3)),
     ("meter4:nopulses@t=120.5", ("meter4", "NOPULSES", None, 120.5, None)),
     ("error_calculator:ERROR:-350@point=1", ("error_calculator", "ERROR", -350.0, None, 1)),
+    ("source:RESET@end=2", ("source", "RESET", None, None, None, 2)),
 ])
 def test_sim_fault_specs(spec: str, expect: tuple[Any, ...]) -> None:
     f = parse_fault(spec)
-    assert (f.endpoint, f.kind, f.arg, f.at_s, f.point) == expect
+    assert (f.endpoint, f.kind, f.arg, f.at_s, f.point, f.after_point)[:len(expect)] == expect
 
 
 @pytest.mark.parametrize("spec", ["reference:HANG", "reference:MELT@point=1", "reference:HANG@point=0",

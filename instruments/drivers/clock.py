@@ -122,13 +122,15 @@ class SimulationClock(ScpiDriver):
         self.write(f'FAUL:INJ "{endpoint}","{kind}"' + (f",{arg!r}" if arg is not None else ""))
 
     def schedule_fault(self, endpoint: str, kind: str, *, at_s: float | None = None, point: int | None = None,
-                       arg: float | None = None) -> None:
-        """Fault at virtual time ``at_s`` or at the start of the ``point``-th measured point (one of them)."""
-        if (at_s is None) == (point is None):
-            raise ValueError("give exactly one of at_s and point")
-        head = f"FAUL:SCH:TIME \"{endpoint}\",\"{kind}\",{at_s!r}" if at_s is not None else \
-            f"FAUL:SCH:POIN \"{endpoint}\",\"{kind}\",{point}"
-        self.write(head + (f",{arg!r}" if arg is not None else ""))
+                       after_point: int | None = None, arg: float | None = None) -> None:
+        """Fault at virtual time ``at_s``, at the start of the ``point``-th measured point, or when the
+        ``after_point``-th has ended (exactly one of them)."""
+        when = [(f"TIME {{}},{at_s!r}", at_s), (f"POIN {{}},{point}", point),
+                (f"POIN:END {{}},{after_point}", after_point)]
+        given = [fmt for fmt, value in when if value is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of at_s, point and after_point")
+        self.write("FAUL:SCH:" + given[0].format(f'"{endpoint}","{kind}"') + (f",{arg!r}" if arg is not None else ""))
 
     def fault_schedule(self) -> str:
         """Points started, pending and fired faults as JSON text (docs/simulation-control.md)."""

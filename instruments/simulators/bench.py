@@ -78,7 +78,8 @@ class SimulatedBench:
             self._endpoint("source", "source", "scpi", source),
             self._endpoint("reference", "reference", "scpi", WT5000Reference(w.reference, w)),
             self._endpoint("error_calculator", "error_calculator", "scpi",
-                           ErrorCalculatorDevice(w, on_point=self._point_started)),
+                           ErrorCalculatorDevice(w, on_point=self._point_started,
+                                                 on_abort=self._check_point_end)),
         ]
         if w.chamber is not None:
             dialect = self.config.chamber.dialect if self.config.chamber is not None else "simserv"
@@ -127,6 +128,7 @@ class SimulatedBench:
             self.world.advance(max(0.0, t - clock.now))
             self._fire(self.faults.due_at(max(clock.now, t)))
         self.world.advance(max(0.0, end - clock.now))
+        self._check_point_end()
 
     def advance_until_idle(self, max_seconds: float) -> float:
         """Advance until the started error calculators finish (at most ``max_seconds``), injecting the scheduled
@@ -137,9 +139,11 @@ class SimulatedBench:
         while (t := self.faults.next_time()) <= end:
             self.world.advance_until_idle(max(0.0, t - clock.now))
             if clock.now < t:  # idle before the fault's instant: it waits for a later advance
-                return clock.now - start
+                break
             self._fire(self.faults.due_at(t))
-        self.world.advance_until_idle(max(0.0, end - clock.now))
+        else:
+            self.world.advance_until_idle(max(0.0, end - clock.now))
+        self._check_point_end()
         return clock.now - start
 
     def set_speed(self, factor: float) -> None:
@@ -216,6 +220,13 @@ class SimulatedBench:
 
     def _point_started(self) -> None:
         self._fire(self.faults.point_started())
+
+    def _check_point_end(self) -> None:
+        """After anything that can end a measurement (an advance, an abort): the point has ended when no channel
+        measures any more."""
+        if self.faults.ended < self.faults.points and not any(
+                c.state in ("WAITING", "RUNNING") for c in self.world.calculators.values()):
+            self._fire(self.faults.point_ended())
 
     def _fire(self, due: list[ScheduledFault]) -> None:
         for f in due:

@@ -182,6 +182,13 @@ class SimulationControl(ScpiDevice):
             raise ScpiError(-224, f"Illegal parameter value;point number must be an integer, got {point!r}")
         self._schedule(ScheduledFault(endpoint, kind.upper(), arg, point=int(point)))
 
+    @scpi("FAULt:SCHedule:POINt:END", Str(), Str(), Num(minimum=1), Num(optional=True))
+    def schedule_point_end(self, endpoint: str, kind: str, point: float, arg: float | None) -> None:
+        """Inject ``kind`` into ``endpoint`` when the ``point``-th measurement has ended (no channel measures)."""
+        if point != int(point):
+            raise ScpiError(-224, f"Illegal parameter value;point number must be an integer, got {point!r}")
+        self._schedule(ScheduledFault(endpoint, kind.upper(), arg, after_point=int(point)))
+
     def _schedule(self, fault: ScheduledFault) -> None:
         try:
             self.bench.schedule_fault(fault)

@@ -44,11 +44,13 @@ class _Defaults:
 class ErrorCalculatorDevice(ScpiDevice):
     """``*IDN?`` → ``MeterHIL,ErrorCalculator,SIMEC<channels>,1.0``."""
 
-    def __init__(self, world: World, on_point: Callable[[], None] | None = None) -> None:
+    def __init__(self, world: World, on_point: Callable[[], None] | None = None,
+                 on_abort: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.world = world
-        #: told when a measured point starts (the simulation's point-scheduled faults)
+        #: told when a measured point starts and after an abort (the simulation's point-scheduled faults)
         self.on_point = on_point
+        self.on_abort = on_abort
         self.calculators = world.calculators
         self.idn = ("MeterHIL", "ErrorCalculator", f"SIMEC{len(self.calculators):02d}", "1.0")
         # *RST returns to the bench file's settings, so keep them
@@ -68,10 +70,15 @@ class ErrorCalculatorDevice(ScpiDevice):
             calc.mut_constant, calc.mut_pulses, calc.ref_constant, calc.mode = (
                 d.mut_constant, d.mut_pulses, d.ref_constant, d.mode)  # fmt: skip
             self._mut_unit[n] = self._ref_unit[n] = DEFAULT_UNIT
+        self._aborted()
 
     def _point(self) -> None:
         if self.on_point is not None:
             self.on_point()
+
+    def _aborted(self) -> None:
+        if self.on_abort is not None:
+            self.on_abort()
 
     # -- helpers --------------------------------------------------------------------------------
     def _channel(self, n: int) -> ErrorCalculator:
@@ -203,6 +210,7 @@ class ErrorCalculatorDevice(ScpiDevice):
     @scpi("CHANnel#:ABORt")
     def abort(self, n: int) -> None:
         self._channel(n).abort()
+        self._aborted()
 
     @scpi("CHANnel#:STATe?")
     def state_q(self, n: int) -> str:
@@ -253,6 +261,7 @@ class ErrorCalculatorDevice(ScpiDevice):
     def abort_all(self) -> None:
         for calc in self.calculators.values():
             calc.abort()
+        self._aborted()
 
     @scpi("FETCh:ALL?")
     def fetch_all_q(self) -> list[int | str | float]:

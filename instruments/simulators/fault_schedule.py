@@ -1,9 +1,11 @@
-"""Faults scheduled on the virtual clock: at a virtual time or at the start of the N-th measured point.
+"""Faults scheduled on the virtual clock: at a virtual time, at the start of the N-th measured point, or at its end.
 
 A drill must hit a run mid-point deterministically, which wall-time injection from a test thread cannot do. The
 bench fires a time-scheduled fault exactly at its instant, splitting an advance there (the physics before and after
 the instant stays exact); a point-scheduled fault fires when the error calculators start their N-th measurement
-(``INITiate:ALL``, or a channel's ``INITiate`` while no other channel measures), i.e. inside that point.
+(``INITiate:ALL``, or a channel's ``INITiate`` while no other channel measures), i.e. inside that point; an
+end-of-point fault when no channel measures any more after the N-th point started (between points, or the
+teardown after the last one).
 Every fired fault is logged with its virtual time and point, so the console and the run can say what happened.
 """
 
@@ -21,6 +23,7 @@ class ScheduledFault:
     arg: float | None = None
     at_s: float | None = None  # virtual time of the clock (CLOCk:TIME?)
     point: int | None = None  # 1 = the first measured point
+    after_point: int | None = None  # fires when that point's measurement has ended
     fired_at_s: float | None = None
     fired_point: int | None = None
     error: str | None = None  # the injection was refused when it fired (e.g. the endpoint has no error queue)
@@ -35,16 +38,20 @@ class FaultSchedule:
     def __init__(self) -> None:
         self.pending: list[ScheduledFault] = []
         self.fired: list[ScheduledFault] = []
-        #: measured points started so far (see the module docstring)
+        #: measured points started and ended so far (see the module docstring)
         self.points = 0
+        self.ended = 0
 
     def add(self, fault: ScheduledFault, now_s: float) -> None:
-        if (fault.at_s is None) == (fault.point is None):
-            raise ValueError("a scheduled fault needs exactly one of a virtual time or a point number")
+        if sum(x is not None for x in (fault.at_s, fault.point, fault.after_point)) != 1:
+            raise ValueError("a scheduled fault needs exactly one of a virtual time, a point or a point's end")
         if fault.at_s is not None and not (math.isfinite(fault.at_s) and fault.at_s >= now_s):
             raise ValueError(f"virtual time {fault.at_s!r} s is not ahead of the clock ({now_s!r} s)")
         if fault.point is not None and fault.point <= self.points:
             raise ValueError(f"point {fault.point} is not ahead of the points started so far ({self.points})")
+        if fault.after_point is not None and fault.after_point <= self.ended:
+            raise ValueError(f"the end of point {fault.after_point} is not ahead of the points ended so far"
+                             f" ({self.ended})")
         self.pending.append(fault)
 
     def next_time(self) -> float:
@@ -61,6 +68,11 @@ class FaultSchedule:
         self.points += 1
         return self._take([f for f in self.pending if f.point is not None and f.point <= self.points])
 
+    def point_ended(self) -> list[ScheduledFault]:
+        """Count one more ended point; remove and return the faults scheduled at its end."""
+        self.ended = self.points
+        return self._take([f for f in self.pending if f.after_point is not None and f.after_point <= self.ended])
+
     def _take(self, due: list[ScheduledFault]) -> list[ScheduledFault]:
         for f in due:
             self.pending.remove(f)
@@ -70,5 +82,5 @@ class FaultSchedule:
         self.pending.clear()
 
     def describe(self) -> dict[str, Any]:
-        return {"points": self.points, "pending": [f.describe() for f in self.pending],
+        return {"points": self.points, "ended": self.ended, "pending": [f.describe() for f in self.pending],
                 "fired": [f.describe() for f in self.fired]}
