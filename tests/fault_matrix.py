@@ -46,6 +46,7 @@ class Cell:
     parquet: pd.DataFrame
     off_after_s: float
     fired: list[ScheduledFault]
+    log: str = ""
 
 
 def _source_on(rb: Any) -> bool:
@@ -115,7 +116,8 @@ def run_cell(tmp: Path, endpoint: str, kind: str, when: str, sig: str = "none", 
         fired = rb.call(lambda: list(rb.bench.faults.fired))
         csv_rows = len(pd.read_csv(out / "results.csv")) if (out / "results.csv").exists() else 0
         pq = pd.read_parquet(out / "results.parquet") if (out / "results.parquet").exists() else pd.DataFrame()
-        return Cell(p.returncode, console, csv_rows, pq, off, fired)
+        log = (out / "pytest.log").read_text(encoding="utf-8") if (out / "pytest.log").exists() else ""
+        return Cell(p.returncode, console, csv_rows, pq, off, fired, log)
 
 
 def resume(tmp: Path) -> tuple[int, str, pd.DataFrame]:
@@ -131,6 +133,8 @@ def assert_invariants(cell: Cell, endpoint: str, kind: str) -> None:
     assert cell.off_after_s <= OFF_WITHIN_S, f"source still on {cell.off_after_s:.2f} s after the end"
     assert len(cell.parquet) == cell.csv_rows, "a finished row is missing from results.parquet"
     assert [(f.endpoint, f.kind) for f in cell.fired] == [(endpoint, kind)]
+    # pytest.log is for people: short tracebacks, none through pytest's or pluggy's internals
+    assert "site-packages/pluggy" not in cell.log and "site-packages/_pytest" not in cell.log, cell.log[-3000:]
 
 
 def assert_each_row_once(rows: pd.DataFrame) -> None:
