@@ -177,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     from hil.cli_bench import add_bench_commands
     from hil.cli_kinds import add_kinds_command
     from hil.cli_reliability import add_reliability_commands
+    from hil.cli_results import add_results_commands
     from hil.cli_run import add_run_commands
     from hil.cli_sts import add_sts_commands
 
@@ -184,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_kinds_command(sub)
     add_bench_commands(sub)
     add_reliability_commands(sub)
+    add_results_commands(sub)
     add_sts_commands(sub)
     return p
 

@@ -359,7 +359,23 @@ def run_plan(plan: Path | None, bench: Path | None, out: Path | None, *, seed: i
                 console.print(line, style="yellow", markup=False, highlight=False, soft_wrap=True)
     _print_summary(console, run_dir)
     console.print(f"results: {run_dir / 'results.parquet'}  log: {run_dir / 'pytest.log'}", soft_wrap=True)
+    _publish(console, run_dir)
     return exit_code(rc, run_dir, signalled)
+
+
+def _publish(console: Any, run_dir: Path) -> None:
+    """The run's rows into the lab-wide dataset ($METERHIL_DATASET, else ``dataset/`` beside the run directory:
+    reports/dataset for runs in reports/); a failure is said, never the run's exit code."""
+    from hil.dataset import DATASET_ENV, publish
+
+    root = Path(os.environ[DATASET_ENV]) if os.environ.get(DATASET_ENV) else run_dir.parent / "dataset"
+    try:
+        path = publish(run_dir, root)
+    except Exception as exc:  # the results stay in the run directory: `hil results publish` can add them later
+        console.print(f"[yellow]dataset: not published to {root}: {exc}[/]", soft_wrap=True)
+        return
+    if path is not None:
+        console.print(f"dataset: {path}", soft_wrap=True, highlight=False)
 
 
 class _ProgressLines:

@@ -55,6 +55,7 @@ def modules(folder: str) -> list[Path]:
         # results and reporting never talk to instruments, and serve every kind without knowing one
         ("hil/reporting", ("hil.kinds", "hil.bench", "instruments.drivers")),
         ("hil/results.py", ("hil.core", "hil.kinds", "hil.bench", "hil.measure", *BENCH_SIDE)),
+        ("hil/dataset.py", ("hil.core", "hil.kinds", "hil.bench", "hil.measure", *BENCH_SIDE)),
         ("hil/benchfile.py", ("hil.core", "hil.kinds", "hil.measure")),
         ("hil/bench.py", ("hil.core", "hil.kinds", "hil.measure")),
     ],

@@ -180,6 +180,10 @@ def test_hil_run_drill_an_instrument_error_in_point_2_breaks_it(tmp_path: Path) 
     assert set(first["verdict"]) <= {"pass", "fail"}
     assert set(second["verdict"]) == {"broken"}
     assert all('reference reported -310,"System error" during the point' in r for r in second["reason"])
+    # the run's rows also landed in the lab-wide dataset beside its run directory (hil.dataset)
+    published = list((tmp_path / "dataset").rglob("rows.parquet"))
+    assert len(published) == 1 and len(pd.read_parquet(published[0])) == len(rows)
+    assert set(pd.read_parquet(published[0])["meter_type"]) == {"MHS-B3-60"}  # the packaged bench's meter type
 
 
 def test_hil_run_drill_refusals(tmp_path: Path) -> None:

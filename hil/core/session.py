@@ -248,6 +248,7 @@ class RunSession:
             "limit_table": spec.limit_table, "limit_status": spec.limit_status, "started_at": started,
             "finished_at": finished, "test_id": test_id, "reason": reason, "n_ref": o.n_ref,
             "decision_rule": decision_rule, "calibration_override": self.life.calibration_override(),
+            "meter_type": self.bench_file.positions_by_number[o.position].meter.type,  # for queries across runs
         }
         row.update(dict.fromkeys(MEASUREMENT_COLUMNS) | (columns or {}))
         for k, v in o.extra.items():  # a kind's own columns; the shared and measurement columns are the core's
