@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import uuid
 from typing import Any
 
 import pytest
@@ -20,14 +22,34 @@ class quiet:
         return None
 
 
-def attach(body: str | bytes, name: str, kind: str) -> None:
+def attach(body: str | bytes, name: str, kind: str, shared: bool = False) -> None:
+    """Attach ``body`` to the running Allure result. ``shared``: content every position of a point carries (its
+    transcript, its table) is stored once — the file is named by the content's SHA-256, so every position's result
+    links the same file instead of a copy each (a 48-position bench: one file, not 48)."""
     try:
         import allure
     except ImportError:  # pragma: no cover - allure-pytest is a dependency
         return
     types = {"text": allure.attachment_type.TEXT, "csv": allure.attachment_type.CSV,
              "png": allure.attachment_type.PNG}
-    allure.attach(body, name=name, attachment_type=types[kind])
+    reporter = _reporter() if shared else None
+    if reporter is None:
+        allure.attach(body, name=name, attachment_type=types[kind])
+        return
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    digest = uuid.UUID(hashlib.sha256(data).hexdigest()[:32])
+    reporter.attach_data(str(digest), data, name=name, attachment_type=types[kind])
+
+
+def _reporter() -> Any:
+    """allure-pytest's reporter (its ``attach_data`` takes the attachment's uuid, which names the file)."""
+    from allure_commons import plugin_manager
+
+    for plugin in plugin_manager.get_plugins():
+        logger = getattr(plugin, "allure_logger", None)
+        if logger is not None and hasattr(logger, "attach_data"):
+            return logger
+    return None
 
 
 def attach_all(attachments: list[Attachment]) -> None:

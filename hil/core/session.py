@@ -158,9 +158,9 @@ class RunSession:
         if row is not None and step.report is not None:
             self._report(step, position, row)
         if st.transcript:
-            attach(st.transcript, "SCPI transcript", "text")
+            attach(st.transcript, "SCPI transcript", "text", shared=True)
         if st.table:
-            attach(st.table, f"{step.point_id}: all positions", "csv")
+            attach(st.table, f"{step.point_id}: all positions", "csv", shared=True)
         if row is None:
             raise NoResult(f"point {step.point_id} was not measured: {st.error}")
         return row
@@ -262,10 +262,11 @@ class RunSession:
         position_labels(item, self.bench_file.name, serial, "summary", "meter verdict", position, None)
         if self.run_dir is not None and rows:
             with quiet():
-                from hil.reporting.plots import curve_rows, error_curve_png
+                from hil.reporting.plots import curve_rows, meter_plot, plot_file_name
 
                 if not curve_rows(rows, serial).empty:  # no empty plot for a sequence- or function-only meter
-                    attach(error_curve_png(rows, serial), f"error curve {serial}", "png")
+                    png = meter_plot(self.run_dir / "plots" / plot_file_name(serial), rows, serial)
+                    attach(png, f"error curve {serial}", "png", shared=True)
         if not rows:
             pytest.skip("no points measured for this meter")
         import allure

@@ -12,7 +12,9 @@ load points' own currents (:func:`limit_envelope`).
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -71,11 +73,23 @@ def _figure() -> tuple[Figure, Axes]:
     return fig, fig.add_subplot(1, 1, 1)
 
 
-def _png(fig: Figure) -> bytes:
+def _png(fig: Figure, key: str | None = None) -> bytes:
     buf = io.BytesIO()
     # no bbox_inches="tight": it would change the pixel size from figure to figure
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    meta: dict[str, str | None] = {"Software": None} | ({_KEY_CHUNK: key} if key else {})
+    fig.savefig(buf, format="png", dpi=DPI, metadata=meta)
     return buf.getvalue()
+
+
+#: PNG tEXt keyword under which a meter's plot records the key of the points it was drawn from
+_KEY_CHUNK = "MeterHIL-points"
+
+
+def _key_of(png: bytes) -> str | None:
+    """The points key a plot was drawn with (its tEXt chunk), None if it has none."""
+    marker = b"tEXt" + _KEY_CHUNK.encode("ascii") + b"\x00"
+    at = png.find(marker)
+    return png[at + len(marker): at + len(marker) + 64].decode("ascii", "replace") if at >= 0 else None
 
 
 def _colour(key: str, seen: dict[str, str]) -> str:
@@ -291,6 +305,41 @@ class PlotFiles:
     sequences: dict[str, Path] = field(default_factory=dict)
 
 
+#: the columns an error curve is drawn from (with the serial and the position of its title)
+_CURVE_INPUTS = ("test", "point", "current_a", "error_pct", "limit_pct", "pf", "element", "verdict")
+
+
+def curve_key(results: Rows, serial: str) -> str:
+    """SHA-256 of what ``serial``'s error curve is drawn from, in a form that does not depend on how the rows were
+    read (dicts during the run, Parquet afterwards): the same points give the same key."""
+    frame = as_frame(results)
+    rows = _numeric(curve_rows(frame, serial)) if not frame.empty else pd.DataFrame()
+    pos = frame.loc[frame["serial"].astype(str) == serial, "position"] if not frame.empty else pd.Series()
+    lines = [f"{serial}|{int(pos.iloc[0]) if len(pos) and pd.notna(pos.iloc[0]) else ''}"]
+    for r in rows.to_dict("records") if not rows.empty else []:
+        values = (r.get(c) for c in _CURVE_INPUTS)
+        lines.append("|".join("" if v is None or (isinstance(v, float) and np.isnan(v)) else
+                              f"{v:.9g}" if isinstance(v, float) else str(v) for v in values))
+    return hashlib.sha256("\n".join(sorted(lines[1:], key=str) + lines[:1]).encode("utf-8")).hexdigest()
+
+
+def meter_plot(path: Path, results: Rows, serial: str) -> bytes:
+    """``serial``'s error curve at ``path``, drawn only if the file is missing or was drawn from other points (the
+    PNG carries the key of its points in a tEXt chunk): the meter summary of the run, ``hil run`` and ``hil report``
+    all use this one drawing."""
+    key = curve_key(results, serial)
+    if path.exists():
+        old = path.read_bytes()
+        if _key_of(old) == key:
+            return old
+    png = _png(error_curve_figure(results, serial), key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(png)
+    os.replace(tmp, path)
+    return png
+
+
 def write_plots(run_dir: str | Path, results: pd.DataFrame | None = None) -> PlotFiles:
     """Write ``plots/<serial>.png`` for every meter with error-curve points and ``plots/summary.png`` into the run
     directory, and the
@@ -308,7 +357,7 @@ def write_plots(run_dir: str | Path, results: pd.DataFrame | None = None) -> Plo
         while path in meters.values():  # two serials that differ only in unsafe characters
             path = out_dir / plot_file_name(f"{serial}-{n}")
             n += 1
-        path.write_bytes(error_curve_png(frame, serial))
+        meter_plot(path, frame, serial)  # reused when the run's meter summary drew it from the same points
         meters[serial] = path
     summary = out_dir / "summary.png"
     summary.write_bytes(summary_png(frame))
@@ -322,5 +371,18 @@ def png_size(data: bytes) -> tuple[int, int]:
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
-__all__ = ["CURVE_TESTS", "PLOT_SIZE_PX", "PlotFiles", "curve_rows", "error_curve_figure", "error_curve_png",
-           "limit_envelope", "plot_file_name", "png_size", "summary_png", "write_plots"]
+__all__ = [
+    "CURVE_TESTS",
+    "PLOT_SIZE_PX",
+    "PlotFiles",
+    "curve_key",
+    "curve_rows",
+    "error_curve_figure",
+    "error_curve_png",
+    "limit_envelope",
+    "meter_plot",
+    "plot_file_name",
+    "png_size",
+    "summary_png",
+    "write_plots",
+]
