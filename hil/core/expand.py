@@ -126,7 +126,7 @@ def _check_supply(plan: Plan, rating: MeterRating, library: StandardsLibrary, pa
     supply = library.supply(plan.standard, plan.edition)
     if supply is None or supply == rating.supply:
         return
-    msg = (f"standard: {plan.standard}:{plan.edition} is a {supply.upper()} meter standard, the bench's meters are "
+    msg = (f"{plan.standard}:{plan.edition} is a {supply.upper()} meter standard, the bench's meters are "
            f"{rating.supply.upper()} meters (bench file meter field supply: {rating.supply})")
     raise PlanError(str(error_at(path, ("standard",), msg)) if path is not None else msg)
 
