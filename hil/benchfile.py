@@ -74,6 +74,8 @@ class MeterSpec(_Model):
     un_v: float = Field(gt=0)
     #: nominal frequency fn (IEC 62052-11: 50 or 60 Hz); every point of a plan runs at it unless it varies it
     fn_hz: float = Field(default=50.0, gt=0)
+    #: ``dc`` for a DC meter (IEC 62053-41, EV charging); its fn_hz is not used
+    supply: Literal["ac", "dc"] = "ac"
     umax_v: float | None = Field(default=None, gt=0)  # highest voltage the meter may see; default 1.15 Un
     ist_a: float | None = Field(default=None, gt=0)
     imin_a: float | None = Field(default=None, gt=0)

@@ -51,6 +51,8 @@ def modules(folder: str) -> list[Path]:
         ("hil/pq", ("hil.core", "hil.kinds", "hil.bench", "hil.measure", "hil.standards", "instruments")),
         # the STS token codec is pure: shared by the simulated payment meters and the lab's CLI, it knows neither
         ("instruments/sts", ("instruments.simulators", "instruments.drivers", "instruments.scpi", "hil")),
+        # the OCMF codec is pure too: shared by the simulated charging-station meters and the OCMF kind
+        ("instruments/ocmf", ("instruments.simulators", "instruments.drivers", "instruments.scpi", "hil")),
         ("hil/measure", ("hil.kinds",)),
         # results and reporting never talk to instruments, and serve every kind without knowing one
         ("hil/reporting", ("hil.kinds", "hil.bench", "instruments.drivers")),

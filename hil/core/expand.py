@@ -47,7 +47,7 @@ def meter_rating(meter: MeterSpec, standard: str, edition: str, meter_class: str
                 "standard": standard, "edition": edition,
                 "class_index": meter_class or meter.meter_class, "connection": meter.current_input,
                 "elements": 3 if meter.connection == "3P4W" else 1, "un_v": meter.un_v,
-                "frequency_hz": meter.fn_hz, "constant_imp_per_kwh": meter.constant_imp_per_kwh,
+                "frequency_hz": meter.fn_hz, "supply": meter.supply, "constant_imp_per_kwh": meter.constant_imp_per_kwh,
                 "ist_a": meter.ist_a, "imin_a": meter.imin_a,
                 "itr_a": meter.itr_a, "iref_a": meter.iref_a, "ib_a": meter.ib_a, "in_a": meter.in_a,
                 "ta_a": meter.ta_a, "imax_a": meter.imax_a,
@@ -75,7 +75,8 @@ def _check_same_type(bench: BenchFile, plan: Plan, library: StandardsLibrary) ->
         other = rating_of(pos.meter, plan, library)
         if (other.currents(library).amps() != rating.currents(library).amps() or other.un_v != rating.un_v
                 or other.class_index != rating.class_index or other.elements != rating.elements
-                or other.connection != rating.connection or other.frequency_hz != rating.frequency_hz):
+                or other.connection != rating.connection or other.frequency_hz != rating.frequency_hz
+                or other.supply != rating.supply):
             raise PlanError(
                 f"positions {first.position} ({first.meter.serial}) and {pos.position} ({pos.meter.serial}) have "
                 "different ratings: the positions of one run share one load, so a plan runs one meter type at a time"
@@ -119,6 +120,17 @@ class RatingError(PlanError):
         self.test_id = test_id
 
 
+def _check_supply(plan: Plan, rating: MeterRating, library: StandardsLibrary, path: Path | None) -> None:
+    """A DC standard's plan (IEC 62053-41) needs DC meters, an AC standard's plan AC meters: the points, limits and
+    the source differ (no frequency, no power factor), so the mismatch is refused at load, naming the plan's field."""
+    supply = library.supply(plan.standard, plan.edition)
+    if supply is None or supply == rating.supply:
+        return
+    msg = (f"{plan.standard}:{plan.edition} is a {supply.upper()} meter standard, the bench's meters are "
+           f"{rating.supply.upper()} meters (bench file meter field supply: {rating.supply})")
+    raise PlanError(str(error_at(path, ("standard",), msg)) if path is not None else msg)
+
+
 def _located(exc: PlanError, path: Path | None, plan: Plan, index: int) -> PlanError:
     """The error naming the plan file, the line and the field of the test it is about (when the plan has a file
     and the message does not name it already)."""
@@ -132,6 +144,7 @@ def expand_plan(plan: Plan, bench: BenchFile, library: StandardsLibrary, path: P
     the bench (ratings, limits, the kind's own checks); a setpoint beyond the bench's or the meters' ratings is
     refused here too."""
     rating, positions = _check_same_type(bench, plan, library)
+    _check_supply(plan, rating, library, path)
     ctx = PlanContext(plan, bench, library, rating, positions, path)
     kinds = registry()
     steps: list[Step] = []

@@ -299,6 +299,8 @@ class AccuracyTable(_Table):
     #: the rated current the ranges are built on: Ib (direct) / In (CT) for the 2003 editions, Itr from 2020 and
     #: MID, TA for ANSI C12.20
     basis: Literal["Ib/In", "Itr", "TA"]
+    #: the supply the standard's meters measure: ``dc`` for IEC 62053-41 (DC meters, EV charging), else ``ac``
+    supply: Literal["ac", "dc"] = "ac"
     #: ambient temperature for the reference-condition limits when the rows have temperature bands
     reference_temperature_c: float | None = None
     temperature_bands: list[TemperatureBand] = Field(default_factory=list)

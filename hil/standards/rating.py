@@ -71,6 +71,8 @@ class MeterRating(BaseModel):
     elements: Literal[1, 2, 3] = 1
     un_v: PosFloat
     frequency_hz: PosFloat = 50.0
+    #: ``dc``: a DC meter (IEC 62053-41), which an AC standard's plan must not test, nor a DC plan an AC meter
+    supply: Literal["ac", "dc"] = "ac"
     constant_imp_per_kwh: PosFloat
     ist_a: PosFloat | None = None
     imin_a: PosFloat | None = None

@@ -217,6 +217,11 @@ class StandardsLibrary:
             if isinstance(t.table, AccuracyTable) and (energy is None or t.table.energy == energy)
         ]
 
+    def supply(self, standard: str, edition: str) -> str | None:
+        """``ac`` or ``dc``: what the standard's meters measure (None: the library has no accuracy table for it)."""
+        kinds = {t.table.supply for t in self.accuracy_tables(standard, edition) if isinstance(t.table, AccuracyTable)}
+        return kinds.pop() if len(kinds) == 1 else None
+
     def conditions_tables(self, standard: str, edition: str) -> list[SourcedTable]:
         return [t for t in self._of(standard, edition) if isinstance(t.table, ConditionsTable)]
 

@@ -198,6 +198,15 @@ REF_ANSI_C12_20 = (
 )
 
 
+# --- IEC 62053-41:2021 DC (classes 0.5 and 1: smart-functions.md, C; the limit values are not in the reference
+# material, typed here from DC practice and unconfirmed, U); DC has no PF, the table's only PF is 1
+REF_62053_41_2021 = (
+    Ref("0.5", "any", BAL, "Imin ≤ I < Itr", PF1, 1.0, U, NO, 0.5),  # 62053-41:2021 class 0.5 below Itr
+    Ref("0.5", "any", BAL, "Itr ≤ I ≤ Imax", PF1, 0.5, U, 1.0, NO),  # 62053-41:2021 class 0.5 from Itr
+    Ref("1", "any", BAL, "Imin ≤ I < Itr", PF1, 1.5, U, NO, 1.0),  # 62053-41:2021 class 1 below Itr
+    Ref("1", "any", BAL, "Itr ≤ I ≤ Imax", PF1, 1.0, U, 1.5, NO),  # 62053-41:2021 class 1 from Itr
+)
+
 class Meter(NamedTuple):
     """A three-element meter of one connection: the changes to the default rating (class set per test) and the
     same currents in amps, computed by hand for the probes."""
@@ -253,6 +262,8 @@ TABLES = (
           ("1", "0.5L", "0.8C", "0.5C", "0.8L", "0.25L")),
     Table("62053-23:2003", "IEC 62053-23", "2003", "reactive", (DIRECT_IB,), REF_62053_23_2003,
           ("1", "0.5L", "0.5C", "0.25L", "0.25C", "0.8C", "0.8L")),
+    Table("62053-41:2021", "IEC 62053-41", "2021", "active", (DIRECT_ITR,), REF_62053_41_2021,
+          ("1", "0.5L", "0.8C")),  # DC: any PF other than 1 is refused
     Table("EN50470-3:2022", "EN 50470-3", "2022", "active", (MID_DIRECT, MID_CT), REF_EN_50470_3,
           ("1", "0.5L", "0.8C", "0.5C", "0.25L")),  # 0.5C and 0.25L lie outside "0.5L to 0.8C"
     Table("C12.20:2015", "ANSI C12.20", "2015", "active", (ANSI_TA,), REF_ANSI_C12_20,
@@ -482,6 +493,7 @@ CLASSES = {
     ("IEC 62053-21", "2020"): {"0.5", "1", "2"},  # §3 "cl 0.5 | cl 1 | cl 2"
     ("IEC 62053-22", "2003"): {"0.2S", "0.5S"},  # §3 "0.5S | 0.2S"
     ("IEC 62053-23", "2003"): {"2", "3"},  # §3 reactive "cl 2 / cl 3"
+    ("IEC 62053-41", "2021"): {"0.5", "1"},  # smart-functions.md "IEC 62053-41:2021 classes 0.5 and 1"
     ("EN 50470-3", "2022"): {"A", "B", "C"},  # §3 MID "classes A / B / C"
     ("ANSI C12.20", "2015"): {"0.1", "0.2", "0.5"},  # §3 "ANSI C12.20 accuracy classes 0.5, 0.2, 0.1"
 }
