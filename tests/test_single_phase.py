@@ -57,10 +57,14 @@ def test_the_bench_is_single_phase(bench: BenchFile) -> None:
     assert len(bench.positions) == 8
 
 
-def test_a_single_element_load_on_single_phase_meters_is_refused_naming_the_plan(bench: BenchFile) -> None:
+def test_a_single_element_load_on_single_phase_meters_is_refused_naming_the_plan(bench: BenchFile,
+                                                                                 tmp_path: Path) -> None:
+    # without its header's connection (tests/test_plan_connection.py), the load itself is refused
+    plan = tmp_path / "three_phase.yaml"
+    plan.write_text(THREE_PHASE_PLAN.read_text().replace("connection: 3P4W\n", ""))
     with pytest.raises(PlanError) as e:
-        expand_plan(load_plan(THREE_PHASE_PLAN), bench, default_library(), THREE_PHASE_PLAN)
-    assert str(THREE_PHASE_PLAN) in str(e.value) and "single_element needs polyphase meters" in str(e.value)
+        expand_plan(load_plan(plan), bench, default_library(), plan)
+    assert str(plan) in str(e.value) and "single_element needs polyphase meters" in str(e.value)
 
 
 def _run(plan: Path, tmp: Path) -> pd.DataFrame:

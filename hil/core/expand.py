@@ -139,11 +139,23 @@ def _located(exc: PlanError, path: Path | None, plan: Plan, index: int) -> PlanE
     return PlanError(str(error_at(path, ("tests", index), str(exc))))
 
 
+def _check_connection(plan: Plan, bench: BenchFile, path: Path | None) -> None:
+    """A plan written for one meter connection (its header's ``connection``) refuses meters wired otherwise: a
+    single-phase plan's limits (IEC 62053-21:2020 Table 3 single-phase rows) do not rate a polyphase meter."""
+    wired = bench.positions[0].meter.connection
+    if plan.connection is None or plan.connection == wired:
+        return
+    msg = (f"connection mismatch: the plan is for {plan.connection} meters, bench {bench.name!r} has {wired} meters"
+           f" (position {bench.positions[0].position}, {bench.positions[0].meter.serial})")
+    raise PlanError(str(error_at(path, ("connection",), msg)) if path is not None else msg)
+
+
 def expand_plan(plan: Plan, bench: BenchFile, library: StandardsLibrary, path: Path | None = None) -> list[Step]:
     """Every step of ``plan`` on ``bench``, in run order. Raises :class:`PlanError` for a plan that does not fit
     the bench (ratings, limits, the kind's own checks); a setpoint beyond the bench's or the meters' ratings is
     refused here too."""
     rating, positions = _check_same_type(bench, plan, library)
+    _check_connection(plan, bench, path)
     _check_supply(plan, rating, library, path)
     ctx = PlanContext(plan, bench, library, rating, positions, path)
     kinds = registry()

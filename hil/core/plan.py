@@ -63,6 +63,8 @@ class Plan(PlanSection):
     standard: str
     edition: str
     meter_class: str | None = Field(None, alias="class")  # default: the meters' class from the bench file
+    #: the meter connection the plan is written for (None: any); a bench whose meters differ is refused at load
+    connection: Literal["1P2W", "3P4W", "3P3W"] | None = None
     limits_override: str | None = None  # a lab's limit-table file, relative to the plan
     measure: MeasureOptions = Field(default_factory=MeasureOptions)
     #: each test as its kind's plugin validated it (a pydantic model with ``id`` and ``kind``)
