@@ -14,12 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-EXIT_BAD_INPUT = 2
-
-
-def _err(msg: str) -> int:
-    print(f"hil: error: {msg}", file=sys.stderr, flush=True)
-    return EXIT_BAD_INPUT
+from hil.cli_reliability import _err
 
 
 def _show(df: pd.DataFrame, csv: bool) -> None:

@@ -79,8 +79,17 @@ class SimulationClock(ScpiDriver):
     #: the simulator's longest single advance (docs/simulation-control.md)
     MAX_ADVANCE_S = 1e7
 
+    _free_speed: float | None = None
+
+    def _free_running(self) -> float:
+        """The clock's free-running speed (0: time moves on request), read once: a simulated bench's speed is set
+        before a run opens its bench (`hil run --sim-speed`, `hil sim --speed`), so every wait need not ask."""
+        if self._free_speed is None:
+            self._free_speed = self.speed
+        return self._free_speed
+
     def sleep(self, seconds: float) -> None:
-        speed = self.speed
+        speed = self._free_running()
         if speed > 0:  # free-running (an operator watching): time moves by itself, follow it in wall time
             target = self.now() + seconds
             while (left := target - self.now()) > 0:
@@ -109,7 +118,7 @@ class SimulationClock(ScpiDriver):
         """Jump straight to the instant the running error calculators finish, at most ``max_s``
         (no polling overshoot: bench time is exactly what the physics needs). On a free-running clock, wait for
         them as on a real bench."""
-        if self.speed > 0:
+        if self._free_running() > 0:
             return self.wait_until(done, max_s, poll_s)
         self.query(f"CLOC:ADV:IDLE? {min(max_s, self.MAX_ADVANCE_S)!r}")
         return done()

@@ -139,11 +139,14 @@ def test_pst_of_the_last_whole_interval_by_table_5(worlds: Any) -> None:
 
 
 def test_the_meter_that_does_not_compute_flicker(worlds: Any) -> None:
+    """Neither Pst (after two whole 10-min intervals) nor Plt (after a whole 2 h) of a flickering supply."""
     w = _world(worlds, faults={"flicker_not_computed": True})
     w.source.start_flicker(1.0, 110.0)
     w.advance(1300.0)
     pq = w.meters[1].pq
     assert pq is not None and pq.pst(0) == 0.0
+    w.advance(6000.0)
+    assert pq.plt(0) == 0.0
 
 
 def test_plt_of_the_last_whole_two_hours(worlds: Any) -> None:
@@ -161,14 +164,6 @@ def test_plt_of_the_last_whole_two_hours(worlds: Any) -> None:
     w.advance(2.0)  # 10:00:01
     assert [pq.plt(k) for k in range(3)] == pytest.approx([1.5 * 0.5 ** (1 / 3)] * 3)
     assert w.truth()["meters"]["1"]["power_quality"]["plt"] == pytest.approx([1.1906] * 3, abs=1e-4)
-
-
-def test_plt_reads_0_when_flicker_is_not_computed(worlds: Any) -> None:
-    w = _world(worlds, faults={"flicker_not_computed": True})
-    w.source.start_flicker(1.0, 110.0)
-    w.advance(7300.0)
-    pq = w.meters[1].pq
-    assert pq is not None and pq.plt(0) == 0.0
 
 
 def test_unbalance_of_one_phase_at_0_9_un(worlds: Any) -> None:
